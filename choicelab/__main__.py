@@ -1,0 +1,3 @@
+from choicelab.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""The ``choicelab`` command: list, run, verify, report.
+
+Every subcommand imports its machinery lazily so that ``choicelab --help`` stays fast and
+imports neither torch nor cvxpy.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="choicelab",
+        description="Check numerically what social choice theory says about learning reward "
+        "functions from human comparisons.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p_list = sub.add_parser("list", help="built-in scenarios, estimators and axioms")
+    p_list.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p_run = sub.add_parser("run", help="run scenario batches (built-in names or TOML files)")
+    p_run.add_argument("scenarios", nargs="+", metavar="NAME_OR_FILE")
+    p_run.add_argument("--db", default="choicelab.sqlite", help="SQLite results store (default: %(default)s)")
+    p_run.add_argument("--workers", type=int, default=None, help="worker processes (default: the core count)")
+    p_run.add_argument("--engine", choices=("local", "dask"), default="local")
+    p_run.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster)")
+    p_run.add_argument("--seed", type=int, default=None, help="override the scenario's base seed")
+    p_run.add_argument("--json", action="store_true", help="print a JSON summary, no progress bar")
+
+    p_verify = sub.add_parser("verify", help="measure the theory table; exit 1 where a measurement contradicts theory")
+    p_verify.add_argument("--quick", action="store_true", help="small instances, about a minute on 2 cores")
+    p_verify.add_argument("--json", action="store_true", help="one JSON object per verdict")
+    p_verify.add_argument("--seed", type=int, default=0)
+
+    p_report = sub.add_parser("report", help="write HTML and Markdown reports from the results store")
+    p_report.add_argument("--db", default="choicelab.sqlite")
+    p_report.add_argument("--batch", default=None, help="batch name (default: every batch in the store)")
+    p_report.add_argument("--out", default="reports", help="output folder (default: %(default)s)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        if args.command == "list":
+            from choicelab.scenarios.commands import list_command
+            return list_command(args)
+        if args.command == "run":
+            from choicelab.scenarios.commands import run_command
+            return run_command(args)
+        if args.command == "verify":
+            from choicelab.axioms.commands import verify_command
+            return verify_command(args)
+        if args.command == "report":
+            from choicelab.reports.commands import report_command
+            return report_command(args)
+    except KeyboardInterrupt:
+        print("choicelab: interrupted; finished runs are kept in the store", file=sys.stderr)
+        return 130
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
