@@ -90,3 +90,30 @@ class Rankings:
     m: int
     names: tuple | None = None
     unlisted_last: bool = False
+
+
+def win_counts(comps: Comparisons, m: int, sparse: bool = False):
+    """Win-count matrix ``N`` (SPEC §2, sampled data).
+
+    ``N[i, j]`` is the number of comparisons that ``i`` won against ``j``; a tie adds 1/2 to
+    both ``N[i, j]`` and ``N[j, i]`` (SPEC §4). Returns a dense ``(m, m)`` float array, or a
+    ``scipy.sparse.csr_array`` when ``sparse=True`` (duplicates summed).
+    """
+    m = int(m)
+    if m <= 0:
+        raise ValueError(f"win_counts: m must be a positive integer, got {m}")
+    if len(comps) and max(int(comps.a.max()), int(comps.b.max())) >= m:
+        top = max(int(comps.a.max()), int(comps.b.max()))
+        raise ValueError(f"win_counts: comparisons mention alternative {top}, but m={m}")
+    tie = comps.winner == -1
+    win = ~tie
+    rows = np.concatenate([comps.winner[win], comps.a[tie], comps.b[tie]])
+    cols = np.concatenate([comps.loser[win], comps.b[tie], comps.a[tie]])
+    vals = np.concatenate([np.ones(int(win.sum())), np.full(2 * int(tie.sum()), 0.5)])
+    if sparse:
+        from scipy.sparse import coo_array
+
+        return coo_array((vals, (rows, cols)), shape=(m, m)).tocsr()
+    N = np.zeros((m, m))
+    np.add.at(N, (rows, cols), vals)
+    return N
