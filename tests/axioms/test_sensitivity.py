@@ -1,0 +1,135 @@
+"""X1-X4: closed forms against finite differences and brute-force scans; the checks themselves."""
+import math
+
+import numpy as np
+import pytest
+from scipy.special import expit
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from choicelab.axioms import sensitivity as sens
+
+
+def _sig(x):
+    return expit(x)
+
+
+# --------------------------------------------------------------------------------------- X1 closed form
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-6, 6), min_size=3, max_size=3))
+def test_bt_chain_matches_bt_rewards(r):
+    ri, rj, rk = r
+    p_ij, p_jk = _sig(ri - rj), _sig(rj - rk)
+    assert sens.bt_chain(p_ij, p_jk) == pytest.approx(_sig(ri - rk), abs=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-6, 6), min_size=3, max_size=3))
+def test_bt_sensitivity_matches_finite_differences_of_the_bt_model(r):
+    # move r_i only: P_jk stays fixed, P_ij and P_ik move
+    ri, rj, rk = r
+    h = 1e-5
+    dp_ij = _sig(ri + h - rj) - _sig(ri - h - rj)
+    dp_ik = _sig(ri + h - rk) - _sig(ri - h - rk)
+    fd = dp_ik / dp_ij
+    closed = sens.bt_sensitivity(_sig(ri - rj), _sig(rj - rk))
+    assert closed == pytest.approx(fd, rel=1e-6)
+
+
+def test_bt_sensitivity_hand_values():
+    # P_ik = 1/2 at (0.01, 0.99): 0.25 / (0.01 * 0.99)
+    assert sens.bt_sensitivity(0.01, 0.99) == pytest.approx(0.25 / (0.01 * 0.99), rel=1e-12)
+    # P_jk = 1/2 (no information) gives P_ik = P_ij and sensitivity exactly 1
+    assert sens.bt_sensitivity(0.3, 0.5) == pytest.approx(1.0, rel=1e-12)
+    # dominant preferences stay finite: a = logit(1e-12), b = -a gives 1/(4 p (1-p))
+    p = 1e-12
+    assert sens.bt_sensitivity(p, 1 - p) == pytest.approx(1 / (4 * p * (1 - p)), rel=1e-3)
+
+
+def test_sensitivity_map_layout_and_values():
+    p_ij = np.array([0.01, 0.2, 0.5])
+    p_jk = np.array([0.3, 0.99])
+    vals = sens.sensitivity_map(p_ij, p_jk)
+    assert vals.shape == (3, 2)
+    for a, x in enumerate(p_ij):
+        for b, y in enumerate(p_jk):
+            p_ik = _sig(math.log(x / (1 - x)) + math.log(y / (1 - y)))
+            assert vals[a, b] == pytest.approx(p_ik * (1 - p_ik) / (x * (1 - x)), rel=1e-10)
+    assert sens.sensitivity_map(p_ij).shape == (3, 3)
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, -0.1, 1.5, float("nan")])
+def test_probabilities_outside_open_interval_raise(bad):
+    with pytest.raises(ValueError, match="p_ij"):
+        sens.bt_sensitivity(bad, 0.5)
+    with pytest.raises(ValueError, match="p_jk"):
+        sens.bt_chain(0.5, bad)
+
+
+# --------------------------------------------------------------------------------------- X2 thresholds
+
+def _brute_scan(n=801, span=14.0):
+    """S = P_ik(1-P_ik)/(P_ij(1-P_ij)) on a grid in logit space, computed directly from expit."""
+    a = np.linspace(-span, span, n)
+    A, B = np.meshgrid(a, a, indexing="ij")
+    p_ij, p_jk, p_ik = _sig(A), _sig(B), _sig(A + B)
+    S = p_ik * (1 - p_ik) / (p_ij * (1 - p_ij))
+    return p_ij, p_jk, S
+
+
+@pytest.mark.parametrize("kappa", [1.5, 4.0, 25.0, 400.0])
+def test_x2_thresholds_against_brute_force_scan(kappa):
+    t = sens.x2_thresholds(kappa)
+    assert t.p_ij_low == pytest.approx((1 - math.sqrt(1 - 1 / kappa)) / 2)
+    assert t.p_ij_high == pytest.approx((1 + math.sqrt(1 - 1 / kappa)) / 2)
+    p_ij, p_jk, S = _brute_scan()
+    high = S > kappa
+    assert high.any()
+    # necessary conditions: every point above kappa sits outside the P_ij band, P_jk opposite and dominant
+    assert np.all((p_ij[high] < t.p_ij_low) | (p_ij[high] > t.p_ij_high))
+    assert np.all(t.allows(p_ij[high], p_jk[high]))
+    assert np.all(S <= 1 / (4 * p_ij * (1 - p_ij)) * (1 + 1e-12))
+    # the P_ij threshold is sharp: points above kappa come as close to it as the grid allows
+    below = p_ij[high & (p_ij < 0.5)]
+    assert below.max() == pytest.approx(t.p_ij_low, rel=0.05)
+    # the P_jk threshold kappa/(1+kappa) is approached (S -> e^|b| as |a| grows)
+    assert p_jk[high].max() > 0.99  # sanity: high sensitivity lives at dominant P_jk
+    assert p_jk[high & (p_ij < 0.5)].min() == pytest.approx(t.p_jk_high, abs=0.02)
+
+
+def test_x2_thresholds_rejects_kappa_below_one():
+    with pytest.raises(ValueError, match="kappa"):
+        sens.x2_thresholds(0.5)
+
+
+# --------------------------------------------------------------------------------------- X4 closed form
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(3, 6), st.integers(0, 2**31 - 1))
+def test_pl_tuple_sensitivity_matches_finite_differences(K, seed):
+    rng = np.random.default_rng(seed)
+    u = rng.normal(0, 2.5, size=K)
+    i, l = rng.choice(K, size=2, replace=False)
+    h = 1e-6
+
+    def q_and_p(ul):
+        v = u.copy()
+        v[l] = ul
+        e = np.exp(v - v.max())
+        return e[i] / e.sum(), _sig(v[i] - v[l])
+
+    q_plus, p_plus = q_and_p(u[l] + h)
+    q_minus, p_minus = q_and_p(u[l] - h)
+    fd = (q_plus - q_minus) / (p_plus - p_minus)
+    closed = sens.pl_tuple_sensitivity(u, int(i), int(l))
+    assert closed == pytest.approx(fd, rel=1e-5)
+    assert closed <= 1.0 + 1e-12
+
+
+def test_pl_first_choice_hand_value():
+    u = np.log([1.0, 2.0, 3.0, 4.0])
+    assert sens.pl_first_choice(u, 1, members=[0, 1, 2]) == pytest.approx(2 / 6)
+    assert sens.pl_first_choice(u, 3) == pytest.approx(4 / 10)
+    with pytest.raises(ValueError, match="member"):
+        sens.pl_first_choice(u, 3, members=[0, 1])
