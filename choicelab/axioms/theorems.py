@@ -7,7 +7,6 @@ here is about that solver's optimum (SPEC Eq. 1 and Eq. 2).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np

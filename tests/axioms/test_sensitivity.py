@@ -133,3 +133,39 @@ def test_pl_first_choice_hand_value():
     assert sens.pl_first_choice(u, 3) == pytest.approx(4 / 10)
     with pytest.raises(ValueError, match="member"):
         sens.pl_first_choice(u, 3, members=[0, 1])
+
+
+# --------------------------------------------------------------------------------------- X2 check
+
+def test_x2_check_holds_on_the_grid():
+    meas = sens._check_x2("mle", None, np.random.default_rng(0), quick=True)
+    assert meas.measured == "holds"
+    assert meas.magnitude < 1e-9
+    assert meas.data["finite_difference_error"] < 1e-6
+    kappas = [row["kappa"] for row in meas.data["per_kappa"]]
+    assert kappas == list(sens.X2_KAPPAS)
+    assert all(row["violations"] == 0 and row["points_above"] > 0 for row in meas.data["per_kappa"])
+    vals = np.asarray(meas.data["map"]["values"])
+    assert vals.shape == (41, 41) and np.all(vals > 0)
+
+
+def test_x2_check_detects_a_planted_wrong_sensitivity(monkeypatch):
+    true_map = sens.sensitivity_map
+    monkeypatch.setattr(sens, "sensitivity_map", lambda grid, p_jk=None: 3.0 * true_map(grid, p_jk))
+    meas = sens._check_x2("mle", None, np.random.default_rng(0), quick=True)
+    assert meas.measured == "violated"
+    assert meas.witness is not None and meas.magnitude > 1.0
+
+
+# --------------------------------------------------------------------------------------- X4 bound helper
+
+def test_x4_bound_helper_agrees_on_random_utilities_and_catches_a_wrong_formula(monkeypatch):
+    rng = np.random.default_rng(3)
+    for K in (3, 5):
+        err, largest = sens._x4_bound_errors(rng.normal(0, 2, size=K))
+        assert err < 1e-5 and largest <= 1.0
+    # a wrong closed form (moving r_i instead of r_l) is caught by the finite differences
+    monkeypatch.setattr(sens, "pl_tuple_sensitivity", lambda u, i, l, members=None: (
+        lambda q, p: q * (1 - q) / (p * (1 - p)))(sens.pl_first_choice(u, i), float(expit(u[i] - u[l]))))
+    err, _ = sens._x4_bound_errors(np.array([0.3, -1.0, 2.0]))
+    assert err > 1e-2
