@@ -15,6 +15,7 @@ _EXPORTS = {
     # voting.py
     "borda": "voting", "wawr": "voting", "copeland": "voting", "schulze": "voting",
     "ranked_pairs": "voting", "kemeny": "voting", "maximal_lottery": "voting",
+    "majority_graph": "voting", "kemeny_score": "voting",
     # neural.py (torch)
     "neural_bt": "neural", "neural_pl": "neural", "NeuralFit": "neural", "tabular_dpo": "neural",
     # registry.py
