@@ -10,6 +10,7 @@ _EXPORTS = {
     "bt_mle": "bt", "bt_mle_comparisons": "bt",
     # weights.py
     "voronoi_weights": "weights", "VoronoiEstimate": "weights", "radius_graph_weights": "weights",
+    "VoronoiResolutionWarning": "weights",
     # plackett_luce.py / linear.py
     "pl_mle": "plackett_luce", "linear_mle": "linear", "LinearFit": "linear",
     # voting.py

@@ -1,0 +1,539 @@
+"""Voronoi weights and radius-graph weights (SPEC §2 "Voronoi weights", "Alternative weightings")."""
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from choicelab.estimators.weights import (
+    DEFAULT_N_SAMPLES,
+    VoronoiEstimate,
+    VoronoiResolutionWarning,
+    _brute_search,
+    _exact_nearest,
+    _kdtree_search,
+    radius_graph_weights,
+    voronoi_weights,
+)
+from choicelab.sim.regions import Ball, Box
+
+HYP = settings(max_examples=40, deadline=None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Independent references
+# ---------------------------------------------------------------------------------------------
+
+
+def scanline_cell_areas(P, lo, hi):
+    """Exact areas of the Voronoi cells of distinct 2-D points clipped to a box, by scanlines.
+
+    On the horizontal line at height y, the part of the box nearest to p_i is an interval
+    {x : a_j x <= b_j(y) for all j}, whose end points are linear in y between the candidate
+    breakpoints (circumcentres of triples, bisector crossings of the box's vertical sides,
+    horizontal bisectors). The midpoint rule is exact on each linear piece.
+    """
+    P = np.asarray(P, dtype=float)
+    k = len(P)
+    ys = [lo[1], hi[1]]
+    for i, j in itertools.combinations(range(k), 2):
+        (xi, yi), (xj, yj) = P[i], P[j]
+        if xi == xj:
+            ys.append((yi + yj) / 2)
+        elif yi != yj:
+            c = xj**2 + yj**2 - xi**2 - yi**2
+            for xs in (lo[0], hi[0]):
+                ys.append((c - 2 * (xj - xi) * xs) / (2 * (yj - yi)))
+    for i, j, l in itertools.combinations(range(k), 3):
+        A = 2 * np.array([P[j] - P[i], P[l] - P[i]])
+        if abs(np.linalg.det(A)) > 1e-14:
+            b = np.array([P[j] @ P[j] - P[i] @ P[i], P[l] @ P[l] - P[i] @ P[i]])
+            ys.append(np.linalg.solve(A, b)[1])
+    ys = np.unique(np.clip(ys, lo[1], hi[1]))
+    areas = np.zeros(k)
+    for y0, y1 in zip(ys[:-1], ys[1:]):
+        y = 0.5 * (y0 + y1)
+        for i in range(k):
+            left, right = lo[0], hi[0]
+            for j in range(k):
+                if j == i:
+                    continue
+                a = 2 * (P[j, 0] - P[i, 0])
+                b = P[j, 0] ** 2 - P[i, 0] ** 2 + (y - P[j, 1]) ** 2 - (y - P[i, 1]) ** 2
+                if a > 0:
+                    right = min(right, b / a)
+                elif a < 0:
+                    left = max(left, b / a)
+                elif b < 0:
+                    right = left  # p_j is strictly nearer on this whole line
+            areas[i] += max(0.0, right - left) * (y1 - y0)
+    return areas
+
+
+def brute_radius_graph_weights(X, alpha):
+    """[BW] weights by brute force: classes from explicit neighbourhood tuples on each interval."""
+    X = np.asarray(X, dtype=float).reshape(len(X), -1)
+    m = len(X)
+    D = np.sqrt(((X[:, None, :] - X[None, :, :]) ** 2).sum(-1))
+    cuts = np.unique(np.concatenate(([0.0], D[D < alpha], [alpha])))
+    total = np.zeros(m)
+    for r0, r1 in zip(cuts[:-1], cuts[1:]):
+        r = 0.5 * (r0 + r1)
+        hoods = [tuple(np.flatnonzero(D[i] <= r)) for i in range(m)]
+        classes = {h: hoods.count(h) for h in hoods}
+        total += (r1 - r0) * np.array([1.0 / (len(classes) * classes[h]) for h in hoods])
+    return total / alpha
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact method: known answers
+# ---------------------------------------------------------------------------------------------
+
+
+def test_exact_1d_midpoints_by_hand():
+    # cells [0, 1], [1, 2.25], [2.25, 4] of the box [0, 4]; input order need not be sorted
+    w = voronoi_weights([[3.0], [0.5], [1.5]], Box([0.0], [4.0]), method="exact")
+    np.testing.assert_allclose(w, [1.75 / 4, 1 / 4, 1.25 / 4], rtol=0, atol=1e-15)
+
+
+def test_exact_1d_ball_and_points_outside():
+    # Ball([1], 2) is [-1, 3]; 5 is outside and owns [2.75, 3]
+    w = voronoi_weights(np.array([0.0, 0.5, 5.0]), Ball([1.0], 2.0), method="exact")
+    np.testing.assert_allclose(w, [1.25 / 4, 2.5 / 4, 0.25 / 4], atol=1e-15)
+    # a point beyond another point outside the box gets an empty cell
+    w = voronoi_weights([[0.5], [3.0], [7.0]], Box([0.0], [1.0]), method="exact")
+    np.testing.assert_array_equal(w, [1.0, 0.0, 0.0])
+
+
+def test_exact_2d_rectilinear_grid_cells_are_products_of_1d_cells():
+    xs, ys = [0.5, 1.5, 3.0], [1.0, 2.5]
+    X = np.array([(x, y) for x in xs for y in ys])
+    w = voronoi_weights(X, Box([0.0, 0.0], [4.0, 3.0]), method="exact")
+    widths = {0.5: 1.0, 1.5: 1.25, 3.0: 1.75}
+    heights = {1.0: 1.75, 2.5: 1.25}
+    expected = [widths[x] * heights[y] / 12.0 for x, y in X]
+    np.testing.assert_allclose(w, expected, atol=1e-14)
+
+
+def test_exact_2d_cell_centre_grid_has_equal_cells():
+    # cocircular points everywhere: every cell is the unit square around its point
+    X = np.array([(i + 0.5, j + 0.5) for i in range(5) for j in range(4)])
+    w = voronoi_weights(X, Box([0, 0], [5, 4]), method="exact")
+    np.testing.assert_allclose(w, np.full(20, 1 / 20), atol=1e-14)
+
+
+def test_exact_2d_integer_grid_known_boundary_cells():
+    # points on the integer grid of [0, 4]^2: interior cells 1, edge cells 1/2, corners 1/4
+    X = np.array([(i, j) for i in range(5) for j in range(5)], dtype=float)
+    w = voronoi_weights(X, Box([0, 0], [4, 4]), method="exact")
+    on_edge = (X == 0) | (X == 4)
+    expected = 0.5 ** on_edge.sum(axis=1) / 16
+    np.testing.assert_allclose(w, expected, atol=1e-14)
+
+
+def test_exact_2d_small_configurations():
+    box = Box([0, 0], [1, 1])
+    np.testing.assert_array_equal(voronoi_weights([[0.3, 0.7]], box), [1.0])
+    # two points: the bisector x = 0.4
+    np.testing.assert_allclose(voronoi_weights([[0.2, 0.1], [0.6, 0.1]], box), [0.4, 0.6], atol=1e-15)
+    # collinear points on the diagonal: strips x + y = const
+    X = np.c_[np.linspace(0, 1, 5), np.linspace(0, 1, 5)]
+    np.testing.assert_allclose(voronoi_weights(X, box), [1 / 32, 1 / 4, 7 / 16, 1 / 4, 1 / 32], atol=1e-14)
+    # collinear points on a vertical line outside the box: horizontal strips
+    X = [[5.0, 0.0], [5.0, 0.5], [5.0, 2.0]]
+    np.testing.assert_allclose(voronoi_weights(X, box), [0.25, 0.75, 0.0], atol=1e-15)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_exact_2d_matches_scanline_reference(seed):
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(2, 10))
+    lo, hi = np.array([-1.0, 0.5]), np.array([2.0, 1.5])
+    X = rng.uniform(lo - 0.3, hi + 0.3, size=(m, 2))  # some points outside the box
+    if seed % 3 == 0:
+        X[: m // 2, 1] = 0.9  # collinear subset
+    expected = scanline_cell_areas(X, lo, hi) / 3.0
+    w = voronoi_weights(X, Box(lo, hi), method="exact")
+    np.testing.assert_allclose(w, expected, atol=1e-10)
+    assert abs(expected.sum() - 1) < 1e-10  # the reference itself partitions the box
+
+
+def test_exact_2d_many_points_sum_to_one_and_match_monte_carlo():
+    rng = np.random.default_rng(11)
+    X = rng.random((3000, 2)) ** 2  # uneven density, many small cells
+    box = Box([0, 0], [1, 1])
+    w = voronoi_weights(X, box, method="exact")
+    assert abs(w.sum() - 1) < 1e-10 and w.min() > 0
+    # the largest cells, checked against Monte Carlo
+    with pytest.warns(VoronoiResolutionWarning, match="inside the region got no sample"):
+        mc = voronoi_weights(X, box, method="kdtree", n_samples=400_000, rng=1, full_output=True)
+    big = np.argsort(w)[-20:]
+    assert np.all(np.abs(mc.weights[big] - w[big]) <= 4 * mc.stderr[big])
+
+
+# ---------------------------------------------------------------------------------------------
+# Monte Carlo
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("backend", ["kdtree", "brute"])
+def test_monte_carlo_within_four_standard_errors_of_exact(seed, backend):
+    rng = np.random.default_rng(100 + seed)
+    lo, hi = np.array([-1.0, 0.0]), np.array([2.0, 1.0])
+    X = rng.uniform(lo - 0.2, hi + 0.2, size=(int(rng.integers(2, 9)), 2))
+    exact = scanline_cell_areas(X, lo, hi) / 3.0
+    est = voronoi_weights(X, Box(lo, hi), method=backend, n_samples=100_000, rng=seed, full_output=True)
+    assert est.method == backend and est.n_samples == 100_000
+    np.testing.assert_allclose(est.stderr, np.sqrt(est.weights * (1 - est.weights) / 100_000))
+    assert np.all(np.abs(est.weights - exact) <= 4 * est.stderr + 1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_monte_carlo_1d_within_four_standard_errors(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1.5, 3.5, size=(6, 1))
+    region = Ball([1.0], 2.0)
+    exact = voronoi_weights(X, region, method="exact")
+    est = voronoi_weights(X, region, method="monte_carlo", n_samples=50_000, rng=seed, full_output=True)
+    assert np.all(np.abs(est.weights - exact) <= 4 * est.stderr + 1e-12)
+
+
+def test_ball_symmetric_points_get_equal_weights():
+    # +-e_k in the unit ball of R^3: six congruent cells
+    X = np.vstack([np.eye(3), -np.eye(3)]) * 0.5
+    est = voronoi_weights(X, Ball(np.zeros(3), 1.0), n_samples=120_000, rng=3, full_output=True)
+    assert np.all(np.abs(est.weights - 1 / 6) <= 4 * est.stderr)
+    # regular pentagon in a 2-D ball
+    t = 2 * np.pi * np.arange(5) / 5
+    X = 0.4 * np.c_[np.cos(t), np.sin(t)] + [1.0, -2.0]
+    est = voronoi_weights(X, Ball([1.0, -2.0], 2.0), n_samples=100_000, rng=4, full_output=True)
+    assert est.method == "kdtree"
+    assert np.all(np.abs(est.weights - 0.2) <= 4 * est.stderr)
+    # the centre point of a ball of radius 1 with a point at distance 1: a half-disc... minus a cap
+    # of the half-plane x <= 1/2: area of {|z| <= 1, z_x >= 1/2} = pi/3 - sqrt(3)/4
+    est = voronoi_weights([[0.0, 0.0], [1.0, 0.0]], Ball([0.0, 0.0], 1.0), n_samples=100_000, rng=5,
+                          full_output=True)
+    cap = (np.pi / 3 - np.sqrt(3) / 4) / np.pi
+    assert abs(est.weights[1] - cap) <= 4 * est.stderr[1]
+
+
+@pytest.mark.parametrize("d", [2, 5, 12, 32])
+def test_kdtree_and_brute_give_identical_assignments(d):
+    rng = np.random.default_rng(d)
+    region = Box(np.full(d, 100.0), np.full(d, 101.0))  # far from the origin: float32 cancellation
+    X = region.sample(300, rng)
+    Z = region.sample(20_000, rng)
+    kd = _kdtree_search(X)(Z)
+    np.testing.assert_array_equal(_brute_search(X, region)(Z), kd)
+    np.testing.assert_array_equal(_brute_search(X, region, dtype=np.float64)(Z), kd)
+    np.testing.assert_array_equal(_exact_nearest(Z[:500], X), kd[:500])
+    # and through the public function, with the same samples
+    w_kd = voronoi_weights(X, region, method="kdtree", n_samples=20_000, rng=7, warn_rel_stderr=100.0)
+    w_bf = voronoi_weights(X, region, method="brute", n_samples=20_000, rng=7, warn_rel_stderr=100.0)
+    np.testing.assert_array_equal(w_kd, w_bf)
+
+
+def test_brute_float32_resolves_near_ties_in_float64():
+    # samples 1e-9 either side of the bisector of two points: float32 alone cannot tell them apart
+    d = 8
+    X = np.zeros((2, d)) + 50.0
+    X[1, 0] += 1.0
+    side = np.repeat([-1.0, 1.0], 50) * 1e-9 * (1 + np.arange(100) % 7)
+    Z = np.tile(X.mean(axis=0), (100, 1))
+    Z[:, 0] += side
+    Z[:, 1:] += np.linspace(-0.3, 0.3, 100)[:, None]
+    expected = (side > 0).astype(int)
+    np.testing.assert_array_equal(_brute_search(X)(Z), expected)
+    np.testing.assert_array_equal(_kdtree_search(X)(Z), expected)
+
+
+def test_exact_duplicates_split_the_original_cell_evenly():
+    rng = np.random.default_rng(5)
+    X = rng.random((6, 2))
+    box = Box([0, 0], [1, 1])
+    X3 = np.vstack([X, X[[2, 2]]])  # two more copies of point 2 (three in all)
+    for method in ("exact", "kdtree", "brute"):
+        w = voronoi_weights(X, box, method=method, n_samples=50_000, rng=9)
+        w3 = voronoi_weights(X3, box, method=method, n_samples=50_000, rng=9)
+        # the same samples fall in the same merged cell, so even Monte Carlo splits it exactly
+        np.testing.assert_array_equal(w3[[0, 1, 3, 4, 5]], w[[0, 1, 3, 4, 5]])
+        np.testing.assert_allclose(w3[[2, 6, 7]], w[2] / 3, rtol=1e-15)
+        assert abs(w3[[2, 6, 7]].sum() - w[2]) < 1e-15
+    # stderr of a copy is the merged cell's divided by the number of copies
+    est = voronoi_weights(X3, box, method="kdtree", n_samples=50_000, rng=9, full_output=True)
+    p = 3 * est.weights[2]
+    np.testing.assert_allclose(est.stderr[[2, 6, 7]], np.sqrt(p * (1 - p) / 50_000) / 3)
+
+
+def test_exact_duplicates_in_high_dimension_share_the_cell():
+    rng = np.random.default_rng(8)
+    X = rng.random((20, 16))
+    X2 = np.vstack([X[:1], X])  # duplicate of point 0 placed first
+    region = Box(np.zeros(16), np.ones(16))
+    w = voronoi_weights(X, region, n_samples=20_000, rng=2, warn_rel_stderr=100.0)
+    w2 = voronoi_weights(X2, region, n_samples=20_000, rng=2, warn_rel_stderr=100.0)
+    np.testing.assert_array_equal(w2[2:], w[1:])
+    assert w2[0] == w2[1] == w[0] / 2
+
+
+def test_same_seed_same_weights_and_generator_equals_int_seed():
+    rng = np.random.default_rng(0)
+    X = rng.random((10, 3))
+    region = Box(np.zeros(3), np.ones(3))
+    a = voronoi_weights(X, region, n_samples=30_000, rng=42)
+    b = voronoi_weights(X, region, n_samples=30_000, rng=np.random.default_rng(42))
+    c = voronoi_weights(X, region, n_samples=30_000, rng=43)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    # the sample size is honoured across chunk boundaries
+    est = voronoi_weights(X, region, n_samples=70_001, rng=1, full_output=True)
+    assert est.n_samples == 70_001
+    counts = est.weights * 70_001
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-6)
+    assert round(counts.sum()) == 70_001
+
+
+def test_small_cell_warning_fires_when_cells_are_unresolved():
+    rng = np.random.default_rng(1)
+    region = Box(np.zeros(10), np.ones(10))
+    with pytest.warns(VoronoiResolutionWarning, match="n_samples=2000"):
+        voronoi_weights(rng.random((300, 10)), region, n_samples=2000, rng=0)
+    # one tiny cell inside the region gets no sample
+    X = [[0.5, 0.5], [0.5 + 1e-4, 0.5], [0.5 - 1e-4, 0.5], [0.5, 0.5 + 1e-4], [0.5, 0.5 - 1e-4]]
+    with pytest.warns(VoronoiResolutionWarning, match="1 inside the region got no sample"):
+        voronoi_weights(X, Ball([0.5, 0.5], 1.0), n_samples=5000, rng=0)
+    # well-resolved cells, or an empty cell of a point outside the region: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        voronoi_weights([[0.2, 0.2], [0.8, 0.8], [9.0, 9.0]], Ball([0.5, 0.5], 0.5),
+                        n_samples=20_000, rng=0)
+        voronoi_weights(rng.random((5, 3)), Box(np.zeros(3), np.ones(3)), n_samples=20_000, rng=0)
+
+
+def test_auto_method_choice_and_full_output():
+    rng = np.random.default_rng(2)
+    est = voronoi_weights(rng.random((5, 2)), Box([0, 0], [1, 1]), full_output=True)
+    assert isinstance(est, VoronoiEstimate)
+    assert est.method == "exact" and est.n_samples == 0
+    np.testing.assert_array_equal(est.stderr, np.zeros(5))
+    est = voronoi_weights(rng.random((5, 1)), Ball([0.5], 0.5), full_output=True)
+    assert est.method == "exact"
+    est = voronoi_weights(rng.random((5, 3)), Box(np.zeros(3), np.ones(3)), n_samples=1000, rng=0,
+                          full_output=True)
+    assert est.method == "kdtree" and est.n_samples == 1000
+    est = voronoi_weights(rng.random((5, 32)), Box(np.zeros(32), np.ones(32)), n_samples=1000,
+                          rng=0, full_output=True, warn_rel_stderr=100.0)
+    assert est.method == "brute"
+    est = voronoi_weights(rng.random((5, 3)), Box(np.zeros(3), np.ones(3)), rng=0, full_output=True)
+    assert est.n_samples == DEFAULT_N_SAMPLES == 200_000
+
+
+# ---------------------------------------------------------------------------------------------
+# Properties
+# ---------------------------------------------------------------------------------------------
+
+coord = st.floats(-0.5, 1.5, allow_nan=False, allow_subnormal=False)
+grid_coord = st.sampled_from([0.0, 0.25, 0.5, 1.0, 1.25])  # duplicates, collinear, cocircular
+point2 = st.tuples(st.one_of(coord, grid_coord), st.one_of(coord, grid_coord))
+# multiples of 1/64: moving and scaling by powers of two and multiples of 1/64 is exact in floating
+# point, so no two distinct points collapse into one (which would change the weights)
+dyadic = st.integers(-32, 96).map(lambda k: k / 64)
+scales = st.sampled_from([0.25, 0.5, 2.0, 8.0])
+shifts = st.integers(-320, 320).map(lambda k: k / 64)
+
+
+@HYP
+@given(pts=st.lists(point2, min_size=1, max_size=12), data=st.data())
+def test_exact_2d_properties(pts, data):
+    X = np.array(pts)
+    box = Box([0.0, 0.0], [1.0, 1.0])
+    w = voronoi_weights(X, box, method="exact")
+    assert w.shape == (len(X),) and np.all(w >= 0)
+    assert abs(w.sum() - 1) < 1e-9
+    # permutation equivariance
+    perm = np.array(data.draw(st.permutations(range(len(X)))))
+    np.testing.assert_allclose(voronoi_weights(X[perm], box, method="exact"), w[perm], atol=1e-12)
+    # copies share equally
+    for key in {tuple(p) for p in X}:
+        same = np.all(X == key, axis=1)
+        assert np.ptp(w[same]) <= 1e-15
+
+
+@HYP
+@given(pts=st.lists(st.tuples(dyadic, dyadic), min_size=1, max_size=12), a=scales,
+       b=st.tuples(shifts, shifts))
+def test_exact_2d_translation_and_scale_equivariance(pts, a, b):
+    X, b = np.array(pts), np.array(b)
+    box = Box([0.0, 0.0], [1.0, 1.0])
+    w = voronoi_weights(X, box, method="exact")
+    moved = Box(a * box.lo + b, a * box.hi + b)
+    np.testing.assert_allclose(voronoi_weights(a * X + b, moved, method="exact"), w, atol=1e-12)
+
+
+@HYP
+@given(pts=st.lists(st.one_of(coord, grid_coord), min_size=1, max_size=12), data=st.data())
+def test_exact_1d_properties(pts, data):
+    X = np.array(pts)[:, None]
+    box = Box([0.0], [1.0])
+    w = voronoi_weights(X, box)
+    assert np.all(w >= 0) and abs(w.sum() - 1) < 1e-12
+    perm = np.array(data.draw(st.permutations(range(len(X)))))
+    np.testing.assert_allclose(voronoi_weights(X[perm], box), w[perm], atol=1e-15)
+    # the 2-D method on a strip agrees with the 1-D method
+    X2 = np.c_[X, np.full(len(X), 0.5)]
+    np.testing.assert_allclose(voronoi_weights(X2, Box([0.0, 0.0], [1.0, 1.0])), w, atol=1e-12)
+
+
+@HYP
+@given(pts=st.lists(dyadic, min_size=1, max_size=12), a=scales, b=shifts)
+def test_exact_1d_translation_and_scale_equivariance(pts, a, b):
+    X = np.array(pts)[:, None]
+    w = voronoi_weights(X, Box([0.0], [1.0]))
+    np.testing.assert_allclose(voronoi_weights(a * X + b, Box([b], [a + b])), w, atol=1e-14)
+
+
+@settings(max_examples=25, deadline=None)
+@given(m=st.integers(1, 12), d=st.integers(1, 6), seed=st.integers(0, 2**32 - 1),
+       backend=st.sampled_from(["kdtree", "brute"]), data=st.data())
+def test_monte_carlo_properties(m, d, seed, backend, data):
+    rng = np.random.default_rng(seed)
+    X = rng.random((m, d))
+    if m > 2:
+        X[-1] = X[0]
+    region = Box(np.zeros(d), np.ones(d))
+    n = 4000
+    w = voronoi_weights(X, region, method=backend, n_samples=n, rng=seed, warn_rel_stderr=1e9)
+    assert np.all(w >= 0) and abs(w.sum() - 1) < 1e-12
+    # permutation: the merged points are sorted, so the same samples give the same counts
+    perm = np.array(data.draw(st.permutations(range(m))))
+    wp = voronoi_weights(X[perm], region, method=backend, n_samples=n, rng=seed, warn_rel_stderr=1e9)
+    np.testing.assert_array_equal(wp, w[perm])
+    # moving the box with the points moves the samples with them (up to rounding at near-ties)
+    moved = Box(2.0 * region.lo + 3.0, 2.0 * region.hi + 3.0)
+    wm = voronoi_weights(2.0 * X + 3.0, moved, method=backend, n_samples=n, rng=seed,
+                         warn_rel_stderr=1e9)
+    assert np.abs(wm - w).max() <= 2.0 / n
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------------------
+
+
+def test_voronoi_validation():
+    box = Box([0, 0], [1, 1])
+    with pytest.raises(ValueError, match="'auto', 'exact', 'monte_carlo', 'kdtree', 'brute'.*'voronoi'"):
+        voronoi_weights([[0.5, 0.5]], box, method="voronoi")
+    with pytest.raises(ValueError, match=r"X must be finite, got X\[1, 0\] = nan"):
+        voronoi_weights([[0.5, 0.5], [np.nan, 0.1]], box)
+    with pytest.raises(ValueError, match="3 columns but the region is 2-D"):
+        voronoi_weights(np.zeros((4, 3)), box)
+    with pytest.raises(ValueError, match="at least one point"):
+        voronoi_weights(np.zeros((0, 2)), box)
+    with pytest.raises(ValueError, match=r"shape \(m, 2\)"):
+        voronoi_weights(np.zeros(4), box)
+    with pytest.raises(TypeError, match="real numeric"):
+        voronoi_weights([["a", "b"]], box)
+    for bad in (0, -5):
+        with pytest.raises(ValueError, match=f"n_samples must be a positive int, got {bad}"):
+            voronoi_weights([[0.5, 0.5]], box, n_samples=bad)
+    for bad in (1.5, True, "100"):
+        with pytest.raises(TypeError, match="n_samples must be a positive int"):
+            voronoi_weights([[0.5, 0.5]], box, n_samples=bad)
+    with pytest.raises(ValueError, match="method='exact' needs a 1-D region or a 2-D Box, got a 3-D Box"):
+        voronoi_weights(np.zeros((2, 3)), Box(np.zeros(3), np.ones(3)), method="exact")
+    with pytest.raises(ValueError, match="2-D Ball"):
+        voronoi_weights(np.zeros((2, 2)), Ball([0, 0], 1), method="exact")
+    with pytest.raises(TypeError, match="region must be a Box, a Ball"):
+        voronoi_weights([[0.5, 0.5]], (0, 1))
+    with pytest.raises(TypeError, match="rng must be"):
+        voronoi_weights(np.zeros((2, 3)), Box(np.zeros(3), np.ones(3)), rng="seed")
+    with pytest.raises(ValueError, match="warn_rel_stderr must be positive"):
+        voronoi_weights([[0.5, 0.5]], box, warn_rel_stderr=0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Radius-graph weights [BW]
+# ---------------------------------------------------------------------------------------------
+
+
+def test_radius_graph_three_points_by_hand():
+    X = [0.0, 1.0, 3.0]
+    # w^CU: (1/3,1/3,1/3) on [0,1); (1/4,1/4,1/2) on [1,2); (1/3,1/3,1/3) on [2, alpha)
+    np.testing.assert_allclose(radius_graph_weights(X, 4.0), [5 / 16, 5 / 16, 3 / 8], atol=1e-15)
+    np.testing.assert_allclose(radius_graph_weights(X, 2.5), [0.3, 0.3, 0.4], atol=1e-15)
+    np.testing.assert_allclose(radius_graph_weights(X, 0.5), [1 / 3] * 3, atol=1e-15)
+    np.testing.assert_allclose(radius_graph_weights(X, 100.0), [0.3325, 0.3325, 0.335], atol=1e-15)
+    # the same points embedded in 2-D, rotated
+    c, s = np.cos(0.7), np.sin(0.7)
+    X2 = np.outer(X, [c, s]) + [1.0, -2.0]
+    np.testing.assert_allclose(radius_graph_weights(X2, 4.0), [5 / 16, 5 / 16, 3 / 8], atol=1e-14)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_radius_graph_matches_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 4, size=(9, 2)).astype(float)  # many equal distances and duplicates
+    for alpha in (0.5, 1.2, 2.0, 10.0):
+        np.testing.assert_allclose(radius_graph_weights(X, alpha), brute_radius_graph_weights(X, alpha),
+                                   atol=1e-13)
+    Y = rng.random((12, 3))
+    np.testing.assert_allclose(radius_graph_weights(Y, 0.7), brute_radius_graph_weights(Y, 0.7),
+                               atol=1e-13)
+
+
+def test_radius_graph_exact_clone_splits_weight():
+    X = np.array([[0.0, 0.0], [1.0, 0.2], [0.3, 1.4], [2.0, 2.0]])
+    alpha = 0.9  # below the distance from point 0 to every other point
+    w = radius_graph_weights(X, alpha)
+    for copies in (1, 3):
+        Xc = np.vstack([X] + [X[:1]] * copies)
+        wc = radius_graph_weights(Xc, alpha)
+        np.testing.assert_allclose(wc[1:4], w[1:4], atol=1e-15)
+        np.testing.assert_allclose(wc[[0, *range(4, 4 + copies)]], w[0] / (copies + 1), atol=1e-15)
+
+
+@HYP
+@given(pts=st.lists(st.tuples(grid_coord, coord), min_size=1, max_size=10),
+       alpha=st.floats(0.01, 3.0), data=st.data())
+def test_radius_graph_properties(pts, alpha, data):
+    X = np.array(pts)
+    w = radius_graph_weights(X, alpha)
+    assert np.all(w >= 0) and abs(w.sum() - 1) < 1e-12
+    perm = np.array(data.draw(st.permutations(range(len(X)))))
+    np.testing.assert_allclose(radius_graph_weights(X[perm], alpha), w[perm], atol=1e-13)
+    np.testing.assert_allclose(radius_graph_weights(4.0 * X - 1.0, 4.0 * alpha), w, atol=1e-12)
+    for key in {tuple(p) for p in X}:
+        same = np.all(X == key, axis=1)
+        assert np.ptp(w[same]) <= 1e-15
+
+
+def test_radius_graph_midpoint_rule_within_its_error_bound():
+    rng = np.random.default_rng(3)
+    X = rng.random((15, 2))
+    alpha = 0.6
+    exact = radius_graph_weights(X, alpha)
+    dists = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1))[np.triu_indices(15, 1)]
+    for n in (10, 100, 1000):
+        h = alpha / n
+        touched = np.unique(np.floor(dists[dists < alpha] / h)).size  # intervals holding a breakpoint
+        quad = radius_graph_weights(X, alpha, n_radii=n)
+        assert abs(quad.sum() - 1) < 1e-12
+        assert np.abs(quad - exact).max() <= touched * h / alpha
+    assert np.abs(radius_graph_weights(X, alpha, n_radii=1000) - exact).max() < 0.05
+
+
+def test_radius_graph_validation_and_single_point():
+    np.testing.assert_array_equal(radius_graph_weights([[1.0, 2.0]], 0.5), [1.0])
+    for bad in (0.0, -1.0, np.inf, np.nan):
+        with pytest.raises(ValueError, match="alpha must be positive and finite"):
+            radius_graph_weights([0.0, 1.0], bad)
+    with pytest.raises(TypeError, match="alpha must be a positive real"):
+        radius_graph_weights([0.0, 1.0], "1")
+    with pytest.raises(ValueError, match="n_radii must be a positive int, got 0"):
+        radius_graph_weights([0.0, 1.0], 1.0, n_radii=0)
+    with pytest.raises(ValueError, match="X must be finite"):
+        radius_graph_weights([0.0, np.inf], 1.0)
