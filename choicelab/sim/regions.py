@@ -119,3 +119,22 @@ class Ball:
         g /= np.linalg.norm(g, axis=1, keepdims=True)
         u = rng.random(int(n)) ** (1.0 / self.dim)
         return self.center + self.radius * u[:, None] * g
+
+
+def region_to_dict(region) -> dict:
+    """JSON-serialisable description of a Box or Ball (inverse: :func:`region_from_dict`)."""
+    if isinstance(region, Box):
+        return {"type": "box", "lo": region.lo.tolist(), "hi": region.hi.tolist()}
+    if isinstance(region, Ball):
+        return {"type": "ball", "center": region.center.tolist(), "radius": region.radius}
+    raise TypeError(f"region must be a Box or a Ball, got {type(region).__name__}")
+
+
+def region_from_dict(desc: dict):
+    """Rebuild a Box or Ball from :func:`region_to_dict` output."""
+    kind = desc.get("type") if isinstance(desc, dict) else None
+    if kind == "box":
+        return Box(desc["lo"], desc["hi"])
+    if kind == "ball":
+        return Ball(desc["center"], desc["radius"])
+    raise ValueError(f"region description must have type 'box' or 'ball', got {desc!r}")
