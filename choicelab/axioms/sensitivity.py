@@ -558,7 +558,10 @@ def pl_ranking_counts(utilities, n: int):
 def _pl_fit(rankings, lam: float):
     from choicelab.estimators.plackett_luce import pl_mle
 
-    fit = pl_mle(rankings, lam=lam)
+    # tol 1e-7 (relative to the total count) rather than pl_mle's 1e-10: with 10^4-10^5 rankings the
+    # objective is ~10^4 and its rounding (~1e-12) swamps the Armijo decrease of the last Newton steps
+    # at the default tolerance; 1e-7 still pins the utilities far below the differences measured here
+    fit = pl_mle(rankings, lam=lam, tol=1e-7)
     return np.asarray(fit.rewards, dtype=float), bool(fit.converged)
 
 

@@ -169,3 +169,87 @@ def test_x4_bound_helper_agrees_on_random_utilities_and_catches_a_wrong_formula(
         lambda q, p: q * (1 - q) / (p * (1 - p)))(sens.pl_first_choice(u, i), float(expit(u[i] - u[l]))))
     err, _ = sens._x4_bound_errors(np.array([0.3, -1.0, 2.0]))
     assert err > 1e-2
+
+
+# --------------------------------------------------------------------------------------- X1 check
+
+def test_x1_check_holds_on_fitted_worlds():
+    meas = sens._check_x1("mle", None, np.random.default_rng(0), quick=True)
+    assert meas.measured == "holds", meas.detail
+    assert meas.magnitude < sens.X1_TOL
+    for row in meas.data["worlds"]:
+        assert row["identity_residual"] < 1e-9
+        assert row["finite_difference"] == pytest.approx(row["closed_form"], rel=1e-3)
+
+
+def test_x1_check_detects_a_planted_wrong_closed_form(monkeypatch):
+    real = sens.bt_sensitivity
+    monkeypatch.setattr(sens, "bt_sensitivity", lambda p_ij, p_jk: 1.05 * real(p_ij, p_jk))
+    meas = sens._check_x1("mle", None, np.random.default_rng(0), quick=True)
+    assert meas.measured == "violated" and meas.magnitude > 0.04
+    assert meas.witness["closed_form"] != pytest.approx(meas.witness["finite_difference"], rel=1e-3)
+
+
+def test_x1_on_trained_pairs_only_with_the_count_solver():
+    # the tabular MLE on (i, j), (j, k) counts predicts the untrained pair as X1 says, and its
+    # finite-difference derivative in the data P_ij matches the closed form
+    from choicelab.estimators.bt import bt_mle_counts
+
+    def fitted_p_ik(p_ij, p_jk, n=1e6):
+        N = np.zeros((3, 3))
+        N[0, 1], N[1, 0] = n * p_ij, n * (1 - p_ij)
+        N[1, 2], N[2, 1] = n * p_jk, n * (1 - p_jk)
+        r = bt_mle_counts(N, lam=1e-6, tol=1e-13).rewards
+        return expit(r[0] - r[2])
+
+    for p_ij, p_jk in ((0.2, 0.7), (0.02, 0.97), (0.9, 0.3)):
+        assert fitted_p_ik(p_ij, p_jk) == pytest.approx(float(sens.bt_chain(p_ij, p_jk)), abs=1e-8)
+        h = 1e-5
+        fd = (fitted_p_ik(p_ij + h, p_jk) - fitted_p_ik(p_ij - h, p_jk)) / (2 * h)
+        assert fd == pytest.approx(float(sens.bt_sensitivity(p_ij, p_jk)), rel=1e-4)
+
+
+# --------------------------------------------------------------------------------------- X3 data
+
+def test_three_option_data_never_shows_the_untrained_pair():
+    from choicelab.sim import win_counts
+
+    comps, (rp_ij, rp_jk) = sens.three_option_data(0.013, 0.99, 1000)
+    N = win_counts(comps, 3)
+    assert N[0, 2] == 0 and N[2, 0] == 0
+    assert (N[0, 1], N[1, 0], N[1, 2], N[2, 1]) == (13, 987, 990, 10)
+    assert (rp_ij, rp_jk) == (0.013, 0.99)
+    with pytest.raises(ValueError, match="n_per_pair"):
+        sens.three_option_data(0.0001, 0.99, 1000)
+
+
+def test_default_grid_spans_the_swing():
+    grid = sens.default_p_ij_grid(0.99, points=7)
+    pred = sens.bt_chain(grid, 0.99)
+    assert pred[0] == pytest.approx(expit(-3.0)) and pred[-1] == pytest.approx(expit(3.0))
+    assert np.all(np.diff(grid) > 0) and grid[-1] - grid[0] < 0.2
+
+
+# --------------------------------------------------------------------------------------- X4 check
+
+def test_pl_ranking_counts_are_pl_probabilities():
+    u = np.log([3.0, 2.0, 1.0])
+    rk = sens.pl_ranking_counts(u, 600000)
+    got = {tuple(g[0] for g in order): int(c) for order, c in zip(rk.orders, rk.counts)}
+    # P(0 > 1 > 2) = 3/6 * 2/3, P(2 > 1 > 0) = 1/6 * 2/5
+    assert got[(0, 1, 2)] == 200000
+    assert got[(2, 1, 0)] == 40000
+    assert sum(got.values()) == pytest.approx(600000, abs=3)
+
+
+def test_x4_check_holds_and_the_tuple_is_less_sensitive():
+    meas = sens._check_x4("pl_mle", None, np.random.default_rng(1), quick=True)
+    assert meas.measured == "holds", meas.detail
+    assert meas.magnitude < sens.X4_TOL
+    assert all(row["largest"] <= 1.0 for row in meas.data["tuples"])
+    assert any(row["source"] == "pl_mle" for row in meas.data["tuples"])
+    exp = meas.data["experiment"]
+    assert exp["max_pairwise_sensitivity"] > 10 * exp["max_tuple_sensitivity"]
+    assert exp["max_tuple_sensitivity"] < 1.2
+    np.testing.assert_allclose(exp["tuple_p_ik"], exp["closed_form_p_ik"], atol=1e-3)
+    np.testing.assert_allclose(exp["pairwise_p_ik"], exp["closed_form_p_ik"], atol=0.01)
