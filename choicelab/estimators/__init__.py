@@ -8,6 +8,9 @@ _EXPORTS = {
     "FitResult": "results", "RuleResult": "results",
     # bt.py
     "bt_mle": "bt", "bt_mle_comparisons": "bt",
+    "bt_mle_counts": "bt", "ConvergenceWarning": "bt",
+    # reference.py (cvxpy)
+    "bt_mle_cvxpy": "reference",
     # weights.py
     "voronoi_weights": "weights", "VoronoiEstimate": "weights", "radius_graph_weights": "weights",
     "VoronoiResolutionWarning": "weights",
