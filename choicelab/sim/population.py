@@ -405,14 +405,29 @@ def _choice_prob(z: np.ndarray, choice: str, beta: float, out: np.ndarray | None
     return out
 
 
-def _antisymmetrise(Q: np.ndarray) -> np.ndarray:
+def _antisymmetrise(Q: np.ndarray, tile: int = 256) -> np.ndarray:
     """Impose ``P + P^T = 1`` and ``P_ii = 1/2`` on a matrix of per-entry choice probabilities.
 
     Of each pair (Q_ij, Q_ji) the smaller entry is kept, as computed, and the larger becomes
     ``1 - smaller``: the small probabilities keep full relative precision (their logits stay
     meaningful, which the sensitivity checks X1-X3 need), and ``P_ij + P_ji = 1`` to rounding.
+    Exactly equal pairs (exact clones) get exactly 1/2. Works on square tiles so that the transposed reads stay in cache.
     """
-    P = np.where(Q < Q.T, Q, 1.0 - Q.T)
+    m = Q.shape[0]
+    P = np.empty_like(Q)
+    for s in range(0, m, tile):
+        for u in range(s, m, tile):
+            A, Bt = Q[s : s + tile, u : u + tile], Q[u : u + tile, s : s + tile].T
+            keep, tie = A < Bt, A == Bt
+            upper = np.where(keep, A, 1.0 - Bt)
+            # Q_ij == Q_ji forces both to be 1/2 (they sum to 1); exact 1/2 keeps clones symmetric
+            upper[tie] = 0.5
+            P[s : s + tile, u : u + tile] = upper
+            if u != s:
+                # not 1 - upper: that would round the directly computed small entries twice
+                lower = np.where(keep, 1.0 - A, Bt)
+                lower[tie] = 0.5
+                P[u : u + tile, s : s + tile] = lower.T
     np.fill_diagonal(P, 0.5)
     return P
 
@@ -576,12 +591,17 @@ class Population:
         R = self.rewards(X)
         m = R.shape[1]
         Q = np.zeros((m, m))
-        buf = np.empty((m, m))
-        for t, alpha in enumerate(self.shares):
-            np.subtract.outer(R[t], R[t], out=buf)
-            _choice_prob(buf, self.choice, self.beta, out=buf)
-            buf *= alpha
-            Q += buf
+        # blocks of rows (~512 KB) keep the per-type temporaries in cache
+        rows = max(1, 2**16 // m)
+        buf = np.empty((rows, m))
+        shares = self.shares
+        for s in range(0, m, rows):
+            b = buf[: min(rows, m - s)]
+            for t, alpha in enumerate(shares):
+                np.subtract.outer(R[t, s : s + rows], R[t], out=b)
+                _choice_prob(b, self.choice, self.beta, out=b)
+                b *= alpha
+                Q[s : s + rows] += b
         return _antisymmetrise(Q)
 
     # --- sampling -----------------------------------------------------------------------------

@@ -343,3 +343,21 @@ def test_validation_errors_name_the_value():
     bad = sim.Population([sim.AnnotatorType(1.0, lambda Z: np.full(len(Z), np.inf))])
     with pytest.raises(ValueError, match="non-finite value inf"):
         bad.preference_matrix(np.zeros((2, 1)))
+
+
+def test_large_instance_across_tiles_matches_direct_formula():
+    # m > 256 exercises the tiled antisymmetrisation; clones of row 0 sit in different tiles
+    rng = np.random.default_rng(8)
+    alts = sim.add_exact_clones(sim.uniform_alternatives(BOX, 290, rng), 0, 3)
+    pop = _random_population(4, choice="bt", region=BOX)
+    P = pop.preference_matrix(alts.X)
+    R = np.array([t.reward(alts.X) for t in pop.types])
+    direct = sum(t.share / (1.0 + np.exp(-pop.beta * (r[:, None] - r[None, :]))) for t, r in zip(pop.types, R))
+    np.testing.assert_allclose(P, direct, rtol=1e-12, atol=1e-15)
+    assert np.max(np.abs(P + P.T - 1.0)) <= 1e-15 and np.all(np.diag(P) == 0.5)
+    group = [0, 290, 291, 292]
+    assert np.all(P[np.ix_(group, group)] == 0.5)
+    others = np.setdiff1d(np.arange(293), group)
+    for c in group[1:]:
+        np.testing.assert_array_equal(P[c, others], P[0, others])
+        np.testing.assert_array_equal(P[others, c], P[others, 0])
