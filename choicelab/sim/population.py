@@ -677,8 +677,8 @@ class Population:
         """
         X = _as_X(X)
         m = X.shape[0]
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"n must be a non-negative integer, got {n!r}")
         n = int(n)
         if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= m):
             raise ValueError(f"k must be None or an integer in [1, {m}], got {k!r}")
