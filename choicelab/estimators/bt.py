@@ -45,6 +45,8 @@ _METHODS = ("auto", "newton", "newton-cg")
 _CHOLESKY_MAX_M = 100
 _DENSE_SWITCH_MAX_M = 5000
 _SPARSE_SWITCH_MAX_M = 3000
+# a sparse count matrix with at least this fill (nnz / m^2) is solved by the dense back end
+_DENSE_FILL = 0.25
 # Dense evaluations work on row blocks of about this many entries, so temporaries stay in cache.
 _BLOCK_ENTRIES = 1 << 16
 _WEIGHT_SUM_ATOL = 1e-9
@@ -92,7 +94,10 @@ def bt_mle(P, weights=None, lam=0.1, *, tol=1e-10, max_iter=100, method="auto", 
     method : {"auto", "newton", "newton-cg"}
         ``"newton"``: exact Hessian and Cholesky, O(m^3) per step. ``"newton-cg"``: Hessian-free
         Newton-CG with a Jacobi preconditioner, O(m^2) per Hessian-vector product.
-        ``"auto"`` picks Cholesky for ``m <= 800``.
+        ``"auto"`` uses Cholesky for ``m <= 100`` (counting positive-weight alternatives),
+        Newton-CG above, and switches to Cholesky when a CG solve needs more than
+        ``max(50, m / 15)`` iterations (ill-conditioned Hessians: near-deterministic data with a
+        tiny ``lam``) and ``m <= 5000``. ``info["method"]`` reports the method that finished.
     x0 : (m,) array_like, optional
         Starting point (default: zeros). Entries of zero-weight alternatives are ignored.
 
@@ -168,8 +173,9 @@ def bt_mle_counts(N, weights=None, lam=0.1, *, tol=1e-10, max_iter=100, method="
         is unique up to a constant, fixed by ``sum_i w_i r_i = 0``; every zero-weight alternative
         then needs at least one win and one loss against positive-weight alternatives.
     tol, max_iter, method, x0
-        As in :func:`bt_mle`, with ``u_i = sum_j w_j N_ij`` in the scale ``s``. ``"auto"``
-        uses Cholesky for ``m <= 800`` (dense ``N``) or ``m <= 300`` (sparse ``N``).
+        As in :func:`bt_mle`, with ``u_i = sum_j w_j N_ij`` in the scale ``s``. A sparse ``N``
+        switches from Newton-CG to Cholesky only for ``m <= 3000``; a sparse ``N`` filled to at
+        least a quarter (``nnz >= m^2 / 4``) with ``m <= 5000`` is solved by the dense back end.
 
     Returns
     -------
@@ -327,10 +333,13 @@ def _solve(X, w, weighted, lam, tol, max_iter, method, x0, kind):
     if lam == 0:
         _require_strongly_connected(Xs, support)
 
+    if is_sparse and support.size <= _DENSE_SWITCH_MAX_M and Xs.nnz >= _DENSE_FILL * support.size**2:
+        # most pairs compared: the cache-blocked dense back end beats gathers and scatters
+        Xs, is_sparse = Xs.toarray(), False
     if is_sparse:
         model = _SparseModel(Xs, ws, lam)
     else:
-        model = _DenseModel(Xs, ws, lam, complementary=(kind == "P" and _is_complementary(Xs)))
+        model = _DenseModel(Xs, ws, lam, complementary=_is_complementary(Xs))
     if method == "auto" and support.size <= _CHOLESKY_MAX_M:
         method = "newton"
     switch_limit = _SPARSE_SWITCH_MAX_M if is_sparse else _DENSE_SWITCH_MAX_M
@@ -373,15 +382,16 @@ def _solve(X, w, weighted, lam, tol, max_iter, method, x0, kind):
 
 
 def _is_complementary(P):
-    """True when ``P_ij + P_ji = 1`` off the diagonal (to 1e-12), checked in row blocks."""
+    """True when ``P_ij + P_ji = 1`` off the diagonal (to 1e-12), checked tile by tile."""
     m = P.shape[0]
-    step = max(1, _BLOCK_ENTRIES // m)
-    for s in range(0, m, step):
-        e = min(s + step, m)
-        block = P[s:e] + P[:, s:e].T - 1.0
-        block[np.arange(e - s), np.arange(s, e)] = 0.0
-        if np.max(np.abs(block)) > 1e-12:
-            return False
+    tile = 256  # square tiles keep the transposed reads cache friendly
+    for s in range(0, m, tile):
+        for t in range(s, m, tile):
+            block = P[s : s + tile, t : t + tile] + P[t : t + tile, s : s + tile].T - 1.0
+            if s == t:
+                np.fill_diagonal(block, 0.0)
+            if np.max(np.abs(block)) > 1e-12:
+                return False
     return True
 
 
@@ -603,7 +613,8 @@ class _DenseModel:
             if S is not None:
                 Sb = S[s:e]
                 x *= Sb
-            even += float(w[s:e] @ (x @ w))
+            # einsum, not BLAS: on these thin blocks BLAS threading costs more than the product
+            even += float(w[s:e] @ np.einsum("ij,j->i", x, w))
             np.add(t, 1.0, out=q)
             np.reciprocal(q, out=q)  # q = sigma(|d|)
             np.multiply(q, 2.0, out=x)
@@ -611,7 +622,7 @@ class _DenseModel:
             np.copysign(x, d, out=x)  # x = tanh(d/2) = sign(d) (2 sigma(|d|) - 1)
             if S is not None:
                 x *= Sb
-            hw[s:e] = x @ w
+            hw[s:e] = np.einsum("ij,j->i", x, w)
             t *= q
             t *= q  # t = sigma(d) sigma(-d) = exp(-|d|) sigma(|d|)^2
             if S is not None:
@@ -627,23 +638,23 @@ class _DenseModel:
 
 
 class _SparseCurvature:
-    """Hessian of the sparse model: a weighted graph Laplacian plus ``lam diag(w)``."""
+    """Hessian of the sparse model: a weighted graph Laplacian plus ``lam diag(w)``.
+
+    The edge weights live in an upper-triangular CSR matrix ``U`` (pairs i < j), so that
+    ``H v = diag(H) v - U v - U^T v`` costs O(number of compared pairs).
+    """
 
     def __init__(self, model, e, explicit):
-        self.model, self.explicit = model, explicit
-        E = model.E
-        E.data[:] = e[model.slot_pair]
-        self.E = E
+        self.model, self.explicit, self.e = model, explicit, e
         m = model.m
-        self.deg = np.bincount(model.I, e, minlength=m) + np.bincount(model.J, e, minlength=m)
-        self.diag = self.deg + model.lam * model.w
-        self.e = e
+        self.U = _sp.csr_array((e, model.J, model.indptr), shape=(m, m))
+        self.diag = np.bincount(model.I, e, minlength=m) + np.bincount(model.J, e, minlength=m) + model.lam * model.w
 
     def diagonal(self):
         return self.diag
 
     def matvec(self, v):
-        return self.diag * v - self.E @ v
+        return self.diag * v - self.U @ v - self.U.T @ v
 
     def solve(self, b):
         model = self.model
@@ -668,35 +679,41 @@ class _SparseModel:
         Nw, NTw = N @ w, NT @ w
         self.a = 0.5 * (Nw - NTw)
         self.scale = float(np.linalg.norm(w * Nw) + lam * np.linalg.norm(w))
-        upper = _sp.triu(N + NT, k=1).tocoo()
-        I, J, S = upper.row.astype(np.int64), upper.col.astype(np.int64), upper.data
-        self.I, self.J = I, J
-        self.wS = w[I] * w[J] * S
-        # CSR template of the symmetric off-diagonal pattern; slot_pair maps each stored entry
-        # to its pair so that per-step edge weights fill E.data without rebuilding the matrix
-        rows = np.concatenate([I, J])
-        cols = np.concatenate([J, I])
-        pair = np.concatenate([np.arange(I.size), np.arange(I.size)])
-        order = np.lexsort((cols, rows))
-        indptr = np.zeros(m + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=m), out=indptr[1:])
-        self.slot_pair = pair[order]
-        self.E = _sp.csr_array((np.zeros(rows.size), cols[order], indptr), shape=(m, m))
+        upper = _sp.csr_array(_sp.triu(N + NT, k=1, format="csr"))
+        upper.sum_duplicates()  # canonical: sorted, unique column indices per row
+        self.indptr = upper.indptr.astype(np.int64)
+        self.J = upper.indices.astype(np.int64)
+        self.I = np.repeat(np.arange(m, dtype=np.int64), np.diff(self.indptr))
+        self.wS = w[self.I] * w[self.J] * upper.data
 
     def evaluate(self, r, want):
-        w, lam = self.w, self.lam
-        d = r[self.I] - r[self.J]
+        w, lam, m = self.w, self.lam, self.m
+        d = r[self.I]
+        d -= r[self.J]
         ab = np.abs(d)
-        t = np.exp(-ab)
-        even = float(self.wS @ (0.5 * ab + np.log1p(t)))
-        q = 1.0 / (1.0 + t)
-        gh = 0.5 * self.wS * np.copysign(2.0 * q - 1.0, d)
-        g = np.bincount(self.I, gh, minlength=self.m) - np.bincount(self.J, gh, minlength=self.m)
+        t = np.negative(ab)
+        np.exp(t, out=t)  # exp(-|d|) <= 1
+        x = np.log1p(t)
+        ab *= 0.5
+        x += ab  # l(d) = |d|/2 + log1p(exp(-|d|))
+        even = float(self.wS @ x)
+        q = np.add(t, 1.0)
+        np.reciprocal(q, out=q)  # sigma(|d|)
+        np.multiply(q, 2.0, out=x)
+        x -= 1.0
+        np.copysign(x, d, out=x)  # tanh(d/2)
+        x *= self.wS
+        x *= 0.5
+        g = np.bincount(self.I, x, minlength=m)
+        g -= np.bincount(self.J, x, minlength=m)
         g += w * (lam * r - self.a)
         lin = float((w * r) @ self.a)
         reg = 0.5 * lam * float(w @ (r * r))
         f = even - lin + reg
-        curv = _SparseCurvature(self, self.wS * t * q * q, explicit=(want == "dense"))
+        t *= q
+        t *= q
+        t *= self.wS  # edge weights w_i w_j S_ij sigma(d) sigma(-d)
+        curv = _SparseCurvature(self, t, explicit=(want == "dense"))
         return f, even + abs(lin) + reg, g, curv
 
 
