@@ -139,19 +139,38 @@ def bt_mle_cvxpy(P_or_N, weights=None, lam=0.1, *, solver="CLARABEL", **solver_o
 __all__ += ["pl_mle_cvxpy", "linear_mle_cvxpy"]
 
 
-def _solve_tight(problem, name: str) -> str:
+def _solve_tight(problem, variable, name: str) -> str:
     import cvxpy as cp
 
-    # Objective-gap tolerances bound the minimiser's error only by sqrt(gap / curvature), so aim
-    # at 1e-12; when Clarabel stalls short of that it reports "almost solved" (cvxpy:
-    # optimal_inaccurate), which with the reduced tolerances below still certifies a 1e-9 gap.
-    problem.solve(solver=cp.CLARABEL, max_iter=500,
-                  tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12, tol_ktratio=1e-10,
-                  reduced_tol_gap_abs=1e-9, reduced_tol_gap_rel=1e-9, reduced_tol_feas=1e-9,
-                  reduced_tol_ktratio=1e-7)
-    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-        raise RuntimeError(f"{name}: cvxpy/Clarabel ended with status {problem.status!r}")
-    return str(problem.status)
+    # Objective-gap tolerances bound the minimiser's error only by sqrt(gap / curvature), and
+    # at cvxpy's default 1e-8 the rewards are often off by 1e-6..1e-5. So aim at 1e-12. Clarabel
+    # sometimes stalls there on these exponential-cone problems ("almost solved", cvxpy:
+    # optimal_inaccurate, or a numerical failure); SCS at the same target is then tried, and an
+    # almost-solved Clarabel point (its reduced tolerances certify a 1e-9 gap) is the last resort.
+    attempts = [
+        ("CLARABEL", dict(max_iter=500, tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12,
+                          reduced_tol_gap_abs=1e-9, reduced_tol_gap_rel=1e-9, reduced_tol_feas=1e-9)),
+        ("SCS", dict(eps_abs=1e-12, eps_rel=1e-12, max_iters=200_000)),
+        ("CLARABEL", dict(max_iter=500, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10,
+                          reduced_tol_gap_abs=1e-9, reduced_tol_gap_rel=1e-9, reduced_tol_feas=1e-9)),
+    ]
+    fallback = None
+    for solver, opts in attempts:
+        try:
+            problem.solve(solver=solver, **opts)
+        except cp.error.SolverError:
+            continue
+        tol = opts.get("tol_gap_abs", opts.get("eps_abs"))
+        if problem.status == cp.OPTIMAL:
+            return f"optimal ({solver}, tolerance {tol:g})"
+        if problem.status == cp.OPTIMAL_INACCURATE and solver == "CLARABEL" and fallback is None:
+            fallback = (variable.value.copy(), tol)
+    if fallback is None:
+        raise RuntimeError(f"{name}: no cvxpy solver reached optimality (last status {problem.status!r})")
+    # restore the first almost-solved point (later attempts may have overwritten it)
+    values, tol = fallback
+    variable.value = values
+    return f"optimal_inaccurate (CLARABEL, tolerance {tol:g}, gap certified to 1e-9)"
 
 
 def _reference_weights(weights, m: int, name: str) -> np.ndarray:
@@ -166,7 +185,7 @@ def _reference_weights(weights, m: int, name: str) -> np.ndarray:
 def _reference_fit(values, objective, status, **info) -> FitResult:
     return FitResult(rewards=np.asarray(values, dtype=float), converged=True, iterations=-1,
                      grad_norm=float("nan"), objective=float(objective), message=status,
-                     info={"solver": "CLARABEL", **info})
+                     info=info)
 
 
 def pl_mle_cvxpy(rankings, m, weights=None, lam=0.1) -> FitResult:
@@ -191,7 +210,7 @@ def pl_mle_cvxpy(rankings, m, weights=None, lam=0.1) -> FitResult:
     m = int(m)
     w = _reference_weights(weights, m, "pl_mle_cvxpy")
     r = cp.Variable(m)
-    terms = []
+    terms, total = [], 0.0
     for order, count in zip(rankings.orders, np.asarray(rankings.counts, dtype=float)):
         if any(len(group) != 1 for group in order):
             raise ValueError(f"pl_mle_cvxpy: tied group in ranking {order}; strict rankings only")
@@ -203,11 +222,15 @@ def pl_mle_cvxpy(rankings, m, weights=None, lam=0.1) -> FitResult:
                 continue
             omega = w[item] * np.mean([w[l] for l in offered if l != item])
             terms.append(count * omega * (r[item] - cp.log_sum_exp(r[offered])))
+            total += count * omega
     loglik = cp.sum(cp.hstack(terms)) if terms else 0
     objective = -loglik + 0.5 * float(lam) * cp.sum(cp.multiply(w, cp.square(r)))
-    problem = cp.Problem(cp.Minimize(objective), [w @ r == 0])
-    status = _solve_tight(problem, "pl_mle_cvxpy")
-    return _reference_fit(r.value, problem.value, status)
+    # dividing by a positive constant keeps the minimiser; O(1) coefficients let Clarabel reach
+    # its tight tolerances (unscaled, it often stalls about 1e-5 away from the optimum)
+    scale = total + float(lam) * w.sum() or 1.0
+    problem = cp.Problem(cp.Minimize(objective / scale), [w @ r == 0])
+    status = _solve_tight(problem, r, "pl_mle_cvxpy")
+    return _reference_fit(r.value, objective.value, status)
 
 
 def linear_mle_cvxpy(X, comps_or_P, weights=None, lam=0.1) -> FitResult:
@@ -246,7 +269,9 @@ def linear_mle_cvxpy(X, comps_or_P, weights=None, lam=0.1) -> FitResult:
                     coefs.append(w[i] * w[j] * P[i, j])
     theta = cp.Variable(d)
     D = np.array(diffs, dtype=float).reshape(-1, d)
-    objective = np.array(coefs) @ cp.logistic(-(D @ theta)) + 0.5 * float(lam) * cp.sum_squares(theta)
-    problem = cp.Problem(cp.Minimize(objective))
-    status = _solve_tight(problem, "linear_mle_cvxpy")
-    return _reference_fit(X @ theta.value, problem.value, status, theta=np.asarray(theta.value, dtype=float))
+    coefs = np.array(coefs, dtype=float)
+    objective = coefs @ cp.logistic(-(D @ theta)) + 0.5 * float(lam) * cp.sum_squares(theta)
+    scale = float(coefs.sum() + lam) or 1.0  # positive rescaling for the solver, as in pl_mle_cvxpy
+    problem = cp.Problem(cp.Minimize(objective / scale))
+    status = _solve_tight(problem, theta, "linear_mle_cvxpy")
+    return _reference_fit(X @ theta.value, objective.value, status, theta=np.asarray(theta.value, dtype=float))
