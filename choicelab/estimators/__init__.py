@@ -22,6 +22,7 @@ _EXPORTS = {
     "majority_graph": "voting", "kemeny_score": "voting",
     # neural.py (torch)
     "neural_bt": "neural", "neural_pl": "neural", "NeuralFit": "neural", "tabular_dpo": "neural",
+    "output_reg_for_lambda": "neural",
     # registry.py
     "get_estimator": "registry", "list_estimators": "registry", "Estimator": "registry",
     "EstimatorOutput": "registry",
