@@ -49,6 +49,7 @@ _SPARSE_SWITCH_MAX_M = 3000
 _DENSE_FILL = 0.25
 # Dense evaluations work on row blocks of about this many entries, so temporaries stay in cache.
 _BLOCK_ENTRIES = 1 << 16
+_MATVEC_ROWS = 64
 _WEIGHT_SUM_ATOL = 1e-9
 _ARMIJO_C1 = 1e-4
 _MAX_BACKTRACKS = 50
@@ -517,11 +518,16 @@ _WANT = {"newton": "dense", "newton-cg": "operator"}
 
 
 class _DenseCurvature:
-    """Hessian of the dense model: explicit (Cholesky) or as an O(m^2) operator."""
+    """Hessian of the dense model, from the upper triangle ``U`` of the curvature matrix.
 
-    def __init__(self, C, w, lam, cdiag, explicit):
+    ``C = U + U^T`` holds ``S_ij sigma(d_ij) sigma(-d_ij)``; the Hessian is
+    ``H v = w * ((C w) * v - C (w * v) + lam v)``. Explicit (Cholesky) or as an O(m^2) operator.
+    """
+
+    def __init__(self, U, w, lam, cdiag, explicit):
         self.w, self.lam, self.explicit = w, lam, explicit
         if explicit:
+            C = U + U.T
             Cw = C @ w
             diag = w * (Cw - w * cdiag) + lam * w
             H = C
@@ -534,17 +540,30 @@ class _DenseCurvature:
                 H += diag.mean() / H.shape[0]
             self.H, self.diag = H, diag
         else:
-            self.C = C
-            self.w32 = w.astype(C.dtype)
-            self.Cw = (C @ self.w32).astype(float)
+            self.U = U
+            self.w32 = w.astype(U.dtype)
+            self.Cw = self._C_times(self.w32)
             self.diag = w * (self.Cw - w * cdiag) + lam * w
+
+    def _C_times(self, z):
+        # (U + U^T) z over the upper triangle only, in row blocks that stay in cache between the
+        # two products; einsum keeps it single-threaded, which is predictable on a busy machine
+        # where multi-threaded BLAS gemv can stall
+        U, m = self.U, self.U.shape[0]
+        y = np.zeros(m, dtype=U.dtype)
+        for s in range(0, m, _MATVEC_ROWS):
+            e = min(s + _MATVEC_ROWS, m)
+            block = U[s:e, s:]
+            y[s:e] += np.einsum("ij,j->i", block, z[s:])
+            y[s:] += np.einsum("ij,i->j", block, z[s:e])
+        return y.astype(float)
 
     def diagonal(self):
         return self.diag
 
     def matvec(self, v):
         w = self.w
-        Cv = (self.C @ (self.w32 * v.astype(self.C.dtype))).astype(float)
+        Cv = self._C_times(self.w32 * v.astype(self.U.dtype))
         return w * (self.Cw * v - Cv + self.lam * v)
 
     def solve(self, b):
@@ -586,24 +605,33 @@ class _DenseModel:
             self.S, self.cdiag, self.fdiag = S, 0.0, 0.0
         self.bs = max(1, min(m, _BLOCK_ENTRIES // m))
         self._buf = np.empty((5, self.bs, m))
-        self._C = None
+        self._U = None
+        self._tril = {}
 
     def evaluate(self, r, want):
+        """Objective, gradient and curvature, visiting each unordered pair once.
+
+        Row block ``I = [s, e)`` is paired with columns ``[s, m)``: the square ``I x I`` holds
+        both orders of its pairs, the rectangle ``I x [e, m)`` one order, mirrored with the
+        symmetry of ``l`` and ``sigma sigma`` and the antisymmetry of ``tanh``.
+        """
         m, w, bs, S = self.m, self.w, self.bs, self.S
         if want == "dense":
-            C = np.empty((m, m))
+            U = np.zeros((m, m))
         else:
             # float32 curvature halves the memory traffic of each Hessian-vector product; the
             # Newton direction only needs a few digits, the gradient stays in float64
-            if self._C is None:
-                self._C = np.empty((m, m), dtype=np.float32)
-            C = self._C
+            if self._U is None:
+                self._U = np.zeros((m, m), dtype=np.float32)  # the strict lower triangle stays 0
+            U = self._U
         even = 0.0
-        hw = np.empty(m)
+        hw = np.zeros(m)
         for s in range(0, m, bs):
             e = min(s + bs, m)
-            d, ab, t, q, x = (buf[: e - s] for buf in self._buf)
-            np.subtract(r[s:e, None], r[None, :], out=d)
+            k = e - s
+            d, ab, t, q, x = (buf[:k, : m - s] for buf in self._buf)
+            wI, wJ, wR = w[s:e], w[s:], w[e:]
+            np.subtract(r[s:e, None], r[None, s:], out=d)
             np.abs(d, out=ab)
             np.negative(ab, out=t)
             np.exp(t, out=t)  # t = exp(-|d|) <= 1: no overflow
@@ -611,10 +639,11 @@ class _DenseModel:
             ab *= 0.5
             x += ab  # x = l(d) = |d|/2 + log1p(exp(-|d|))
             if S is not None:
-                Sb = S[s:e]
+                Sb = S[s:e, s:]
                 x *= Sb
-            # einsum, not BLAS: on these thin blocks BLAS threading costs more than the product
-            even += float(w[s:e] @ np.einsum("ij,j->i", x, w))
+            # einsum, not BLAS: on these thin blocks BLAS threading costs more than the product;
+            # the rectangle's pairs count twice (both orders), the square's once per order
+            even += float(wI @ (np.einsum("ij,j->i", x, wJ) + np.einsum("ij,j->i", x[:, k:], wR)))
             np.add(t, 1.0, out=q)
             np.reciprocal(q, out=q)  # q = sigma(|d|)
             np.multiply(q, 2.0, out=x)
@@ -622,19 +651,28 @@ class _DenseModel:
             np.copysign(x, d, out=x)  # x = tanh(d/2) = sign(d) (2 sigma(|d|) - 1)
             if S is not None:
                 x *= Sb
-            hw[s:e] = np.einsum("ij,j->i", x, w)
+            hw[s:e] += np.einsum("ij,j->i", x, wJ)
+            hw[e:] -= np.einsum("ij,i->j", x[:, k:], wI)
             t *= q
             t *= q  # t = sigma(d) sigma(-d) = exp(-|d|) sigma(|d|)^2
             if S is not None:
                 t *= Sb
-            C[s:e] = t
+            square = t[:, :k]
+            square[self._strict_lower(k)] = 0.0
+            square[np.arange(k), np.arange(k)] *= 0.5  # so that U + U^T has the true diagonal
+            U[s:e, s:] = t
         even = 0.5 * even - self.fdiag
         lin = float((w * r) @ self.a)
         reg = 0.5 * self.lam * float(w @ (r * r))
         f = even - lin + reg
         g = w * (0.5 * hw - self.a + self.lam * r)
-        curv = _DenseCurvature(C, w, self.lam, self.cdiag, explicit=(want == "dense"))
+        curv = _DenseCurvature(U, w, self.lam, self.cdiag, explicit=(want == "dense"))
         return f, even + abs(lin) + reg, g, curv
+
+    def _strict_lower(self, k):
+        if k not in self._tril:
+            self._tril[k] = np.tril_indices(k, -1)
+        return self._tril[k]
 
 
 class _SparseCurvature:
