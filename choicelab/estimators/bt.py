@@ -742,7 +742,7 @@ class _SparseModel:
         np.copysign(x, d, out=x)  # tanh(d/2)
         x *= self.wS
         x *= 0.5
-        g = np.bincount(self.I, x, minlength=m)
+        g = np.bincount(self.I, x, minlength=m).astype(float)  # int64 when there are no pairs
         g -= np.bincount(self.J, x, minlength=m)
         g += w * (lam * r - self.a)
         lin = float((w * r) @ self.a)
