@@ -146,7 +146,7 @@ def bt_mle(P, weights=None, lam=0.1, *, tol=1e-10, max_iter=100, method="auto", 
     w, weighted = _check_weights(weights, m, "bt_mle")
     _check_solver_args(tol, max_iter, method, "bt_mle")
     x0 = _check_x0(x0, m, "bt_mle")
-    return _solve(P, w, weighted, lam, tol, max_iter, method, x0, kind="P")
+    return _solve(P, w, weighted, lam, tol, max_iter, method, x0)
 
 
 def bt_mle_counts(N, weights=None, lam=0.1, *, tol=1e-10, max_iter=100, method="auto", x0=None) -> FitResult:
@@ -215,7 +215,7 @@ def bt_mle_counts(N, weights=None, lam=0.1, *, tol=1e-10, max_iter=100, method="
     x0 = _check_x0(x0, m, "bt_mle_counts")
     if is_sparse:
         N.eliminate_zeros()
-    return _solve(N, w, weighted, lam, tol, max_iter, method, x0, kind="N")
+    return _solve(N, w, weighted, lam, tol, max_iter, method, x0)
 
 
 def bt_mle_comparisons(comps, m, weights=None, lam=0.1, *, tol=1e-10, max_iter=100, method="auto", x0=None) -> FitResult:
@@ -321,7 +321,7 @@ def _check_x0(x0, m, name):
 # --------------------------------------------------------------------------------------------
 # driver
 # --------------------------------------------------------------------------------------------
-def _solve(X, w, weighted, lam, tol, max_iter, method, x0, kind):
+def _solve(X, w, weighted, lam, tol, max_iter, method, x0):
     m = X.shape[0]
     is_sparse = _sp.issparse(X)
     support = np.flatnonzero(w > 0)
@@ -401,7 +401,7 @@ def _require_strongly_connected(X, support):
 
     if X.shape[0] <= 1:
         return
-    graph = _sp.csr_array(X > 0) if _sp.issparse(X) else _sp.csr_array(X > 0)
+    graph = _sp.csr_array(X > 0)
     n_comp, labels = connected_components(graph, directed=True, connection="strong")
     if n_comp > 1:
         sizes = np.bincount(labels)

@@ -92,6 +92,14 @@ def test_ties_count_half_to_each_side():
     np.testing.assert_allclose(fit.rewards, [np.log(5) / 2, -np.log(5) / 2], atol=1e-12)
 
 
+def test_no_comparisons_gives_zero_rewards():
+    # the objective is then (lam/2) sum r^2 alone
+    for N in (np.zeros((4, 4)), sparse.csr_array((4, 4))):
+        fit = bt_mle_counts(N, lam=0.3)
+        assert fit.converged
+        np.testing.assert_array_equal(fit.rewards, np.zeros(4))
+
+
 def test_dense_and_sparse_counts_agree():
     rng = np.random.default_rng(0)
     m = 30
