@@ -39,9 +39,9 @@ from choicelab.estimators.results import FitResult
 __all__ = ["bt_mle", "bt_mle_counts", "bt_mle_comparisons", "ConvergenceWarning"]
 
 _METHODS = ("auto", "newton", "newton-cg")
-# "auto" uses Cholesky up to this size; above it Newton-CG, which was faster from m = 100 on
-# in benchmarks/bench_bt_dense.py, switching to Cholesky for ill-conditioned Hessians up to
-# the sizes where an explicit m x m Hessian is still cheap to factor.
+# "auto" uses Cholesky up to this size and Newton-CG above (timing both on BT population
+# matrices, m = 20..500, Newton-CG was as fast from m = 100 on and several times faster beyond),
+# switching to Cholesky for ill-conditioned Hessians while an explicit Hessian is cheap to factor.
 _CHOLESKY_MAX_M = 100
 _DENSE_SWITCH_MAX_M = 5000
 _SPARSE_SWITCH_MAX_M = 3000
@@ -119,10 +119,12 @@ def bt_mle(P, weights=None, lam=0.1, *, tol=1e-10, max_iter=100, method="auto", 
     whenever ``P_ij + P_ji = 1`` and ``P_ii = 1/2``; summing over ``i`` gives ``sum_i w_i r_i = 0``.
 
     **Zero-weight alternatives.** When ``w_i = 0`` the objective does not depend on ``r_i``.
-    Its reward is defined as the unique root of the P5 identity above (equivalently the limit
-    of ``r_i`` as ``w_i -> 0+``): an alternative is scored against the positive-weight ones
-    exactly as the weighted MLE scores every alternative. An exact clone with zero weight thus
-    gets the reward of its original (P8).
+    Its reward is defined as the unique root ``x`` of the stationarity condition the other
+    alternatives satisfy, ``sum_j w_j ((P_ij + P_ji) sigma(x - r_j) - P_ij) + lam x = 0``
+    (the P5 identity above when ``P_ij + P_ji = 1``). It is the limit of ``r_i`` as
+    ``w_i -> 0+``: the alternative is scored against the positive-weight ones exactly as the
+    weighted MLE scores every alternative, and an exact clone with zero weight gets the reward
+    of its original (P8).
 
     Non-convergence (iteration limit, failed line search) returns ``converged=False`` with a
     message and emits a :class:`ConvergenceWarning`.
