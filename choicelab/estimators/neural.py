@@ -211,24 +211,30 @@ def neural_bt(X, comps, weights=None, hidden=32, lr=1e-4, batch_size=512, steps=
     return _train("neural_bt", X, task, reg_w, settings, torch)
 
 
-def neural_pl(X, rankings, hidden=32, lr=1e-4, batch_size=512, steps=500, seeds=20, *, layers=1,
-              activation="relu", weight_decay=0.0, output_reg=0.0, device="cpu", seed=0,
+def neural_pl(X, rankings, weights=None, hidden=32, lr=1e-4, batch_size=512, steps=500, seeds=20, *,
+              layers=1, activation="relu", weight_decay=0.0, output_reg=0.0, device="cpu", seed=0,
               dtype="float32", lr_schedule="constant") -> NeuralFit:
     """Neural Plackett-Luce MLE on strict rankings (SPEC §2 "Plackett-Luce").
 
     Minimises, per seed, the mean per-ranking negative log-likelihood plus the output
     regulariser::
 
-        L(theta) = -(1/n) sum_rankings sum_t [r(pi_t) - logsumexp_{l in C_t} r(pi_l)]
-                   + (output_reg / 2) sum_i r(x_i)^2
+        L(theta) = -(1/n) sum_rankings sum_t omega_t [r(pi_t) - logsumexp_{l in C_t} r(pi_l)]
+                   + (output_reg / 2) sum_i w_i r(x_i)^2
 
     where ``n`` is the number of rankings (``sum(rankings.counts)``), ``pi_t`` the
     alternative in place ``t`` and ``C_t`` the alternatives still available at place ``t``:
     the listed ones from ``t`` on, plus every unlisted alternative when
     ``rankings.unlisted_last`` (top-k rankings); otherwise unlisted alternatives are simply
-    not compared. ``Z * L`` with ``Z = n`` is the unweighted PL objective
-    ``-sum log P(ranking) + (lambda/2) sum r_i^2`` with ``lambda = n * output_reg``.
-    SPEC defines no per-ranking weights, so this estimator takes none.
+    not compared. A place with a single available alternative is no choice and is dropped.
+
+    Weights follow :func:`choicelab.estimators.pl_mle`: the stage weight is
+    ``w(pi_t) * mean_{l in C_t, l != pi_t} w_l`` (the mean SPEC Eq. 2 product over the wins
+    the stage implies), divided by its mean over all stages of all rankings (counted with
+    multiplicity), so ``omega = 1`` without weights. Hence rankings of two alternatives give
+    exactly :func:`neural_bt`'s loss on the corresponding comparisons, and ``Z * L`` equals
+    ``pl_mle``'s objective with ``lambda = Z * output_reg``, where ``Z = n * (mean raw stage
+    weight)`` (``Z = n`` unweighted); :func:`output_reg_for_lambda` converts.
 
     Parameters are those of :func:`neural_bt` (same model, seeds, batching and epoch
     shuffling, with rankings as the training items, each repeated ``counts`` times).
@@ -237,12 +243,13 @@ def neural_pl(X, rankings, hidden=32, lr=1e-4, batch_size=512, steps=500, seeds=
     torch = _torch()
     X = _as_points(X, "X")
     m = X.shape[0]
-    data = _ranking_data(rankings, m, "neural_pl")
+    w = _check_weights(weights, m, "neural_pl")
+    data = _ranking_data(rankings, m, w, "neural_pl")
     settings = _common_settings("neural_pl", X, hidden, lr, batch_size, steps, seeds, layers, activation,
                                 weight_decay, output_reg, device, seed, dtype, lr_schedule)
-    settings.update(data="rankings", n=data.n, weighted=False, unlisted_last=data.unlisted_last)
+    settings.update(data="rankings", n=data.n, weighted=w is not None, unlisted_last=data.unlisted_last)
     task = _RankTask(data, settings["torch_dtype"], settings["torch_device"], torch)
-    return _train("neural_pl", X, task, np.ones(m), settings, torch)
+    return _train("neural_pl", X, task, np.ones(m) if w is None else w, settings, torch)
 
 
 def output_reg_for_lambda(lam, data, weights=None, pairs=None) -> float:
@@ -258,8 +265,8 @@ def output_reg_for_lambda(lam, data, weights=None, pairs=None) -> float:
     ----------
     lam : float
         Eq. 1 / Eq. 2's ``lambda >= 0``.
-    data : Comparisons or (m, m) array
-        The training data passed to :func:`neural_bt`.
+    data : Comparisons, (m, m) array or Rankings
+        The training data passed to :func:`neural_bt` (or :func:`neural_pl`).
     weights : (m,) array, optional
         The weights passed to :func:`neural_bt` (required for Comparisons only to know m).
     pairs : (k, 2) int array, optional
@@ -271,16 +278,22 @@ def output_reg_for_lambda(lam, data, weights=None, pairs=None) -> float:
     >>> fit = neural_bt(np.eye(m), comps, layers=0, output_reg=rho, ...)
     """
     lam = _nonneg_float(lam, "lam", "output_reg_for_lambda")
+    name = "output_reg_for_lambda"
+    if isinstance(data, Rankings):
+        if pairs is not None:
+            raise ValueError(f"{name}: pairs is only for a preference matrix; got pairs with Rankings")
+        m = int(data.m)
+        return lam / _ranking_data(data, m, _check_weights(weights, m, name), name).z
     if isinstance(data, Comparisons):
         m = None if weights is None else np.asarray(weights).shape[0]
         if m is None:
             if len(data) == 0:
-                raise ValueError("output_reg_for_lambda: data has no comparisons")
+                raise ValueError(f"{name}: data has no comparisons")
             m = int(max(data.a.max(), data.b.max())) + 1
     else:
-        m = _check_matrix(data, "output_reg_for_lambda").shape[0]
-    w = _check_weights(weights, m, "output_reg_for_lambda")
-    return lam / _pair_data(data, m, w, pairs, "output_reg_for_lambda", argname="data").z
+        m = _check_matrix(data, name, "data").shape[0]
+    w = _check_weights(weights, m, name)
+    return lam / _pair_data(data, m, w, pairs, name, argname="data").z
 
 
 def tabular_dpo(data, m, beta=0.1, lr=0.05, steps=20000, *, pairs=None, tol=1e-8, dtype="float64",
@@ -561,9 +574,11 @@ class _RankItems:
     seq: np.ndarray  # (U, L) alternatives: listed best first, then the unlisted (top-k), then padding
     cand: np.ndarray  # (U, L) True where the entry takes part in the denominators
     stage: np.ndarray  # (U, L) True at the places that are choices
+    omega: np.ndarray  # (U, L) normalised stage weights (1 where unweighted; 0 off the stages)
     weight: np.ndarray  # (U,) multiplicity
     n: int
     unlisted_last: bool
+    z: float  # n * mean raw stage weight: the pl_mle objective scale
 
 
 class _PairTask:
@@ -619,38 +634,35 @@ class _RankTask:
         self.torch, self.n, self.slots = torch, items.n, items.seq.shape[1]
         self.seq = torch.as_tensor(items.seq, device=tdevice)
         self.cand = torch.as_tensor(items.cand, device=tdevice)
-        self.stage = torch.as_tensor(items.stage, device=tdevice)
+        self.omega = torch.as_tensor(items.omega, dtype=tdtype, device=tdevice)
         weight = torch.as_tensor(items.weight, dtype=tdtype, device=tdevice)
         self.expand = torch.repeat_interleave(torch.arange(len(items.weight), device=tdevice),
                                               torch.as_tensor(items.weight, device=tdevice))
-        self.full = {"seq": self.seq[None], "cand": self.cand[None], "stage": self.stage[None],
+        self.full = {"seq": self.seq[None], "cand": self.cand[None], "omega": self.omega[None],
                      "c": weight[None], "count": float(items.n)}
 
     def chunk(self, units):
         """Minibatch items of ``units`` (steps, S, B), looked up per step (rows are long)."""
         count = float(units.shape[2])
         return lambda t: {"seq": self.seq[units[t]], "cand": self.cand[units[t]],
-                          "stage": self.stage[units[t]], "c": None, "count": count}
+                          "omega": self.omega[units[t]], "c": None, "count": count}
 
     def alternatives(self, items):
         return items["seq"].reshape(items["seq"].shape[0], -1)
 
     def loss(self, R, items, inverse):
-        """Per seed: mean of ``-sum_t [r(pi_t) - logsumexp_{l in C_t} r(pi_l)]`` (SPEC §2)."""
+        """Per seed: mean of ``-sum_t omega_t [r(pi_t) - logsumexp_{l in C_t} r(pi_l)]`` (SPEC §2)."""
         torch = self.torch
         seq = items["seq"]
-        if inverse is None:
-            flat = _take(R, seq.reshape(seq.shape[0], -1))
-        else:
-            flat = R.gather(1, inverse)
+        flat = _take(R, seq.reshape(seq.shape[0], -1)) if inverse is None else R.gather(1, inverse)
         r_seq = flat.reshape(flat.shape[0], seq.shape[1], seq.shape[2])
         # a finite fill far below every reward adds exactly 0 to the sums (exp underflows) and,
-        # unlike -inf, keeps the logcumsumexp gradient free of nan
+        # unlike -inf, keeps every term and the logcumsumexp gradient finite; places that are
+        # no choice (padding, the last alternative) have omega = 0
         fill = r_seq.detach().amin() - 1000.0
         masked = torch.where(items["cand"], r_seq, fill)
         denom = torch.flip(torch.logcumsumexp(torch.flip(masked, [-1]), dim=-1), [-1])
-        nll = -torch.where(items["stage"], r_seq - denom, torch.zeros((), dtype=r_seq.dtype,
-                                                                      device=r_seq.device)).sum(dim=-1)
+        nll = -((r_seq - denom) * items["omega"]).sum(dim=-1)
         if items["c"] is not None:
             nll = nll * items["c"]
         return nll.sum(dim=1) / items["count"]
@@ -703,38 +715,21 @@ def _pair_data(data, m, w, pairs, name, argname="comps") -> _PairItems:
                       omega=omega, weight=np.ones(n, dtype=np.int64), n=n, z=z if w is not None else float(n))
 
 
-def _ranking_data(rankings, m, name) -> _RankItems:
+def _ranking_data(rankings, m, w, name) -> _RankItems:
+    """Padded rows of the strict rankings (Rankings itself checks indices, repeats and counts)."""
     if not isinstance(rankings, Rankings):
         raise TypeError(f"{name}: rankings must be a choicelab.sim.Rankings, got {type(rankings).__name__}")
     if int(rankings.m) != m:
         raise ValueError(f"{name}: rankings.m = {rankings.m}, but X has {m} rows")
-    counts = np.asarray(rankings.counts)
-    if counts.ndim != 1 or counts.shape[0] != len(rankings.orders):
-        raise ValueError(f"{name}: rankings.counts has shape {counts.shape}, expected ({len(rankings.orders)},)")
-    if counts.size and (not np.issubdtype(counts.dtype, np.integer) or np.any(counts < 0)):
-        raise ValueError(f"{name}: rankings.counts must be non-negative integers, got {counts!r}")
-    keep = [k for k in range(len(rankings.orders)) if counts[k] > 0]
-    if not keep:
-        raise ValueError(f"{name}: rankings holds no ranking with a positive count")
     listed = []
-    for k in keep:
-        order = rankings.orders[k]
-        items = []
+    for k, order in enumerate(rankings.orders):
         for group in order:
-            group = tuple(group) if isinstance(group, (tuple, list, np.ndarray)) else (group,)
             if len(group) != 1:
-                raise ValueError(f"{name}: rankings.orders[{k}] has the tied group {group}; "
+                raise ValueError(f"{name}: rankings.orders[{k}] has the tied group {tuple(group)}; "
                                  "Plackett-Luce needs strict orders")
-            items.append(int(group[0]))
-        if not items:
-            raise ValueError(f"{name}: rankings.orders[{k}] is empty")
-        if min(items) < 0 or max(items) >= m:
-            raise ValueError(f"{name}: rankings.orders[{k}] = {order} mentions an alternative outside 0..{m - 1}")
-        if len(set(items)) != len(items):
-            raise ValueError(f"{name}: rankings.orders[{k}] = {order} lists an alternative twice")
-        listed.append(items)
+        listed.append([int(group[0]) for group in order])
     unlisted_last = bool(rankings.unlisted_last)
-    L = m if unlisted_last else max(len(items) for items in listed)
+    L = m if unlisted_last else max(1, max(len(items) for items in listed))
     U = len(listed)
     seq = np.zeros((U, L), dtype=np.int64)
     cand = np.zeros((U, L), dtype=bool)
@@ -745,9 +740,27 @@ def _ranking_data(rankings, m, name) -> _RankItems:
         cand[u, :len(row)] = True
         # the last available alternative is no choice (its term is 0); top-k rankings choose k times
         stage[u, :min(len(items), len(row) - 1)] = True
-    weight = counts[keep].astype(np.int64)
-    return _RankItems(seq=seq, cand=cand, stage=stage, weight=weight, n=int(weight.sum()),
-                      unlisted_last=unlisted_last)
+    counts = np.asarray(rankings.counts, dtype=np.int64)
+    n_stages = float((counts * stage.sum(axis=1)).sum())
+    if n_stages == 0:
+        raise ValueError(f"{name}: rankings hold no choice (every ranking lists at most one available alternative)")
+    if w is None:
+        omega, z = stage.astype(float), float(counts.sum())
+    else:
+        # pl_mle's stage weight: w(chosen) * mean of w over the other available alternatives
+        wseq = np.where(cand, w[seq], 0.0)
+        after = np.cumsum(wseq[:, ::-1], axis=1)[:, ::-1]  # sum of w over the places t.. (available ones)
+        left = np.cumsum(cand[:, ::-1], axis=1)[:, ::-1]  # number of available alternatives from t on
+        with np.errstate(divide="ignore", invalid="ignore"):
+            raw = np.where(stage, wseq * (after - wseq) / np.maximum(left - 1, 1), 0.0)
+        mean_raw = float((counts[:, None] * raw).sum()) / n_stages
+        if not mean_raw > 0:
+            raise ValueError(f"{name}: every stage has weight 0, so the weighted loss is empty")
+        on = raw[stage]
+        omega = stage.astype(float) if np.all(on == on[0]) else raw / mean_raw
+        z = float(counts.sum()) * mean_raw
+    return _RankItems(seq=seq, cand=cand, stage=stage, omega=omega, weight=counts, n=int(counts.sum()),
+                      unlisted_last=unlisted_last, z=z)
 
 
 # --------------------------------------------------------------------------- validation

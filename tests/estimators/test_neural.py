@@ -364,6 +364,38 @@ def test_tabular_pl_with_output_reg_solves_regularized_pl(unlisted_last, orders)
     assert np.abs(fit.rewards() - ref).max() < 1e-3
 
 
+@pytest.mark.parametrize("unlisted_last", [False, True])
+def test_weighted_tabular_pl_matches_pl_mle(unlisted_last):
+    from choicelab.estimators import pl_mle
+
+    rng = np.random.default_rng(14)
+    m, lam = 5, 0.5
+    orders = tuple(tuple((int(x),) for x in rng.permutation(m)[: int(rng.integers(2, m + 1))]) for _ in range(7))
+    rk = Rankings(orders=orders, counts=rng.integers(1, 4, size=7), m=m, unlisted_last=unlisted_last)
+    w = rng.dirichlet(np.ones(m))
+    fit = neural_pl(np.eye(m), rk, weights=w, layers=0, output_reg=output_reg_for_lambda(lam, rk, w), **CONVERGE)
+    assert np.abs(fit.rewards() - pl_mle(rk, m, weights=w, lam=lam).rewards).max() < 1e-3
+    plain = neural_pl(np.eye(m), rk, layers=0, output_reg=output_reg_for_lambda(lam, rk), **CONVERGE)
+    assert output_reg_for_lambda(lam, rk) == pytest.approx(lam / rk.counts.sum(), rel=1e-15)
+    assert np.abs(plain.rewards() - pl_mle(rk, m, lam=lam).rewards).max() < 1e-3
+
+
+def test_pl_on_pairs_is_bt_on_the_same_comparisons():
+    # a ranking of two alternatives i > j is the comparison "i beat j", also with weights
+    rng = np.random.default_rng(15)
+    m = 5
+    X = rng.normal(size=(m, 2))
+    comps = random_comparisons(m, 30, rng, tie_share=0.0)
+    rk = Rankings(orders=tuple(((int(a),), (int(b),)) for a, b in zip(comps.winner, comps.loser)),
+                  counts=np.ones(30, dtype=np.int64), m=m)
+    w = rng.dirichlet(np.ones(m))
+    kw = dict(weights=w, hidden=4, lr=0.02, batch_size=8, steps=20, seeds=2, output_reg=0.3, dtype="float64")
+    bt, pl = neural_bt(X, comps, **kw), neural_pl(X, rk, **kw)
+    assert np.abs(bt.loss_curves - pl.loss_curves).max() < 1e-12
+    assert np.abs(bt.per_seed() - pl.per_seed()).max() < 1e-12
+    assert output_reg_for_lambda(0.7, rk, w) == pytest.approx(output_reg_for_lambda(0.7, comps, w), rel=1e-12)
+
+
 def test_pl_minibatch_final_loss_and_seed_independence():
     rng = np.random.default_rng(12)
     m = 5
