@@ -46,7 +46,8 @@ def _check_weights(weights, m: int) -> np.ndarray:
 
 
 def _check_rankings(rankings, m):
-    """Validate a :class:`choicelab.sim.Rankings` and return (m, listed orders, counts)."""
+    """Validate a :class:`choicelab.sim.Rankings`; return m, the listed items of all orders
+    concatenated, each order's length and the counts."""
     from choicelab.sim.data import Rankings
 
     if not isinstance(rankings, Rankings):
@@ -65,37 +66,39 @@ def _check_rankings(rankings, m):
     bad = np.flatnonzero(~np.isfinite(counts) | (counts < 0))
     if bad.size:
         raise ValueError(f"rankings.counts[{bad[0]}] = {counts[bad[0]]}; counts must be finite and >= 0")
-    orders = []
-    for n, order in enumerate(rankings.orders):
-        items = []
-        for group in order:
-            group = tuple(group)
-            if len(group) != 1:
-                raise ValueError(
-                    f"rankings.orders[{n}] has the tied group {group}; pl_mle supports strict rankings "
-                    "only (groups of size 1). Break ties or drop the tied part of the ranking")
-            items.append(group[0])
-        arr = np.asarray(items, dtype=np.int64)
-        if arr.size and (arr.min() < 0 or arr.max() >= m):
-            raise ValueError(f"rankings.orders[{n}] = {order} mentions an alternative outside 0..{m - 1}")
-        if np.unique(arr).size != arr.size:
-            raise ValueError(f"rankings.orders[{n}] = {order} lists an alternative twice")
-        orders.append(arr)
-    return m, orders, counts
+    groups = [tuple(g) for order in rankings.orders for g in order]
+    lengths = np.array([len(order) for order in rankings.orders], dtype=np.int64)
+    sizes = np.array([len(g) for g in groups], dtype=np.int64)
+    if np.any(sizes != 1):
+        k = int(np.flatnonzero(sizes != 1)[0])
+        n = int(np.searchsorted(np.cumsum(lengths), k, side="right"))
+        raise ValueError(
+            f"rankings.orders[{n}] has the tied group {groups[k]}; pl_mle supports strict rankings "
+            "only (groups of size 1). Break ties or drop the tied part of the ranking")
+    items = np.array([g[0] for g in groups], dtype=np.int64)
+    rows = np.repeat(np.arange(lengths.size), lengths)
+    bad = np.flatnonzero((items < 0) | (items >= m))
+    if bad.size:
+        n = int(rows[bad[0]])
+        raise ValueError(f"rankings.orders[{n}] = {rankings.orders[n]} mentions an alternative outside 0..{m - 1}")
+    keys = rows * m + items
+    if np.unique(keys).size != keys.size:
+        dup = np.sort(keys)[np.flatnonzero(np.diff(np.sort(keys)) == 0)[0]]
+        n = int(dup // m)
+        raise ValueError(f"rankings.orders[{n}] = {rankings.orders[n]} lists an alternative twice")
+    return m, items, lengths, counts
 
 
-def _stages(orders, counts, m: int, unlisted_last: bool):
+def _stages(items, lengths, counts, m: int, unlisted_last: bool):
     """Choice stages: chosen item, membership mask of the choice set, count of the ranking.
 
     ``pos[n, i]`` is the position of item ``i`` in ranking ``n`` (``m`` for an unlisted item
     that stays in every choice set, ``-1`` for one that is absent); stage ``k`` of ranking ``n``
     offers exactly the items with ``pos[n, i] >= k``.
     """
-    n = len(orders)
-    lengths = np.array([o.size for o in orders], dtype=np.int64)
+    n = lengths.size
     pos = np.full((n, m), m if unlisted_last else -1, dtype=np.int64)
     rows = np.repeat(np.arange(n), lengths)
-    items = np.concatenate(orders) if n else np.zeros(0, dtype=np.int64)
     starts = np.cumsum(lengths) - lengths
     ranks = np.arange(items.size) - np.repeat(starts, lengths)
     pos[rows, items] = ranks
@@ -128,20 +131,31 @@ def _strongly_connected(chosen, mask, c, m: int) -> bool:
 class _Objective:
     def __init__(self, chosen, mask, c, w, lam, m):
         self.chosen, self.mask, self.c, self.w, self.lam, self.m = chosen, mask, c, w, lam, m
+        self.mask_f = mask.astype(float)
         self.chosen_weight = np.bincount(chosen, weights=c, minlength=m)
 
-    def _lse(self, r):
+    def _lse_prob(self, r, with_prob: bool = True):
+        """Per-stage log-sum-exp over the choice set and the Luce probabilities (S, m)."""
+        # shifting by the global max turns every stage's sum into one matrix-vector product;
+        # a stage whose items all sit ~700 below the max would underflow, so it falls back to
+        # the per-stage shift (scipy's logsumexp over masked rows)
+        top = r.max()
+        e = np.exp(r - top)
+        total = self.mask_f @ e
+        if total.size == 0 or total.min() > 1e-250:
+            lse = top + np.log(total)
+            return lse, (self.mask_f * (e / total[:, None]) if with_prob else None)
         Z = np.where(self.mask, r[None, :], -np.inf)
-        return Z, logsumexp(Z, axis=1)
+        lse = logsumexp(Z, axis=1)
+        return lse, (np.exp(Z - lse[:, None]) if with_prob else None)
 
     def value(self, r):
-        _, lse = self._lse(r)
+        lse, _ = self._lse_prob(r, with_prob=False)
         return float(self.c @ (lse - r[self.chosen]) + 0.5 * self.lam * np.sum(self.w * r * r))
 
     def value_grad_hess(self, r):
-        Z, lse = self._lse(r)
+        lse, prob = self._lse_prob(r)  # prob: Luce choice probabilities, 0 outside the choice set
         f = float(self.c @ (lse - r[self.chosen]) + 0.5 * self.lam * np.sum(self.w * r * r))
-        prob = np.exp(Z - lse[:, None])  # Luce choice probabilities, 0 outside the choice set
         cp = prob * self.c[:, None]
         g = cp.sum(axis=0) - self.chosen_weight + self.lam * self.w * r
         H = np.diag(cp.sum(axis=0)) - cp.T @ prob
@@ -267,7 +281,7 @@ def pl_mle(rankings, m=None, weights=None, lam: float = 0.1, *, tol: float = 1e-
     >>> fit.order().tolist()
     [0, 1, 2]
     """
-    m, orders, counts = _check_rankings(rankings, m)
+    m, items, lengths, counts = _check_rankings(rankings, m)
     w = _check_weights(weights, m)
     lam = _check_lam(lam)
     tol = float(tol)
@@ -275,7 +289,7 @@ def pl_mle(rankings, m=None, weights=None, lam: float = 0.1, *, tol: float = 1e-
         raise ValueError(f"tol must be a positive number, got {tol}")
     if int(max_iter) < 0:
         raise ValueError(f"max_iter must be >= 0, got {max_iter}")
-    chosen, mask, stage_counts = _stages(orders, counts, m, bool(rankings.unlisted_last))
+    chosen, mask, stage_counts = _stages(items, lengths, counts, m, bool(rankings.unlisted_last))
     c = stage_counts * _stage_weights(chosen, mask, w)
     if lam == 0 and m > 1 and not _strongly_connected(chosen, mask, c, m):
         raise ValueError("lam = 0 needs a strongly connected comparison graph (every alternative must "

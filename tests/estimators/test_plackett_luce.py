@@ -196,3 +196,18 @@ def test_bad_input_is_rejected():
         pl_mle(rk, lam=-1)
     with pytest.raises(TypeError, match=r"choicelab.sim.Rankings"):
         pl_mle([[0, 1, 2]])
+
+
+def test_log_sum_exp_survives_far_apart_rewards():
+    # a stage offering only items ~800 below the best would underflow the shared-max shortcut
+    from scipy.special import logsumexp
+
+    from choicelab.estimators.plackett_luce import _Objective
+
+    mask = np.array([[True, True, False, False], [False, False, True, True]])
+    obj = _Objective(np.array([0, 2]), mask, np.ones(2), np.ones(4), 0.0, 4)
+    r = np.array([0.0, -1.0, -800.0, -801.0])
+    lse, prob = obj._lse_prob(r)
+    np.testing.assert_allclose(lse, [logsumexp(r[:2]), logsumexp(r[2:])], rtol=1e-15)
+    np.testing.assert_allclose(prob[1, 2:], np.exp(r[2:] - logsumexp(r[2:])), rtol=1e-12)
+    assert obj.value(r) == pytest.approx((lse[0] - 0.0) + (lse[1] + 800.0), rel=1e-14)
