@@ -252,8 +252,15 @@ def ranked_pairs(P, tol: float = 1e-12) -> RuleResult:
 
 
 # --------------------------------------------------------------------------- Kemeny
-@lru_cache(maxsize=_KEMENY_ENUMERATION_MAX + 1)
 def _permutations(m: int) -> np.ndarray:
+    # keep the small tables (m <= 8: at most 40320 rows) for repeated calls; build 9! afresh
+    if m <= _KEMENY_ENUMERATION_MAX:
+        return _cached_permutations(m)
+    return np.array(list(itertools.permutations(range(m))), dtype=np.int64).reshape(-1, m)
+
+
+@lru_cache(maxsize=_KEMENY_ENUMERATION_MAX + 1)
+def _cached_permutations(m: int) -> np.ndarray:
     return np.array(list(itertools.permutations(range(m))), dtype=np.int64).reshape(-1, m)
 
 
@@ -351,9 +358,12 @@ def kemeny(P, *, method: str = "auto", tol: float = 1e-9, time_limit=None) -> Ru
     m = P.shape[0]
     if method == "auto":
         method = "enumerate" if m <= _KEMENY_ENUMERATION_MAX else "milp"
-    if method == "enumerate":
-        if m > 10:
-            raise ValueError(f"kemeny: method='enumerate' is limited to m <= 10 (m! rankings), got m={m}")
+    if m == 1:
+        ranking, tops = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+        info = {"n_optimal": 1, "winners_exhaustive": True}
+    elif method == "enumerate":
+        if m > 9:
+            raise ValueError(f"kemeny: method='enumerate' is limited to m <= 9 (m! rankings), got m={m}")
         ranking, tops, info = _kemeny_enumerate(P, float(tol))
     elif method == "milp":
         ranking, tops, info = _kemeny_milp(P, time_limit)

@@ -359,3 +359,25 @@ def test_bad_weights_and_options_are_rejected():
         copeland(P, tol=-1)
     with pytest.raises(ValueError, match=r"permutation of 0..1"):
         kemeny_score(P, [0, 0])
+
+
+# --------------------------------------------------------------------------- tiny profiles
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_single_alternative(rule):
+    res = RULES[rule]([[0.5]])
+    assert res.winners == (0,) and res.order.tolist() == [0]
+
+
+def test_two_alternatives_with_a_tie():
+    P = np.full((2, 2), 0.5)
+    for rule in ("borda", "copeland", "schulze", "ranked_pairs"):
+        assert RULES[rule](P).winners == (0, 1), rule
+    # M = 0: every lottery is maximal and the LP returns one of them; winners = its support
+    ml = maximal_lottery(P)
+    assert ml.scores.sum() == pytest.approx(1.0) and np.all(ml.scores >= 0)
+    assert ml.winners == tuple(np.flatnonzero(ml.scores > 1e-9))
+    assert kemeny(P).winners == (0, 1)  # enumeration finds both optimal rankings
+    assert kemeny(P, method="milp").info["winners_exhaustive"] is False
+    np.testing.assert_allclose(maximal_lottery([[0.5, 0.9], [0.1, 0.5]]).scores, [1, 0], atol=1e-12)
+    for method in ("enumerate", "milp"):
+        assert kemeny([[0.5, 0.3], [0.7, 0.5]], method=method).order.tolist() == [1, 0]
