@@ -1,0 +1,154 @@
+"""The ``choicelab list`` and ``choicelab run`` commands (called by :mod:`choicelab.cli`).
+
+Exit status of ``run``: 0 when every run is done, 1 when some run raised (its error is in the
+store; running again retries it), 2 for bad input (unknown scenario, malformed scenario or data
+file, bad option), with a one-line message on stderr and no traceback.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["list_command", "run_command"]
+
+
+def _fail(message: str) -> int:
+    print(f"choicelab: {message}", file=sys.stderr)
+    return 2
+
+
+def _estimator_names() -> list[str]:
+    from choicelab.scenarios.spec import _known_estimators
+
+    return _known_estimators()
+
+
+def _axioms() -> list[dict]:
+    try:
+        from choicelab.axioms.base import list_axioms
+
+        return [{"id": a.id, "name": a.name} for a in list_axioms()]
+    except ImportError:  # some axiom modules are not there yet: fall back to the SPEC ids
+        from choicelab.scenarios.spec import _AXIOM_IDS
+
+        return [{"id": a, "name": ""} for a in _AXIOM_IDS]
+
+
+def list_command(args) -> int:
+    """``choicelab list [--json]``: built-in scenarios, estimators and axioms."""
+    from choicelab.scenarios.spec import ScenarioError, list_builtin, load_scenario
+
+    scenarios = []
+    for name in list_builtin():
+        try:
+            sc = load_scenario(name)
+            scenarios.append({"name": name, "kind": sc.kind, "runs": len(sc.seeds) * _grid_size(sc),
+                              "description": sc.description.strip().splitlines()[0] if sc.description.strip() else ""})
+        except ScenarioError as exc:  # a broken built-in is a bug; show it rather than hide it
+            scenarios.append({"name": name, "kind": "?", "runs": 0, "description": f"INVALID: {exc}"})
+    estimators, axioms = _estimator_names(), _axioms()
+    if getattr(args, "json", False):
+        print(json.dumps({"scenarios": scenarios, "estimators": estimators, "axioms": axioms}, indent=2))
+        return 0
+    print("Scenarios (choicelab run NAME):")
+    width = max((len(s["name"]) for s in scenarios), default=10)
+    for s in scenarios:
+        print(f"  {s['name']:<{width}}  {s['kind']:<16} {s['runs']:>4} runs  {s['description']}")
+    print("\nEstimators:\n  " + ", ".join(estimators))
+    print("\nAxioms:")
+    for a in axioms:
+        print(f"  {a['id']:<4} {a['name']}")
+    return 0
+
+
+def _grid_size(sc) -> int:
+    n = 1
+    for values in sc.sweep.values():
+        n *= len(values)
+    return n
+
+
+def run_command(args) -> int:
+    """``choicelab run NAME_OR_FILE... [--db PATH] [--workers N] [--engine E] [--scheduler A] [--seed S] [--json]``."""
+    from choicelab.scenarios.runner import ENGINES, run_batch
+    from choicelab.scenarios.spec import ScenarioError, load_scenario
+    from choicelab.scenarios.store import Store
+    from choicelab.scenarios.tasks import summarise
+
+    import os
+
+    from choicelab.scenarios.runner import _THREAD_VARS
+
+    # Runs are single-threaded by design (parallelism comes from workers); with workers=1 they
+    # run in this process, and tiny torch models slow down many-fold with more intra-op threads.
+    for var in _THREAD_VARS:
+        os.environ.setdefault(var, "1")
+    as_json = bool(getattr(args, "json", False))
+    workers, engine = getattr(args, "workers", None), getattr(args, "engine", "local")
+    scheduler, seed = getattr(args, "scheduler", None), getattr(args, "seed", None)
+    if workers is not None and workers < 1:
+        return _fail(f"run: --workers must be >= 1, got {workers}")
+    if seed is not None and seed < 0:
+        return _fail(f"run: --seed must be >= 0, got {seed}")
+    if engine not in ENGINES:
+        return _fail(f"run: --engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if scheduler is not None and engine != "dask":
+        return _fail("run: --scheduler needs --engine dask")
+    db = Path(getattr(args, "db", "choicelab.sqlite"))
+    if not db.resolve().parent.is_dir():
+        return _fail(f"run: --db {str(db)!r}: folder {str(db.resolve().parent)!r} does not exist")
+    try:
+        scenarios = [load_scenario(name) for name in args.scenarios]
+    except ScenarioError as exc:
+        return _fail(str(exc))
+    names = [sc.name for sc in scenarios]
+    if len(set(names)) != len(names):
+        return _fail(f"run: two scenarios share the batch name {next(n for n in names if names.count(n) > 1)!r}")
+    try:
+        store = Store(db)
+    except ValueError as exc:
+        return _fail(f"run: --db {exc}")
+    reports = []
+    try:
+        for sc in scenarios:
+            try:
+                summary = run_batch(sc, store, workers=workers, engine=engine, scheduler=scheduler,
+                                    progress=False if as_json else None, seed=seed)
+            except ValueError as exc:
+                return _fail(f"run: {exc}")
+            key = summarise(sc.kind, store, sc.name)
+            reports.append((summary, key, store.counts(sc.name)))
+            if not as_json:
+                _print_summary(summary, key, store.counts(sc.name))
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps({"batches": [s.to_dict() | {"store_counts": c, "key_results": k} for s, k, c in reports]},
+                         indent=2, default=str))
+    return 1 if any(s.errors for s, _, _ in reports) else 0
+
+
+def _print_summary(summary, key: dict, counts: dict) -> None:
+    s = summary
+    how = "inline" if s.workers == 1 and s.engine == "local" else f"{s.engine}, {s.workers} workers"
+    print(f"{s.batch} ({s.kind}): {s.total} runs: {s.done} done now, {s.skipped} already done, "
+          f"{len(s.errors)} errors in {s.seconds:.1f} s ({how if s.workers else 'nothing to run'})")
+    print(f"  store: {Path(s.store).resolve()}  (batch totals: {counts['done']} done, {counts['error']} error, "
+          f"{counts['running']} unfinished)")
+    for run_id, seed, message in s.errors[:5]:
+        print(f"  error in run {run_id[:12]} (seed {seed}): {message}")
+    if len(s.errors) > 5:
+        print(f"  ... and {len(s.errors) - 5} more errors (see the runs table)")
+    if s.warnings:
+        print(f"  {len(s.warnings)} distinct warnings, e.g. {s.warnings[0][:150]}")
+    if key.get("kind") == "case_study":
+        print("  top topic (topic rewards averaged over runs):")
+        for est, entry in key["estimators"].items():
+            orig, clon = entry.get("original", {}), entry.get("clones", {})
+            flip = "  <- changes with clones" if entry.get("flip") else ""
+            print(f"    {est:<20} original: {orig.get('top_topic', '-'):<14} clones: {clon.get('top_topic', '-')}{flip}")
+    elif key.get("means"):
+        print("  mean over runs:")
+        for name, value in key["means"].items():
+            print(f"    {name:<44} {value:.6g}")

@@ -1,0 +1,295 @@
+"""Run a batch of scenario runs on a local process pool or a Dask cluster, resuming from the store.
+
+One code path: every run goes through :func:`execute_run` (in a worker, or inline when
+``workers=1``), which calls :func:`choicelab.scenarios.tasks.run_task` and returns plain data;
+only the executor differs between engines. The parent process alone writes the store, one
+transaction per finished run, as runs finish; so an interrupted batch (SIGINT, SIGKILL) keeps
+every finished run, leaves no partial run, and the next call skips what is done and retries
+what failed or never finished.
+
+Module-level imports stay light (no numpy): a spawned worker imports this module before its
+initializer limits BLAS / OpenMP threads, and the limit only takes effect before numpy loads.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+import warnings
+from dataclasses import dataclass, field
+
+from choicelab.scenarios.spec import Run, Scenario, expand
+from choicelab.scenarios.store import Store
+
+__all__ = ["run_batch", "execute_run", "BatchSummary", "ENGINES"]
+
+ENGINES = ("local", "dask")
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                "VECLIB_MAXIMUM_THREADS")
+_MAX_WARNINGS = 20
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What :func:`run_batch` did.
+
+    Attributes
+    ----------
+    batch, kind : str
+    total : int
+        Runs in the batch.
+    done : int
+        Runs finished by this call.
+    skipped : int
+        Runs already done in the store (not re-run).
+    errors : tuple of (run_id, seed, message)
+        Runs that raised in this call (status ``error`` in the store), message = last line.
+    seconds : float
+        Wall-clock time of this call.
+    store : str
+        Path of the store.
+    engine : str
+    workers : int
+        Workers actually used (1 = inline).
+    warnings : tuple of str
+        Distinct warnings the runs emitted ("Category: message"), at most 20.
+    """
+
+    batch: str
+    kind: str
+    total: int
+    done: int
+    skipped: int
+    errors: tuple
+    seconds: float
+    store: str
+    engine: str
+    workers: int
+    warnings: tuple = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        return {"batch": self.batch, "kind": self.kind, "total": self.total, "done": self.done,
+                "skipped": self.skipped, "errors": [{"run_id": r, "seed": s, "error": e} for r, s, e in self.errors],
+                "seconds": self.seconds, "store": self.store, "engine": self.engine, "workers": self.workers,
+                "warnings": list(self.warnings)}
+
+
+def execute_run(payload: dict) -> dict:
+    """Run one task (in any process) and return plain data: status, rows, blobs, timings, error.
+
+    Never raises for a failing task: the traceback comes back as ``error`` so the batch goes on.
+    """
+    started = time.time()
+    t0 = time.perf_counter()
+    caught = []
+    try:
+        from choicelab.scenarios.tasks import run_task
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = run_task(payload["kind"], payload["params"], payload["seed"])
+        result = {"status": "done", "rows": out.rows, "blobs": out.blobs}
+    except Exception:
+        result = {"status": "error", "error": traceback.format_exc()}
+    result.update(run_id=payload["run_id"], seed=payload["seed"], started=started, seconds=time.perf_counter() - t0,
+                  warnings=sorted({f"{w.category.__name__}: {w.message}" for w in caught or []}))
+    return result
+
+
+def _init_worker() -> None:
+    # One BLAS / OpenMP thread per worker so that workers do not fight over cores (effective
+    # because numpy and torch are not imported yet in a fresh spawned worker).
+    for var in _THREAD_VARS:
+        os.environ[var] = "1"
+    # Ctrl-C is the parent's business: it stops the batch and ends the workers itself.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run_batch(scenario_or_runs, store, workers=None, engine="local", scheduler=None, progress=None, *,
+              seed=None) -> BatchSummary:
+    """Run every run of a batch that is not done yet, writing each result as it finishes.
+
+    Parameters
+    ----------
+    scenario_or_runs : Scenario or sequence of Run
+        A loaded scenario (expanded with its own base seed; its batch row is recorded), or the
+        runs of one batch (``spec.expand(scenario, seed_override)``).
+    store : Store or str or Path
+        The results store (a path is opened and closed here).
+    workers : int, optional
+        Worker processes; default the cores available. ``1`` with the local engine runs inline
+        (no pool). Capped at the number of pending runs.
+    engine : {"local", "dask"}
+        ``"local"``: ``concurrent.futures.ProcessPoolExecutor`` (spawned workers, one BLAS
+        thread each). ``"dask"``: ``dask.distributed`` -- the cluster at ``scheduler``, or a
+        ``LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)``.
+    scheduler : str, optional
+        Dask scheduler address (``tcp://host:8786``); only with ``engine="dask"``.
+    progress : bool, optional
+        tqdm progress bar on stderr; default: only when stderr is a terminal.
+    seed : int, optional
+        Overrides the scenario's base seed (``choicelab run --seed``); only with a Scenario.
+
+    Returns
+    -------
+    BatchSummary
+
+    Notes
+    -----
+    Runs that raise are stored with status ``error`` and their traceback, and the batch goes
+    on; calling again retries them. A KeyboardInterrupt stops the workers, keeps every run
+    that had finished, and is re-raised.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
+    if scheduler is not None and engine != "dask":
+        raise ValueError(f"scheduler={scheduler!r} needs engine='dask', got engine={engine!r}")
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be True, False or None, got {progress!r}")
+    scenario = scenario_or_runs if isinstance(scenario_or_runs, Scenario) else None
+    if seed is not None and scenario is None:
+        raise ValueError("seed applies to a Scenario only; expand the runs with spec.expand(scenario, seed)")
+    runs = expand(scenario, seed) if scenario is not None else list(scenario_or_runs)
+    if not runs or not all(isinstance(r, Run) for r in runs):
+        raise TypeError("scenario_or_runs must be a Scenario or a non-empty sequence of Run")
+    batches = {r.batch for r in runs}
+    if len(batches) != 1:
+        raise ValueError(f"scenario_or_runs must hold the runs of one batch, got batches {sorted(batches)}")
+    batch, kind = runs[0].batch, runs[0].kind
+    owned = not isinstance(store, Store)
+    store = Store(store) if owned else store
+    try:
+        if scenario is not None:
+            store.record_batch(batch, kind, scenario.source, scenario.text,
+                               {"params": scenario.params, "sweep": {k: list(v) for k, v in scenario.sweep.items()},
+                                "report": scenario.report, "seeds": list(scenario.seeds),
+                                "base_seed": scenario.base_seed, "description": scenario.description})
+        elif batch not in {b["name"] for b in store.batches()}:
+            store.record_batch(batch, kind)
+        return _run(runs, store, batch, kind, workers, engine, scheduler, progress)
+    finally:
+        if owned:
+            store.close()
+
+
+def _run(runs, store, batch, kind, workers, engine, scheduler, progress) -> BatchSummary:
+    t0 = time.perf_counter()
+    unique = list({r.run_id: r for r in runs}.values())
+    done_before = store.done_run_ids(batch)
+    pending = [r for r in unique if r.run_id not in done_before]
+    n_workers = min(workers or _default_workers(), max(1, len(pending)))
+    errors, seen_warnings = [], set()
+    finished = 0
+    if pending:
+        store.mark_running(pending)
+        show = sys.stderr.isatty() if progress is None else progress
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(pending), desc=batch, unit="run", disable=not show, file=sys.stderr, leave=False)
+        try:
+            if engine == "dask":
+                results = _dask_results(pending, n_workers, scheduler)
+            elif n_workers == 1:
+                results = (execute_run(r.to_payload()) for r in pending)
+            else:
+                results = _pool_results(pending, n_workers)
+            for res in results:
+                _record(store, res)
+                finished += res["status"] == "done"
+                if res["status"] == "error":
+                    errors.append((res["run_id"], res["seed"], _last_line(res["error"])))
+                seen_warnings.update(res.get("warnings", ()))
+                bar.update(1)
+        finally:
+            bar.close()
+    return BatchSummary(batch=batch, kind=kind, total=len(unique), done=finished,
+                        skipped=len(unique) - len(pending), errors=tuple(errors),
+                        seconds=time.perf_counter() - t0, store=store.path, engine=engine,
+                        workers=n_workers if pending else 0,
+                        warnings=tuple(sorted(seen_warnings))[:_MAX_WARNINGS])
+
+
+def _record(store: Store, res: dict) -> None:
+    if res["status"] == "done":
+        store.record_done(res["run_id"], res["rows"], res["blobs"], res["seconds"], started=res["started"])
+    else:
+        store.record_error(res["run_id"], res["error"], res["seconds"], started=res["started"])
+
+
+def _last_line(text: str) -> str:
+    lines = [ln for ln in str(text).strip().splitlines() if ln.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def _pool_results(pending, n_workers):
+    """Yield results as runs finish on a spawned ProcessPoolExecutor."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker)
+    try:
+        futures = {pool.submit(execute_run, r.to_payload()): r for r in pending}
+        for fut in as_completed(futures):
+            run = futures[fut]
+            try:
+                yield fut.result()
+            except BrokenProcessPool as exc:  # a worker died (killed, out of memory): record, go on
+                yield {"run_id": run.run_id, "seed": run.seed, "status": "error", "started": None, "seconds": None,
+                       "error": f"worker process died: {exc!r}", "warnings": []}
+        pool.shutdown(wait=True)
+    except BaseException:
+        # KeyboardInterrupt or a store failure: stop now, end our own workers, keep what is stored
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        raise
+
+
+def _dask_results(pending, n_workers, scheduler):
+    """Yield results as runs finish on a Dask cluster (the given scheduler or a LocalCluster)."""
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise ValueError("engine='dask' needs the 'distributed' package (pip install choicelab[dask])") from None
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ValueError(f"scheduler: cannot connect to the Dask scheduler at {scheduler!r}: {exc}") from None
+    futures = {}
+    try:
+        futures = {client.submit(execute_run, r.to_payload(), key=f"choicelab-run-{r.run_id}", pure=False): r
+                   for r in pending}
+        for fut in as_completed(list(futures)):
+            run = futures[fut]
+            try:
+                yield fut.result()
+            except Exception as exc:  # infrastructure failure (worker lost); the task itself never raises
+                yield {"run_id": run.run_id, "seed": run.seed, "status": "error", "started": None, "seconds": None,
+                       "error": f"dask: {type(exc).__name__}: {exc}", "warnings": []}
+    except BaseException:
+        if futures:
+            client.cancel(list(futures))
+        raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
