@@ -253,9 +253,12 @@ def _pool_results(pending, n_workers):
         pool.shutdown(wait=True)
     except BaseException:
         # KeyboardInterrupt or a store failure: stop now, end our own workers, keep what is stored
+        procs = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
         pool.shutdown(wait=False, cancel_futures=True)
-        for proc in list(getattr(pool, "_processes", {}).values()):
+        for proc in procs:
             proc.terminate()
+        for proc in procs:
+            proc.join(timeout=5)
         raise
 
 

@@ -1,0 +1,196 @@
+"""The batch runner: resume after SIGKILL / SIGINT, errors, determinism, local pool vs Dask."""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from choicelab.scenarios.runner import execute_run, run_batch
+from choicelab.scenarios.spec import expand, load_scenario
+from choicelab.scenarios.store import Store
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "scenarios"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _numbers(path) -> dict:
+    """Every stored number and array of a store, keyed independently of row order."""
+    with Store(path) as store:
+        values = {(r.run_id, r.estimator, r.metric, r.key): r.value for r in store.results()}
+        arrays = {(run_id, name): arr for run_id in store.done_run_ids() for name, arr in store.blobs(run_id).items()}
+    return {"values": values, "arrays": arrays}
+
+
+def _assert_same_numbers(a: dict, b: dict) -> None:
+    assert a["values"] == b["values"]  # exact: same seed, same code path, one thread per worker
+    assert a["arrays"].keys() == b["arrays"].keys()
+    for key in a["arrays"]:
+        np.testing.assert_array_equal(a["arrays"][key], b["arrays"][key])
+
+
+def test_selftest_numbers_come_from_the_run_seed(tmp_path):
+    sc = load_scenario(DATA / "selftest.toml")
+    summary = run_batch(sc, tmp_path / "s.sqlite", workers=1)
+    assert (summary.total, summary.done, summary.skipped, len(summary.errors)) == (12, 10, 0, 2)
+    with Store(tmp_path / "s.sqlite") as store:
+        for run in expand(sc):
+            if run.seed == 3:
+                continue
+            rng = np.random.default_rng(run.seed)  # independent re-computation of the task's draws
+            expected = rng.random(run.params["task"]["values"])
+            got = {r.key: r.value for r in store.results(run_id=run.run_id, metric="value")}
+            assert [got[str(k)] for k in range(len(expected))] == expected.tolist()
+            np.testing.assert_array_equal(store.blob(run.run_id, "draws"), rng.standard_normal(5))
+
+
+def test_error_is_recorded_and_batch_continues_then_retried(tmp_path):
+    sc = load_scenario(DATA / "selftest.toml")
+    db = tmp_path / "s.sqlite"
+    first = run_batch(sc, db, workers=2)
+    assert first.done == 10 and {seed for _, seed, _ in first.errors} == {3}
+    assert all(msg == "RuntimeError: selftest: seed 3 is listed in task.fail_seeds" for _, _, msg in first.errors)
+    with Store(db) as store:
+        errored = store.runs("selftest", status="error")
+        assert len(errored) == 2 and all("Traceback" in r["error"] for r in errored)
+        assert all(r["n_results"] == 0 for r in errored) and store.results(run_id=errored[0]["run_id"]) == []
+    again = run_batch(sc, db, workers=2)
+    assert (again.done, again.skipped, len(again.errors)) == (0, 10, 2)  # done runs skipped, errors retried
+    with Store(db) as store:
+        assert all(r["attempts"] == 2 for r in store.runs("selftest", status="error"))
+        assert all(r["attempts"] == 1 for r in store.runs("selftest", status="done"))
+
+
+def test_same_seed_same_numbers_and_pool_equals_inline(tmp_path):
+    sc = load_scenario(DATA / "good_small_case_study.toml")  # exact estimators on sampled data
+    run_batch(sc, tmp_path / "a.sqlite", workers=1)
+    run_batch(sc, tmp_path / "b.sqlite", workers=2)
+    a, b = _numbers(tmp_path / "a.sqlite"), _numbers(tmp_path / "b.sqlite")
+    assert len(a["values"]) > 20
+    _assert_same_numbers(a, b)
+    run_batch(sc, tmp_path / "c.sqlite", workers=1, seed=7)
+    c = _numbers(tmp_path / "c.sqlite")
+    assert sorted(c["values"].values(), key=str) != sorted(a["values"].values(), key=str)
+
+
+def test_dask_local_cluster_gives_the_local_numbers(tmp_path):
+    sc = load_scenario(DATA / "good_small_case_study.toml")
+    local = run_batch(sc, tmp_path / "local.sqlite", workers=2, engine="local")
+    dask = run_batch(sc, tmp_path / "dask.sqlite", workers=2, engine="dask")
+    assert (local.done, dask.done, dask.engine, dask.workers) == (2, 2, "dask", 2)
+    _assert_same_numbers(_numbers(tmp_path / "local.sqlite"), _numbers(tmp_path / "dask.sqlite"))
+
+
+def _start_batch(db: Path, workers: int) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-m", "choicelab", "run", str(DATA / "selftest_slow.toml"),
+                             "--db", str(db), "--workers", str(workers)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+
+
+def _wait_for_done(db: Path, proc, at_least: int, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"batch ended early: {proc.communicate()}"
+        if db.exists():
+            try:
+                con = sqlite3.connect(db, timeout=1.0)
+                n = con.execute("SELECT COUNT(*) FROM runs WHERE status='done'").fetchone()[0]
+                con.close()
+                if n >= at_least:
+                    return
+            except sqlite3.OperationalError:
+                pass  # tables not created yet
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {at_least} runs finished within {timeout} s")
+
+
+def _check_no_partial_runs(db: Path, values_per_run: int) -> dict:
+    """Every run with results is done and complete; returns {run_id: (finished, attempts)} of done runs."""
+    con = sqlite3.connect(db)
+    with_results = {r[0] for r in con.execute("SELECT DISTINCT run_id FROM results")}
+    with_blobs = {r[0] for r in con.execute("SELECT DISTINCT run_id FROM blobs")}
+    done = {r[0]: r[1:] for r in con.execute("SELECT run_id, finished, attempts, n_results, n_blobs FROM runs WHERE status='done'")}
+    assert with_results <= done.keys() and with_blobs <= done.keys()
+    counts = dict(con.execute("SELECT run_id, COUNT(*) FROM results GROUP BY run_id").fetchall())
+    blob_counts = dict(con.execute("SELECT run_id, COUNT(*) FROM blobs GROUP BY run_id").fetchall())
+    for run_id, (_, _, n_results, n_blobs) in done.items():
+        assert counts.get(run_id, 0) == n_results == values_per_run + 1  # values + checksum
+        assert blob_counts.get(run_id, 0) == n_blobs == 1
+    con.close()
+    return {k: v[:2] for k, v in done.items()}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_midway_keeps_finished_runs_and_resumes(tmp_path, workers):
+    db = tmp_path / "kill.sqlite"
+    proc = _start_batch(db, workers)
+    try:
+        _wait_for_done(db, proc, at_least=4)
+        os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its pool workers (own session)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    before = _check_no_partial_runs(db, values_per_run=3)
+    assert 4 <= len(before) < 40
+    summary = run_batch(load_scenario(DATA / "selftest_slow.toml"), db, workers=2)
+    assert summary.skipped == len(before) and summary.done == 40 - len(before) and not summary.errors
+    after = _check_no_partial_runs(db, values_per_run=3)
+    assert len(after) == 40
+    for run_id, (finished, attempts) in before.items():  # finished runs were not run again
+        assert after[run_id] == (finished, attempts)
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT COUNT(*), COUNT(DISTINCT run_id) FROM runs").fetchone() == (40, 40)
+    assert con.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 40 * 4
+    con.close()
+
+
+def test_sigint_stops_cleanly_and_resumes(tmp_path):
+    db = tmp_path / "int.sqlite"
+    proc = _start_batch(db, workers=2)
+    try:
+        _wait_for_done(db, proc, at_least=3)
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "choicelab: interrupted; finished runs are kept in the store"
+    assert "Traceback" not in err
+    before = _check_no_partial_runs(db, values_per_run=3)
+    assert 3 <= len(before) < 40
+    summary = run_batch(load_scenario(DATA / "selftest_slow.toml"), db, workers=1)
+    assert summary.skipped == len(before) and summary.done == 40 - len(before)
+    assert len(_check_no_partial_runs(db, values_per_run=3)) == 40
+
+
+def test_execute_run_returns_errors_instead_of_raising():
+    run = expand(load_scenario(DATA / "selftest.toml"))[3]
+    assert run.seed == 3
+    res = execute_run(run.to_payload())
+    assert res["status"] == "error" and res["run_id"] == run.run_id
+    assert res["error"].strip().endswith("RuntimeError: selftest: seed 3 is listed in task.fail_seeds")
+
+
+def test_bad_arguments(tmp_path):
+    sc = load_scenario(DATA / "selftest.toml")
+    with pytest.raises(ValueError, match="engine must be one of"):
+        run_batch(sc, tmp_path / "s.sqlite", engine="spark")
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        run_batch(sc, tmp_path / "s.sqlite", workers=0)
+    with pytest.raises(ValueError, match="needs engine='dask'"):
+        run_batch(sc, tmp_path / "s.sqlite", scheduler="tcp://localhost:1")
+    runs = expand(sc) + expand(load_scenario(DATA / "good_small_case_study.toml"))
+    with pytest.raises(ValueError, match="one batch"):
+        run_batch(runs, tmp_path / "s.sqlite")
+    with pytest.raises(TypeError, match="Scenario or a non-empty sequence"):
+        run_batch([], tmp_path / "s.sqlite")
