@@ -448,6 +448,7 @@ def _byo_data(params, seed, rng, out: TaskOutput) -> None:
       lowest index; comparisons inside a group dropped), every estimator is refitted, and
       ``kendall_tau`` / ``collapsed`` is Kendall's tau between its rewards on the kept
       alternatives before and after. Close to 1: the ranking ignores the near-duplicates.
+      Blobs ``collapsed_keep`` (kept indices) and ``weights.collapsed``.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -497,6 +498,8 @@ def _byo_data(params, seed, rng, out: TaskOutput) -> None:
     out.add("data", "clone_diagnostic", "collapsed_m", n_groups)
     Xc = X[keep]
     wc = _weights(Xc, region, params, rng) if n_groups < m else w
+    out.blobs["weights.collapsed"] = wc
+    out.blobs["collapsed_keep"] = keep
     for name in params["estimators"]["names"]:
         r, _ = _fit(name, X, comps, m, w, params, rng)
         out.blobs[f"{name}.rewards"] = r

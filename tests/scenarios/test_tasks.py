@@ -1,0 +1,171 @@
+"""What runs compute: the built-in scenarios against independent computations and theory."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.special import expit, logit
+
+from choicelab.scenarios.runner import run_batch
+from choicelab.scenarios.spec import builtin_path, expand, load_scenario, parse_scenario
+from choicelab.scenarios.store import Store
+from choicelab.scenarios.tasks import _world, run_task, summarise
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "scenarios"
+
+
+def _builtin_text(name: str, **replace) -> str:
+    """A built-in scenario's TOML with some `key = value` lines replaced (first occurrence each)."""
+    text = builtin_path(name).read_text()
+    for key, value in replace.items():
+        text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text, count=1)
+        assert n == 1, key
+    return text
+
+
+def test_case_study_flip_standard_but_not_weighted(tmp_path):
+    """[PSZ] case study: on run-averaged topic rewards the standard MLE's top topic changes when
+    the food clones are added, the weighted MLE's does not -- exact and neural (paper settings)."""
+    sc = parse_scenario(_builtin_text("psz-case-study", seeds=6), builtin_path("psz-case-study"))
+    assert sc.params["estimators"]["neural"]["steps"] == 500 and sc.params["estimators"]["neural"]["seeds"] == 20
+    db = tmp_path / "cs.sqlite"
+    summary = run_batch(sc, db, workers=2)
+    assert summary.done == 6 and not summary.errors
+    with Store(db) as store:
+        key = summarise("case_study", store, "psz-case-study")["estimators"]
+        for est in ("mle", "neural_mle"):
+            assert key[est]["original"]["top_topic"] == "history"
+            assert key[est]["clones"]["top_topic"] == "food"
+            assert key[est]["flip"] is True
+        for est in ("weighted_mle", "neural_weighted_mle"):
+            assert key[est]["original"]["top_topic"] == "history"
+            assert key[est]["clones"]["top_topic"] == "history"
+            assert key[est]["flip"] is False
+        # topic rewards are the means over each topic's original responses of the stored reward vectors
+        run_id = sorted(store.done_run_ids("psz-case-study"))[0]
+        blobs = store.blobs(run_id)
+        rows = {(r.estimator, r.metric, r.key): r.value for r in store.results(run_id=run_id)}
+        labels = blobs["labels.clones"]
+        m0 = blobs["labels.original"].size
+        for est in ("mle", "weighted_mle", "neural_mle", "neural_weighted_mle"):
+            r = blobs[f"{est}.clones.rewards"]
+            for topic in ("history", "food", "art", "architecture", "nightlife"):
+                members = np.flatnonzero(labels[:m0] == topic)
+                assert members.size == 3
+                assert rows[(est, "topic_reward.clones", topic)] == pytest.approx(r[members].mean(), abs=1e-12)
+        # the clones dataset holds 5 near-duplicates of each food response within eps = 0.05
+        X0, X1 = blobs["X.original"], blobs["X.clones"]
+        assert X1.shape == (30, 8) and np.array_equal(X1[:15], X0)
+        assert set(labels[15:]) == {"food"}
+        food = np.flatnonzero(labels[:15] == "food")
+        dist = np.linalg.norm(X1[15:, None, :] - X1[None, food, :], axis=2).min(axis=1)
+        assert np.all(dist <= 0.05 + 1e-12)
+        np.testing.assert_allclose(blobs["weights.clones"].sum(), 1.0, atol=1e-12)
+
+
+def test_borda_identity_against_an_independent_computation(tmp_path):
+    sc = parse_scenario(_builtin_text("psz-borda", seeds=2), builtin_path("psz-borda"))
+    db = tmp_path / "b.sqlite"
+    assert run_batch(sc, db, workers=1).done == 8
+    with Store(db) as store:
+        for run in expand(sc):
+            blobs = store.blobs(run.run_id)
+            # rebuild the world from the run seed, exactly as the task does (positions come first)
+            region, alts, pop = _world(run.params, np.random.default_rng(run.seed))
+            m = alts.m
+            assert m == run.params["world"]["alternatives"]["m"]
+            R = pop.rewards(alts.X)  # (T, m)
+            P = np.einsum("t,tij->ij", pop.shares, expit(pop.beta * (R[:, :, None] - R[:, None, :])))
+            np.fill_diagonal(P, 0.5)
+            for name, w in (("mle", np.ones(m)), ("weighted_mle", blobs["weights"])):
+                r = blobs[f"{name}.rewards"]
+                lhs = expit(r[:, None] - r[None, :]) @ w + 0.1 * r
+                assert np.max(np.abs(lhs - P @ w)) < 1e-8  # P4 / P5, self-terms included
+                assert abs(w @ r) < 1e-8
+                assert np.array_equal(np.argsort(-r), np.argsort(-(P @ w)))
+                rows = {(r_.metric, r_.key): r_.value for r_ in store.results(run_id=run.run_id, estimator=name)}
+                assert rows[("residual", "max")] < 1e-8 and rows[("order_agreement", "kendall_tau")] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_clone_robustness_delta_curves_follow_theory(tmp_path):
+    """A1: Delta(eps) levels off for the standard MLE and falls to 0 for the weighted MLE."""
+    text = _builtin_text("psz-clone-robustness", seeds=1, names='["mle", "weighted_mle"]',
+                         eps="[1e-1, 1e-2, 1e-3, 1e-4]", indices="[0]")
+    sc = parse_scenario(text, builtin_path("psz-clone-robustness"))
+    run = expand(sc)[0]
+    out = run_task(run.kind, run.params, run.seed)
+    delta = {(e, k): v for e, mt, k, v in out.rows if mt == "delta"}
+    assert delta[("weighted_mle", "0.0001")] < 1e-2
+    assert delta[("weighted_mle", "0.0001")] < delta[("weighted_mle", "0.1")] / 100
+    assert delta[("mle", "0.0001")] > 1e-3
+    assert delta[("mle", "0.0001")] > 0.5 * delta[("mle", "0.01")]
+    measured = {e: v for e, mt, k, v in out.rows if mt == "a1_measured"}
+    assert measured == {"mle": 0.0, "weighted_mle": 1.0}
+    assert out.blobs["mle.delta_curve"].shape == (2, 4)
+
+
+def test_sensitivity_matches_the_bt_closed_form():
+    text = _builtin_text("xk-sensitivity", names='["mle"]', points=5, map_points=9, n_per_pair=4000)
+    run = expand(parse_scenario(text, builtin_path("xk-sensitivity")))[0]
+    out = run_task(run.kind, run.params, run.seed)
+    learned = {k: v for e, mt, k, v in out.rows if mt == "learned_p_ik"}
+    closed = {k: v for e, mt, k, v in out.rows if mt == "closed_form_p_ik"}
+    assert len(learned) == 5
+    p_jk = 0.99
+    for key, value in closed.items():
+        expected = expit(logit(float(key)) + logit(p_jk))  # SPEC X1
+        assert value == pytest.approx(expected, abs=1e-5)  # key rounded to 6 significant digits
+        assert learned[key] == pytest.approx(value, abs=2e-2)
+    assert min(learned.values()) < 0.1 and max(learned.values()) > 0.9  # near 0 to near 1
+    g = out.blobs["sensitivity_grid"]
+    np.testing.assert_allclose(g, np.arange(1, 10) / 10)
+    pik = expit(logit(g)[:, None] + logit(g)[None, :])
+    np.testing.assert_allclose(out.blobs["sensitivity_map"], pik * (1 - pik) / (g * (1 - g))[:, None], rtol=1e-10)
+
+
+def test_axiom_matrix_cells_against_theory():
+    text = (DATA / "axiom_matrix_small.toml").read_text()
+    run = expand(parse_scenario(text, DATA / "axiom_matrix_small.toml"))[0]
+    out = run_task(run.kind, run.params, run.seed)
+    rows = {(e, k): v for e, mt, k, v in out.rows if mt == "verdict"}
+    # SPEC A5: the MLE is not Condorcet consistent, Copeland is
+    assert rows[("mle", "A5.expected")] == 0.0 and rows[("copeland", "A5.expected")] == 1.0
+    assert rows[("mle", "A5.measured")] == 0.0 and rows[("copeland", "A5.measured")] == 1.0
+    assert rows[("mle", "A5.agrees")] == 1.0 and rows[("copeland", "A5.agrees")] == 1.0
+    verdict = json.loads(str(out.blobs["verdict.A5.mle"]))
+    assert verdict["axiom"] == "A5" and verdict["measured"] == "violated" and verdict["witness"] is not None
+
+
+def test_byo_data_flags_the_planted_near_duplicates():
+    run = expand(load_scenario("byo-data"))[0]
+    out = run_task(run.kind, run.params, run.seed)
+    labels = out.blobs["labels"].tolist()
+    dense = {labels[i] for i in np.flatnonzero(out.blobs["dense"])}
+    # the example data: r2 and its 4 near-copies (within 0.01) sit in one dense cluster
+    assert dense == {"r2", "r2_copy1", "r2_copy2", "r2_copy3", "r2_copy4"}
+    rows = {(e, mt, k): v for e, mt, k, v in out.rows}
+    assert rows[("data", "clone_diagnostic", "m")] == 14
+    assert rows[("data", "clone_diagnostic", "collapsed_m")] == 10
+    assert rows[("data", "clone_diagnostic", "n_comparisons")] == 600
+    w = out.blobs["weights"]
+    np.testing.assert_allclose(w.sum(), 1.0, atol=1e-12)
+    # exact duplicates would share r2's cell; near-copies split roughly what r2 alone would own
+    wc = out.blobs["weights.collapsed"]
+    assert wc.shape == (10,) and abs(w[[2, 10, 11, 12, 13]].sum() - wc[2]) < 0.02
+    X = np.loadtxt(builtin_path("byo-data").parent / "data" / "example_embeddings.csv", delimiter=",", skiprows=1,
+                   usecols=(1, 2))
+    D = np.linalg.norm(X[:, None] - X[None], axis=2) + np.diag(np.full(14, np.inf))
+    np.testing.assert_allclose(out.blobs["nn_distance"], D.min(axis=1), rtol=1e-12)
+    for est in ("mle", "weighted_mle"):
+        assert -1.0 <= rows[(est, "kendall_tau", "collapsed")] <= 1.0
+        assert out.blobs[f"{est}.rewards"].shape == (14,) and out.blobs[f"{est}.rewards.collapsed"].shape == (10,)
+
+
+def test_run_task_rejects_bad_kind_and_seed():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        run_task("nope", {}, 0)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        run_task("selftest", {}, -1)
