@@ -253,3 +253,56 @@ def test_x4_check_holds_and_the_tuple_is_less_sensitive():
     assert exp["max_tuple_sensitivity"] < 1.2
     np.testing.assert_allclose(exp["tuple_p_ik"], exp["closed_form_p_ik"], atol=1e-3)
     np.testing.assert_allclose(exp["pairwise_p_ik"], exp["closed_form_p_ik"], atol=0.01)
+
+
+# --------------------------------------------------------------------------------------- X3
+
+def test_three_option_experiment_mle_follows_the_closed_form():
+    grid = sens.default_p_ij_grid(0.99, points=7)
+    curves = sens.three_option_experiment("mle", grid, 0.99, rng=0)
+    # closed form computed here from the realised data
+    pred = expit(np.log(curves.realised_p_ij / (1 - curves.realised_p_ij)) + np.log(0.99 / 0.01))
+    np.testing.assert_allclose(curves.learned_p_ik, pred, atol=0.01)
+    assert curves.learned_p_ik[0] < 0.1 and curves.learned_p_ik[-1] > 0.9
+    assert np.all(np.diff(curves.learned_p_ik) > 0)
+    # the fitted model reproduces its trained pairs, and is BT on the untrained one
+    np.testing.assert_allclose(curves.learned_p_ij, curves.realised_p_ij, rtol=0.05)
+    np.testing.assert_allclose(curves.learned_p_ik, sens.bt_chain(curves.learned_p_ij, curves.learned_p_jk), atol=1e-12)
+    assert curves.converged.all()
+
+
+def test_three_option_experiment_dpo_is_exact_on_the_trained_pairs():
+    grid = sens.default_p_ij_grid(0.99, points=3)
+    curves = sens.three_option_experiment("dpo", grid, 0.99, rng=0)
+    np.testing.assert_allclose(curves.learned_p_ik, curves.closed_form_p_ik, atol=1e-4)
+    assert curves.learned_p_ik[0] < 0.1 and curves.learned_p_ik[-1] > 0.9
+
+
+def test_three_option_experiment_neural_small():
+    grid = sens.default_p_ij_grid(0.99, points=3)
+    curves = sens.three_option_experiment("neural_mle", grid, 0.99, rng=1, quick=True)
+    np.testing.assert_allclose(curves.learned_p_ik, curves.closed_form_p_ik, atol=0.05)
+    assert curves.learned_p_ik[0] < 0.1 and curves.learned_p_ik[-1] > 0.9
+
+
+def test_x3_check_holds_for_mle_and_detects_a_damped_model(monkeypatch):
+    import json
+
+    from choicelab.estimators import registry
+
+    meas = sens._check_x3("mle", None, np.random.default_rng(0), quick=True)
+    assert meas.measured == "holds", meas.detail
+    assert meas.magnitude < 0.02
+    json.dumps(meas.data)
+    # planted: a model whose rewards are shrunk towards 0 does not extrapolate as X1 says
+    mle = registry.get_estimator("mle")
+
+    def damped(instance, **kw):
+        out = mle.fit(instance, **kw)
+        return registry._reward_output("damped", 0.4 * out.scores, out.raw, out.converged)
+
+    monkeypatch.setitem(registry._ESTIMATORS, "damped", registry.Estimator(
+        name="damped", kind="reward", description="mle scores times 0.4", needs="matrix", fit=damped))
+    bad = sens._check_x3("damped", None, np.random.default_rng(0), quick=True)
+    assert bad.measured == "violated" and bad.magnitude > 0.1
+    assert bad.witness["estimator"] == "damped"
