@@ -39,6 +39,22 @@ Batching
     regulariser needs them all), otherwise on the alternatives present in the step's batches,
     and the pair rewards are gathered from these values.
 
+Optimiser
+    ``torch.optim.Adam`` with its defaults (betas 0.9/0.999, eps 1e-8), step size ``lr``
+    constant (the PSZ setting) or, with ``lr_schedule``, decayed linearly or by a cosine
+    to near 0 over the ``steps``; a decaying step lets a full-batch fit settle at the optimum
+    (with a constant step, Adam can leave an optimum it has reached: its second-moment
+    estimate shrinks with the gradient, so its steps do not).
+
+Numerics and devices
+    ``log s(x)`` is computed stably (``min(x, 0) - log1p(exp(-|x|))``), never as
+    ``log(s(x))``. Training runs in float32 (default) or float64 on the CPU, or on a CUDA
+    device when asked (a ``ValueError`` when CUDA is unavailable). Adam divides by the
+    root of the squared-gradient average, so gradient entries near 0 turn rounding
+    differences into step-size differences: float32 runs that are mathematically equal
+    (a seed alone or in the stack, here or in a per-seed loop) agree to about ``lr`` per
+    step, float64 runs to ~1e-12.
+
 Threads
     Global torch state (thread count, default dtype, global RNG) is left alone; set
     ``torch.set_num_threads`` yourself to limit intra-op threads.
@@ -406,14 +422,11 @@ def _train(name, X, task, reg_w, settings, torch) -> NeuralFit:
     settings.update(sampling="full_batch" if full_batch else "epoch_shuffle",
                     evaluation="all" if eval_all else "unique")
 
+    mask = _block_mask(S, settings["hidden"], tdtype, tdevice, torch) if len(params) > 2 else None
+
     def net(rows):
         """Rewards of every seed's network at X[rows] (all rows when None): (S, k)."""
-        H = X_t if rows is None else X_t[rows]
-        for depth in range(len(params) // 2):
-            H = torch.matmul(H, params[2 * depth]) + params[2 * depth + 1]
-            if depth < len(params) // 2 - 1:
-                H = act(H)
-        return H[..., 0]
+        return _forward(params, X_t if rows is None else X_t[rows], act, mask, torch)
 
     def objective(items):
         if eval_all:
@@ -459,9 +472,7 @@ def _train(name, X, task, reg_w, settings, torch) -> NeuralFit:
     with torch.no_grad():
         R = net(None)
         final = task.loss(R, task.full, None) + 0.5 * output_reg * (R.square() * reg_t).sum(dim=1)
-    out_params = tuple(
-        (params[2 * k].detach().cpu().numpy().copy(), params[2 * k + 1].detach().cpu().numpy()[:, 0, :].copy())
-        for k in range(len(params) // 2))
+    out_params = _export_params(params)
     public = {k: v for k, v in settings.items() if not k.startswith("torch_")}
     public["init"] = "nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases"
     public["optimizer"] = "torch.optim.Adam (stacked over seeds)"
@@ -481,22 +492,79 @@ def _scheduled_lr(lr, schedule, step, steps):
 
 
 def _init_params(gens, sizes, tdtype, tdevice, torch):
-    """Stacked ``nn.Linear``-style initialisation, each seed from its own generator."""
-    per_seed = []
+    """Stacked ``nn.Linear``-style initialisation, each seed from its own generator.
+
+    Layout (seeds S, widths f): the first layer ``W (d, S, f1)``, ``b (S, f1)``, so all seeds'
+    first layers are one ``(d, S f1)`` matrix; middle layers ``W (S, h, h)``, ``b (S, 1, h)``;
+    the output layer (when there are hidden layers) ``W (S, h)``, ``b (S,)``.
+    """
+    drawn = []
     for g in gens:
         layers = []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
             bound = 1.0 / np.sqrt(fan_in)
             W = torch.empty((fan_out, fan_in), dtype=tdtype).uniform_(-bound, bound, generator=g)
             b = torch.empty((fan_out,), dtype=tdtype).uniform_(-bound, bound, generator=g)
-            layers.append((W.T, b[None, :]))
-        per_seed.append(layers)
+            layers.append((W.T, b))
+        drawn.append(layers)
+    n_layers = len(sizes) - 1
     params = []
-    for k in range(len(sizes) - 1):
-        for part in range(2):
-            stacked = torch.stack([layers[k][part] for layers in per_seed]).to(tdevice).contiguous()
-            params.append(stacked.requires_grad_(True))
-    return params
+    for k in range(n_layers):
+        W = torch.stack([layers[k][0] for layers in drawn])  # (S, fan_in, fan_out)
+        b = torch.stack([layers[k][1] for layers in drawn])  # (S, fan_out)
+        if k == 0:
+            W = W.permute(1, 0, 2)
+        elif k == n_layers - 1:
+            W, b = W[:, :, 0], b[:, 0]
+        else:
+            b = b[:, None, :]
+        params += [W.contiguous().to(tdevice), b.contiguous().to(tdevice)]
+    return [p.requires_grad_(True) for p in params]
+
+
+def _forward(params, Xr, act, mask, torch):
+    """Rewards ``(S, k)`` of the stacked networks at the rows ``Xr (k, d)``.
+
+    The first layer of all seeds is one matrix product, the output layer one product with
+    a block-diagonal matrix; only middle layers use a batched product. Small batched
+    products and large elementwise products run as parallel regions, which stall for
+    milliseconds when the cores are busy; plain matrix products of these sizes do not.
+    """
+    W0, b0 = params[0], params[1]
+    d, S, f1 = W0.shape
+    H = torch.addmm(b0.reshape(S * f1), Xr, W0.reshape(d, S * f1))  # (k, S f1)
+    if len(params) == 2:
+        return H.T
+    H = act(H)
+    if len(params) > 4:
+        k = H.shape[0]
+        H = H.view(k, S, f1).transpose(0, 1)  # (S, k, h)
+        for depth in range(1, len(params) // 2 - 1):
+            H = act(torch.baddbmm(params[2 * depth + 1], H, params[2 * depth]))
+        H = H.transpose(0, 1).reshape(k, S * f1)
+    W_out, b_out = params[-2], params[-1]
+    return torch.addmm(b_out, H, W_out.reshape(S * f1, 1) * mask).T
+
+
+def _block_mask(S, h, tdtype, tdevice, torch):
+    """``(S h, S)`` 0/1 matrix with ones where row ``s h + j`` meets column ``s``."""
+    return torch.repeat_interleave(torch.eye(S, dtype=tdtype, device=tdevice), h, dim=0)
+
+
+def _export_params(params):
+    """Internal layout -> NeuralFit.params: per layer ``W (S, fan_in, fan_out)``, ``b (S, fan_out)``."""
+    arrays = [p.detach().cpu().numpy() for p in params]
+    out = []
+    for k in range(len(arrays) // 2):
+        W, b = arrays[2 * k], arrays[2 * k + 1]
+        if k == 0:
+            W = W.transpose(1, 0, 2)
+        elif k == len(arrays) // 2 - 1:
+            W, b = W[:, :, None], b[:, None]
+        else:
+            b = b[:, 0, :]
+        out.append((np.ascontiguousarray(W), np.ascontiguousarray(b)))
+    return tuple(out)
 
 
 def _epoch_stream(n, gen, torch):
