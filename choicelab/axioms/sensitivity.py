@@ -20,7 +20,8 @@ from choicelab.axioms.base import HOLDS, INCONCLUSIVE, VIOLATED, Axiom, Measurem
 __all__ = [
     "bt_chain", "bt_sensitivity", "sensitivity_bound", "sensitivity_map", "X2Thresholds",
     "x2_thresholds", "pl_first_choice", "pl_tuple_sensitivity", "ThreeOptionCurves",
-    "three_option_data", "three_option_experiment", "pairwise_vs_tuple_experiment",
+    "three_option_data", "three_option_experiment", "pairwise_vs_tuple_experiment", "default_p_ij_grid",
+    "pl_ranking_counts",
 ]
 
 

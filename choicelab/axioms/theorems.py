@@ -112,7 +112,7 @@ def _random_cases(rng: np.random.Generator, quick: bool, *, d_choices=(1, 2), m_
     """Random instances from the sim generators: uniform alternatives in a unit box, a BT mixture."""
     from choicelab import sim
 
-    count = (3 if quick else 8) if count is None else count
+    count = (3 if quick else 20) if count is None else count
     cases = []
     for _ in range(count):
         d = int(rng.choice(d_choices))
