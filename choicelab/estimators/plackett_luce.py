@@ -132,6 +132,7 @@ class _Objective:
     def __init__(self, chosen, mask, c, w, lam, m):
         self.chosen, self.mask, self.c, self.w, self.lam, self.m = chosen, mask, c, w, lam, m
         self.mask_f = mask.astype(float)
+        self.sqrt_c = np.sqrt(c)[:, None]
         self.chosen_weight = np.bincount(chosen, weights=c, minlength=m)
 
     def _lse_prob(self, r, with_prob: bool = True):
@@ -144,7 +145,11 @@ class _Objective:
         total = self.mask_f @ e
         if total.size == 0 or total.min() > 1e-250:
             lse = top + np.log(total)
-            return lse, (self.mask_f * (e / total[:, None]) if with_prob else None)
+            if not with_prob:
+                return lse, None
+            prob = self.mask_f * e  # in-place division below: one (S, m) temporary only
+            prob /= total[:, None]
+            return lse, prob
         Z = np.where(self.mask, r[None, :], -np.inf)
         lse = logsumexp(Z, axis=1)
         return lse, (np.exp(Z - lse[:, None]) if with_prob else None)
@@ -156,10 +161,11 @@ class _Objective:
     def value_grad_hess(self, r):
         lse, prob = self._lse_prob(r)  # prob: Luce choice probabilities, 0 outside the choice set
         f = float(self.c @ (lse - r[self.chosen]) + 0.5 * self.lam * np.sum(self.w * r * r))
-        cp = prob * self.c[:, None]
-        g = cp.sum(axis=0) - self.chosen_weight + self.lam * self.w * r
-        H = np.diag(cp.sum(axis=0)) - cp.T @ prob
-        H[np.diag_indices(self.m)] += self.lam * self.w
+        expected = self.c @ prob  # sum_s c_s p_s
+        g = expected - self.chosen_weight + self.lam * self.w * r
+        q = prob * self.sqrt_c  # sum_s c_s p_s p_s^T = q^T q
+        H = -(q.T @ q)
+        H[np.diag_indices(self.m)] += expected + self.lam * self.w
         return f, g, H
 
 

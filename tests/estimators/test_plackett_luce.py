@@ -52,6 +52,17 @@ def test_matches_cvxpy_reference_with_lam_zero():
     assert w @ fit.rewards == pytest.approx(0.0, abs=1e-12)
 
 
+def test_matches_choix_on_full_rankings():
+    # choix.opt_rankings penalises alpha ||r||^2 (see choix.opt.Top1Fcts), so alpha = lam / 2
+    import choix
+
+    rng = np.random.default_rng(9)
+    orders = sample_pl(rng, rng.normal(size=6), 150)
+    fit = pl_mle(strict(orders, np.ones(150, dtype=int), 6), lam=0.2)
+    ref = choix.opt_rankings(6, [list(map(int, o)) for o in orders], alpha=0.1, method="Newton-CG", tol=1e-12)
+    np.testing.assert_allclose(fit.rewards, ref, atol=1e-7)
+
+
 # --------------------------------------------------------------------------- closed forms and identities
 def test_two_items_closed_form():
     # a voters 0 > 1, b voters 1 > 0, lam = 0: r_0 - r_1 = log(a / b), r_0 + r_1 = 0
