@@ -157,7 +157,10 @@ def _witness(case: _Case, **extra) -> dict:
     if case.X is not None:
         out["X"] = case.X.tolist()
     if case.instance is not None and hasattr(case.instance, "to_dict"):
-        out["instance"] = case.instance.to_dict()
+        try:
+            out["instance"] = case.instance.to_dict()
+        except (TypeError, ValueError):
+            pass  # a population with custom reward callables has no dict form; P (and X) still reproduce the fit
     for key, value in extra.items():
         out[key] = value.tolist() if isinstance(value, np.ndarray) else value
     return out

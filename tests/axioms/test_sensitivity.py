@@ -306,3 +306,26 @@ def test_x3_check_holds_for_mle_and_detects_a_damped_model(monkeypatch):
     bad = sens._check_x3("damped", None, np.random.default_rng(0), quick=True)
     assert bad.measured == "violated" and bad.magnitude > 0.1
     assert bad.witness["estimator"] == "damped"
+
+
+def test_experiment_inputs_are_validated():
+    with pytest.raises(ValueError, match="p_ij_grid"):
+        sens.three_option_experiment("mle", [0.1], 0.99)
+    with pytest.raises(ValueError, match="p_ij_grid"):
+        sens.three_option_experiment("mle", [0.1, 1.0], 0.99)
+    with pytest.raises(ValueError, match="p_jk"):
+        sens.three_option_experiment("mle", [0.1, 0.2], 1.5)
+    with pytest.raises(ValueError, match="unknown estimator"):
+        sens.three_option_experiment("nope", [0.1, 0.2], 0.9)
+    with pytest.raises(ValueError, match="n must"):
+        sens.pl_ranking_counts([0.0, 1.0], 0)
+    with pytest.raises(TypeError, match="rng"):
+        sens.three_option_experiment("mle", [0.1, 0.2], 0.9, rng="x")
+
+
+def test_registered_sensitivity_axioms():
+    from choicelab.axioms import base
+
+    for axiom_id in ("X1", "X2", "X3", "X4"):
+        assert base.get_axiom(axiom_id).check is getattr(sens, f"_check_{axiom_id.lower()}")
+    assert sens._check_x4("mle", None, np.random.default_rng(0)).measured == "inconclusive"

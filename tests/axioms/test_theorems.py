@@ -336,3 +336,52 @@ def test_p8_check_holds_and_detects_a_broken_clone(monkeypatch):
     monkeypatch.setattr(thm, "_clone_matrix", not_a_clone)
     bad = thm._check_p8("weighted_mle", None, np.random.default_rng(9), quick=True)
     assert bad.measured == VIOLATED and bad.witness is not None
+
+
+# --------------------------------------------------------------------------------------- properties, determinism, errors
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(1e-4, 1 - 1e-4), st.floats(0.0, 1e4))
+def test_impossibility_pair_property(p, bound):
+    pair = thm.impossibility_pair(bound, p)
+    assert abs(pair.p_a - p) <= 1e-12 and abs(pair.p_b - p) <= 1e-12
+    assert abs(pair.gap_a - pair.gap_b) > bound
+    assert np.all(pair.shares_b > 0) and pair.shares_b.sum() == pytest.approx(1.0)
+
+
+def test_checks_are_deterministic_given_the_seed():
+    for check, est in ((thm._check_p5, "weighted_mle"), (thm._check_p8, "weighted_mle"), (thm._check_t1, "mle")):
+        a = check(est, None, np.random.default_rng(123), quick=True)
+        b = check(est, None, np.random.default_rng(123), quick=True)
+        assert a.data == b.data and a.magnitude == b.magnitude
+
+
+def test_bad_inputs_raise_clear_errors():
+    P = _random_P(3, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="rewards"):
+        thm.borda_identity_residual(P, np.zeros(4), 0.1)
+    with pytest.raises(ValueError, match="weights"):
+        thm.borda_identity_residual(P, np.zeros(3), 0.1, weights=[0.5, 0.5, 0.0])
+    with pytest.raises(ValueError, match="lam"):
+        thm.borda_identity_residual(P, np.zeros(3), -1.0)
+    with pytest.raises(ValueError, match="square"):
+        thm.borda_identity_residual(np.ones((2, 3)), np.zeros(2), 0.1)
+    from choicelab import sim
+
+    with pytest.raises(ValueError, match="per_axis"):
+        thm.s_space_grid(np.zeros((2, 1)), sim.Box([0.0], [1.0]), 0)
+    with pytest.raises(TypeError, match="rng"):
+        thm._check_p4("mle", None, rng="seed")
+
+
+def test_registered_axioms_are_the_theory_rows():
+    from choicelab.axioms import base
+
+    for axiom_id in ("T1", "P4", "P5", "P6", "P7", "P8"):
+        ax = base.get_axiom(axiom_id)
+        assert ax.id == axiom_id and ax.check is getattr(thm, f"_check_{axiom_id.lower()}")
+    assert base.get_axiom("P6").needs_positions
