@@ -87,6 +87,17 @@ def test_dask_local_cluster_gives_the_local_numbers(tmp_path):
     _assert_same_numbers(_numbers(tmp_path / "local.sqlite"), _numbers(tmp_path / "dask.sqlite"))
 
 
+def test_dask_scheduler_address(tmp_path):
+    from distributed import LocalCluster
+
+    sc = load_scenario(DATA / "selftest.toml")
+    run_batch(sc, tmp_path / "local.sqlite", workers=1)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        summary = run_batch(sc, tmp_path / "dask.sqlite", engine="dask", scheduler=cluster.scheduler_address)
+    assert summary.done == 10 and {seed for _, seed, _ in summary.errors} == {3}
+    _assert_same_numbers(_numbers(tmp_path / "local.sqlite"), _numbers(tmp_path / "dask.sqlite"))
+
+
 def _start_batch(db: Path, workers: int) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.Popen([sys.executable, "-m", "choicelab", "run", str(DATA / "selftest_slow.toml"),

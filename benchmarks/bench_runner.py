@@ -1,0 +1,171 @@
+"""Batch throughput of the scenario runner (1 vs 2 workers, local pool and Dask) and the store's write rate.
+
+Usage: ``.venv/bin/python benchmarks/bench_runner.py [--quick]``; writes benchmarks/results/runner.md.
+
+Throughput: a batch of CPU-bound ``selftest`` runs (a pure-Python loop calibrated to about 0.6 s
+per run, no BLAS), and a few real ``psz-case-study`` runs (exact and neural fits, one thread per
+worker), timed inline (``workers=1``, the baseline) and on 2 workers; ratio = inline time / time.
+Every timing is the whole ``run_batch`` call: pool start, runs, and writing every result.
+
+Store: ``Store.record_done`` for many runs (one transaction each: results, a blob, the status),
+against the baseline of plain ``sqlite3`` inserting the same result rows, one transaction per run.
+"""
+from __future__ import annotations
+
+import os
+
+# one BLAS / OpenMP thread in this process (the inline baseline) and in spawned workers
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import datetime as _dt  # noqa: E402
+import platform  # noqa: E402
+import re  # noqa: E402
+import sqlite3  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from choicelab.scenarios.runner import run_batch  # noqa: E402
+from choicelab.scenarios.spec import Run, builtin_path, parse_scenario  # noqa: E402
+from choicelab.scenarios.store import Store  # noqa: E402
+from choicelab.scenarios.tasks import run_task  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+TARGET_SECONDS = 0.6
+
+
+def _selftest_text(n_runs: int, work: int) -> str:
+    return (f'[scenario]\nname = "bench-selftest"\nkind = "selftest"\nseeds = {n_runs}\n\n'
+            f"[task]\nwork = {work}\nvalues = 3\n")
+
+
+def calibrate_work() -> tuple[int, float]:
+    """Loop iterations for about TARGET_SECONDS per run (measured here, single-threaded)."""
+    params = {"task": {"sleep": 0.0, "work": 200_000, "fail_seeds": [], "values": 1}}
+    t0 = time.perf_counter()
+    run_task("selftest", params, 0)
+    per_iter = (time.perf_counter() - t0) / 200_000
+    work = int(TARGET_SECONDS / per_iter)
+    params["task"]["work"] = work
+    t0 = time.perf_counter()
+    run_task("selftest", params, 0)
+    return work, time.perf_counter() - t0
+
+
+def time_batch(scenario, workers: int, engine: str = "local") -> tuple[float, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        summary = run_batch(scenario, Path(tmp) / "bench.sqlite", workers=workers, engine=engine, progress=False)
+        elapsed = time.perf_counter() - t0
+    if summary.errors:
+        raise RuntimeError(f"benchmark runs failed: {summary.errors[:2]}")
+    return elapsed, summary.done
+
+
+def throughput(quick: bool) -> list[dict]:
+    rows = []
+    work, per_run = calibrate_work()
+    n = 4 if quick else 32
+    sc = parse_scenario(_selftest_text(n, work), HERE / "bench-selftest.toml")
+    base, _ = time_batch(sc, 1)
+    rows.append({"batch": f"selftest CPU loop ({per_run:.2f} s/run)", "runs": n, "engine": "inline", "workers": 1,
+                 "seconds": base, "ratio": 1.0})
+    for engine in ("local", "dask"):
+        t, _ = time_batch(sc, 2, engine)
+        rows.append({"batch": f"selftest CPU loop ({per_run:.2f} s/run)", "runs": n, "engine": engine, "workers": 2,
+                     "seconds": t, "ratio": base / t})
+    if not quick:
+        text = re.sub(r"(?m)^seeds = 20$", "seeds = 4", builtin_path("psz-case-study").read_text(), count=1)
+        sc = parse_scenario(text, builtin_path("psz-case-study"))
+        base, _ = time_batch(sc, 1)
+        rows.append({"batch": "psz-case-study (4 runs)", "runs": 4, "engine": "inline", "workers": 1,
+                     "seconds": base, "ratio": 1.0})
+        t, _ = time_batch(sc, 2, "local")
+        rows.append({"batch": "psz-case-study (4 runs)", "runs": 4, "engine": "local", "workers": 2,
+                     "seconds": t, "ratio": base / t})
+    return rows
+
+
+def store_rate(quick: bool) -> list[dict]:
+    n_runs, n_rows = (200, 20) if quick else (2000, 50)
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal((n_runs, n_rows))
+    blob = rng.standard_normal(64)
+    runs = [Run(run_id=f"run{k:06d}", batch="bench", kind="selftest", params={"k": k}, seed=k, point={})
+            for k in range(n_runs)]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "store.sqlite")
+        store.record_batch("bench", "selftest")
+        store.mark_running(runs)
+        t0 = time.perf_counter()
+        for k, run in enumerate(runs):
+            rows = [("est", "metric", f"{j}", values[k, j]) for j in range(n_rows)]
+            store.record_done(run.run_id, rows, {"curve": blob}, seconds=0.0)
+        ours = time.perf_counter() - t0
+        store.close()
+        # baseline: plain sqlite3, same WAL settings and results table, one transaction per run
+        con = sqlite3.connect(Path(tmp) / "raw.sqlite", isolation_level=None)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")
+        con.execute("CREATE TABLE results (run_id TEXT, estimator TEXT, metric TEXT, key TEXT, value REAL, "
+                    "PRIMARY KEY (run_id, estimator, metric, key))")
+        t0 = time.perf_counter()
+        for k, run in enumerate(runs):
+            con.execute("BEGIN")
+            con.executemany("INSERT INTO results VALUES (?,?,?,?,?)",
+                            [(run.run_id, "est", "metric", f"{j}", float(values[k, j])) for j in range(n_rows)])
+            con.execute("COMMIT")
+        raw = time.perf_counter() - t0
+        con.close()
+    return [
+        {"method": "plain sqlite3 (results rows only)", "runs": n_runs, "rows_per_run": n_rows, "seconds": raw,
+         "runs_per_s": n_runs / raw, "rows_per_s": n_runs * n_rows / raw, "ratio": 1.0},
+        {"method": "Store.record_done (rows + blob + status)", "runs": n_runs, "rows_per_run": n_rows, "seconds": ours,
+         "runs_per_s": n_runs / ours, "rows_per_s": n_runs * n_rows / ours, "ratio": ours / raw},
+    ]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="tiny smoke run (does not write results)")
+    args = ap.parse_args(argv)
+    tp = throughput(args.quick)
+    st = store_rate(args.quick)
+    lines = ["## scenarios: runner throughput and store write rate", "",
+             "Batch throughput of `run_batch`: inline (`workers=1`, the baseline) against 2 workers "
+             "(local spawned process pool, and a Dask `LocalCluster` with 2 single-threaded worker "
+             "processes); one BLAS/OpenMP thread per worker. Times are whole `run_batch` calls "
+             "(pool or cluster start-up, runs, and every result written to the store); "
+             "ratio = inline time / time (goal >= 1.8 on 2 workers).", "",
+             "| batch | runs | engine | workers | time (s) | speed-up vs inline |", "|---|---:|---|---:|---:|---:|"]
+    for r in tp:
+        lines.append(f"| {r['batch']} | {r['runs']} | {r['engine']} | {r['workers']} | {r['seconds']:.2f} | "
+                     f"{r['ratio']:.2f}x |")
+    lines += ["", "Store write rate: one transaction per run (results rows, one 64-float blob, the `done` "
+              "status), against plain `sqlite3` inserting the same result rows, one transaction per run "
+              "(ratio = time / plain time, higher = slower).", "",
+              "| method | runs | rows/run | time (s) | runs/s | result rows/s | ratio vs plain |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in st:
+        lines.append(f"| {r['method']} | {r['runs']} | {r['rows_per_run']} | {r['seconds']:.3f} | "
+                     f"{r['runs_per_s']:.0f} | {r['rows_per_s']:.0f} | {r['ratio']:.2f}x |")
+    lines += ["", f"Command: `.venv/bin/python benchmarks/bench_runner.py`, run {_dt.date.today().isoformat()} on "
+              f"{platform.machine()} (Python {platform.python_version()}, numpy {np.__version__}, "
+              f"{os.cpu_count()} cores), machine shared with other jobs."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not args.quick:
+        out = HERE / "results" / "runner.md"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(text)
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
