@@ -537,3 +537,12 @@ def test_radius_graph_validation_and_single_point():
         radius_graph_weights([0.0, 1.0], 1.0, n_radii=0)
     with pytest.raises(ValueError, match="X must be finite"):
         radius_graph_weights([0.0, np.inf], 1.0)
+
+
+def test_signed_zero_coordinates_are_the_same_point():
+    # -0.0 == 0.0: the two rows are exact duplicates and must share one cell, not both own it
+    for method in ("exact", "kdtree", "brute"):
+        w = voronoi_weights([[0.0, 1.0], [-0.0, 1.0], [1.0, 0.0]], Box([-1, -1], [1, 1]), method=method,
+                            n_samples=1000, rng=0)
+        assert w[0] == w[1] and abs(w.sum() - 1) < 1e-12
+    np.testing.assert_array_equal(radius_graph_weights([[0.0], [-0.0], [1.0]], 0.5), [0.25, 0.25, 0.5])
