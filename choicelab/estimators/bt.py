@@ -401,7 +401,16 @@ def _is_complementary(P):
 def _require_strongly_connected(X, support):
     from scipy.sparse.csgraph import connected_components
 
-    if X.shape[0] <= 1:
+    m = X.shape[0]
+    if m <= 1:
+        return
+    # every ordered pair compared (e.g. a full preference matrix): strongly connected, and
+    # counting is far cheaper than building the graph
+    if _sp.issparse(X):
+        off_diagonal = np.count_nonzero(X.data) - np.count_nonzero(X.diagonal())
+    else:
+        off_diagonal = np.count_nonzero(X) - np.count_nonzero(np.diagonal(X))
+    if off_diagonal == m * (m - 1):
         return
     graph = _sp.csr_array(X > 0)
     n_comp, labels = connected_components(graph, directed=True, connection="strong")
