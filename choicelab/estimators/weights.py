@@ -516,13 +516,17 @@ def radius_graph_weights(X, alpha, n_radii=None):
 
 
 class _ClassSweep:
-    """Closed neighbourhoods as exact int bitmasks, grouped into classes as edges are added."""
+    """Closed neighbourhoods as exact int bitmasks, grouped into classes as edges are added.
+
+    Class ids are recycled, so there are never more than m of them and ``class_uniform`` is O(m).
+    """
 
     def __init__(self, m: int):
         self.masks = [1 << i for i in range(m)]
         self.class_of_mask = {mask: i for i, mask in enumerate(self.masks)}
         self.label = np.arange(m)
-        self.size = [1] * m
+        self.size = np.ones(m, dtype=np.int64)
+        self.free = []
         self.n_classes = m
 
     def add_edge(self, i: int, j: int):
@@ -534,11 +538,11 @@ class _ClassSweep:
         self.size[old] -= 1
         if self.size[old] == 0:
             del self.class_of_mask[self.masks[i]]
+            self.free.append(old)
             self.n_classes -= 1
         new = self.class_of_mask.get(new_mask)
         if new is None:
-            new = len(self.size)
-            self.size.append(0)
+            new = self.free.pop()  # the class just left, or an older free id: one always exists
             self.class_of_mask[new_mask] = new
             self.n_classes += 1
         self.size[new] += 1
@@ -547,8 +551,7 @@ class _ClassSweep:
 
     def class_uniform(self) -> np.ndarray:
         """w^CU(x) = 1 / (#classes * |[x]|)."""
-        sizes = np.asarray(self.size, dtype=float)[self.label]
-        return 1.0 / (self.n_classes * sizes)
+        return 1.0 / (self.n_classes * self.size[self.label])
 
 
 # ---------------------------------------------------------------------------------------------
