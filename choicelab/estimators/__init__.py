@@ -11,6 +11,7 @@ _EXPORTS = {
     "bt_mle_counts": "bt", "ConvergenceWarning": "bt",
     # reference.py (cvxpy)
     "bt_mle_cvxpy": "reference",
+    "pl_mle_cvxpy": "reference", "linear_mle_cvxpy": "reference",
     # weights.py
     "voronoi_weights": "weights", "VoronoiEstimate": "weights", "radius_graph_weights": "weights",
     "VoronoiResolutionWarning": "weights",
