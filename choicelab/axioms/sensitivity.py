@@ -729,6 +729,7 @@ def _check_x3(estimator: str, instance, rng, quick: bool = False) -> Measurement
     prediction runs from 0.05 to 0.95, an interval of ``P_ij`` of width about 0.17). Holds when the
     learned ``P_ik`` stays within the tolerance of ``sigma(logit P_ij + logit P_jk)`` (0.02 for the
     tabular MLE and DPO, 0.1 for neural models) and crosses from below 0.1 to above 0.9.
+    The check builds its own three-option worlds; ``instance`` is not used.
     """
     rng = _rng(rng)
     grid = default_p_ij_grid(X3_P_JK, points=5 if quick else 11)
