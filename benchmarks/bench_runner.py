@@ -134,8 +134,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="tiny smoke run (does not write results)")
     args = ap.parse_args(argv)
+    load_before = os.getloadavg()[0]
     tp = throughput(args.quick)
     st = store_rate(args.quick)
+    load_after = os.getloadavg()[0]
     lines = ["## scenarios: runner throughput and store write rate", "",
              "Batch throughput of `run_batch`: inline (`workers=1`, the baseline) against 2 workers "
              "(local spawned process pool, and a Dask `LocalCluster` with 2 single-threaded worker "
@@ -156,7 +158,9 @@ def main(argv=None) -> int:
                      f"{r['runs_per_s']:.0f} | {r['rows_per_s']:.0f} | {r['ratio']:.2f}x |")
     lines += ["", f"Command: `.venv/bin/python benchmarks/bench_runner.py`, run {_dt.date.today().isoformat()} on "
               f"{platform.machine()} (Python {platform.python_version()}, numpy {np.__version__}, "
-              f"{os.cpu_count()} cores), machine shared with other jobs."]
+              f"{os.cpu_count()} cores), machine shared with other jobs: 1-minute load average "
+              f"{load_before:.1f} before and {load_after:.1f} after. A 2-worker speed-up needs two idle "
+              f"cores; with a load above the core count the workers only get a share of them."]
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.quick:

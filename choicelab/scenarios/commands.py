@@ -148,6 +148,10 @@ def _print_summary(summary, key: dict, counts: dict) -> None:
             orig, clon = entry.get("original", {}), entry.get("clones", {})
             flip = "  <- changes with clones" if entry.get("flip") else ""
             print(f"    {est:<20} original: {orig.get('top_topic', '-'):<14} clones: {clon.get('top_topic', '-')}{flip}")
+    elif key.get("kind") == "axiom_matrix":
+        print("  cells per estimator (agree / disagree with theory / undecided / raised):")
+        for est, c in key["cells"].items():
+            print(f"    {est:<20} {c['agree']:>3} / {c['disagree']:>3} / {c['undecided']:>3} / {c['error']:>3}")
     elif key.get("means"):
         print("  mean over runs:")
         for name, value in key["means"].items():

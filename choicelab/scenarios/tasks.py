@@ -525,33 +525,66 @@ TASKS = {
 # ---------------------------------------------------------------------------------------------
 # Batch summaries (the "key results" lines of `choicelab run`)
 
+# Per kind, the (metric, key) rows worth a line in the summary (key None: every key, averaged).
+_SUMMARY_ROWS = {
+    "selftest": (("value", None), ("checksum", "")),
+    "borda_identity": (("residual", "max"), ("weighted_sum", ""), ("order_agreement", "kendall_tau")),
+    "clone_robustness": (("a1_measured", ""), ("slope", "")),
+    "sensitivity": (("max_error", ""),),
+    "byo_data": (("clone_diagnostic", "dense_count"), ("clone_diagnostic", "collapsed_m"),
+                 ("kendall_tau", "collapsed")),
+}
+
+
 def summarise(kind: str, store, batch: str) -> dict:
-    """Key results of a finished batch, read back from the store (JSON-serialisable).
+    """Key results of a batch, read back from the store (JSON-serialisable).
 
     ``case_study``: per estimator and dataset, the topic rewards averaged over done runs and
-    the top topic, plus ``flip`` (top topic differs between Original and Clones). Other kinds:
-    per (estimator, metric) the mean of all values over done runs (at most 20 entries).
+    the top topic, plus ``flip`` (top topic differs between Original and Clones).
+    ``axiom_matrix``: per estimator, how many cells agree with theory, disagree, are undecided
+    (theory silent or inconclusive) or raised. Other kinds: ``means`` of the kind's headline
+    rows (:data:`_SUMMARY_ROWS`) over done runs, as ``"<estimator> <metric>[ <key>]"``.
     """
     rows = store.results(batch=batch)
     if kind == "case_study":
-        acc: dict = {}
+        return {"kind": kind, "estimators": _case_study_summary(rows)}
+    if kind == "axiom_matrix":
+        cells: dict = {}
         for r in rows:
-            if r.metric.startswith("topic_reward."):
-                dataset = r.metric.split(".", 1)[1]
-                acc.setdefault(r.estimator, {}).setdefault(dataset, {}).setdefault(r.key, []).append(r.value)
-        out = {}
-        for est, per in acc.items():
-            entry = {}
-            for dataset, topics in per.items():
-                means = {t: float(np.mean(v)) for t, v in topics.items()}
-                entry[dataset] = {"top_topic": max(means, key=means.get), "topic_rewards": means}
-            if "original" in entry and "clones" in entry:
-                entry["flip"] = entry["original"]["top_topic"] != entry["clones"]["top_topic"]
-            out[est] = entry
-        return {"kind": kind, "estimators": out}
-    acc = {}
+            if r.metric != "verdict":
+                continue
+            entry = cells.setdefault(r.estimator, {"agree": 0, "disagree": 0, "undecided": 0, "error": 0})
+            if r.key.endswith(".error"):
+                entry["error"] += 1
+            elif r.key.endswith(".agrees"):
+                entry["agree" if r.value == 1.0 else "disagree" if r.value == 0.0 else "undecided"] += 1
+        return {"kind": kind, "cells": cells}
+    wanted = _SUMMARY_ROWS.get(kind)
+    acc: dict = {}
     for r in rows:
-        if r.value is not None and np.isfinite(r.value):
-            acc.setdefault(f"{r.estimator} {r.metric}", []).append(r.value)
-    means = {k: float(np.mean(v)) for k, v in sorted(acc.items())[:20]}
-    return {"kind": kind, "means": means}
+        if r.value is None or not np.isfinite(r.value):
+            continue
+        if wanted is not None and not any(r.metric == m and (k is None or r.key == k) for m, k in wanted):
+            continue
+        label = f"{r.estimator} {r.metric}" + (f" {r.key}" if r.key and wanted is not None and
+                                                 dict(wanted).get(r.metric) is not None else "")
+        acc.setdefault(label, []).append(r.value)
+    return {"kind": kind, "means": {k: float(np.mean(v)) for k, v in sorted(acc.items())[:20]}}
+
+
+def _case_study_summary(rows) -> dict:
+    acc: dict = {}
+    for r in rows:
+        if r.metric.startswith("topic_reward.") and r.value is not None:
+            dataset = r.metric.split(".", 1)[1]
+            acc.setdefault(r.estimator, {}).setdefault(dataset, {}).setdefault(r.key, []).append(r.value)
+    out = {}
+    for est, per in acc.items():
+        entry = {}
+        for dataset, topics in per.items():
+            means = {t: float(np.mean(v)) for t, v in topics.items()}
+            entry[dataset] = {"top_topic": max(means, key=means.get), "topic_rewards": means}
+        if "original" in entry and "clones" in entry:
+            entry["flip"] = entry["original"]["top_topic"] != entry["clones"]["top_topic"]
+        out[est] = entry
+    return out

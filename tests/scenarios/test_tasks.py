@@ -169,3 +169,27 @@ def test_run_task_rejects_bad_kind_and_seed():
         run_task("nope", {}, 0)
     with pytest.raises(ValueError, match="seed must be an integer >= 0"):
         run_task("selftest", {}, -1)
+
+
+def test_summaries_from_hand_written_rows(tmp_path):
+    from choicelab.scenarios.spec import Run
+
+    with Store(tmp_path / "s.sqlite") as store:
+        store.record_batch("m", "axiom_matrix")
+        runs = [Run(f"r{k}", "m", "axiom_matrix", {}, k, {}) for k in range(2)]
+        store.mark_running(runs)
+        store.record_done("r0", [("mle", "verdict", "A5.agrees", 1.0), ("mle", "verdict", "A4.agrees", 0.0),
+                                 ("mle", "verdict", "A9.agrees", float("nan")), ("mle", "magnitude", "A5", 0.3)], {},
+                          seconds=0.0)
+        store.record_done("r1", [("mle", "verdict", "X3.error", 1.0), ("copeland", "verdict", "A5.agrees", 1.0)], {},
+                          seconds=0.0)
+        cells = summarise("axiom_matrix", store, "m")["cells"]
+        assert cells == {"mle": {"agree": 1, "disagree": 1, "undecided": 1, "error": 1},
+                         "copeland": {"agree": 1, "disagree": 0, "undecided": 0, "error": 0}}
+        store.record_batch("b", "borda_identity")
+        runs = [Run(f"b{k}", "b", "borda_identity", {}, k, {}) for k in range(2)]
+        store.mark_running(runs)
+        for k, run in enumerate(runs):
+            store.record_done(run.run_id, [("mle", "residual", "max", 1e-10 * (k + 1)), ("mle", "converged", "", 1.0)],
+                              {}, seconds=0.0)
+        assert summarise("borda_identity", store, "b")["means"] == {"mle residual max": pytest.approx(1.5e-10)}
