@@ -78,6 +78,7 @@ _SCHEDULES = ("constant", "linear", "cosine")
 _MATRIX_TOL = 1e-9  # allowed deviation from P_ij + P_ji = 1
 _WEIGHT_SUM_TOL = 1e-8  # allowed deviation from sum(w) = 1
 _INDEX_BUDGET = 1 << 20  # minibatch indices drawn ahead per chunk, over all seeds
+_ROW_BLOCK = 8192  # alternatives per block when a whole X is evaluated outside training
 
 
 # --------------------------------------------------------------------------- result
@@ -120,12 +121,16 @@ class NeuralFit:
         training alternatives.
         """
         X = self.X_train if X is None else _as_points(X, "X", self.X_train.shape[1])
-        H = np.broadcast_to(X, (len(self.seed_ids),) + X.shape)
-        for depth, (W, b) in enumerate(self.params):
-            H = np.matmul(H, W.astype(np.float64)) + b.astype(np.float64)[:, None, :]
-            if depth < len(self.params) - 1:
-                H = _numpy_activation(self.activation, H)
-        return H[..., 0]
+        params = [(W.astype(np.float64), b.astype(np.float64)[:, None, :]) for W, b in self.params]
+        out = np.empty((len(self.seed_ids), X.shape[0]))
+        for lo in range(0, X.shape[0], _ROW_BLOCK):  # bounded memory for large X
+            H = np.broadcast_to(X[lo:lo + _ROW_BLOCK], (len(self.seed_ids),) + X[lo:lo + _ROW_BLOCK].shape)
+            for depth, (W, b) in enumerate(params):
+                H = np.matmul(H, W) + b
+                if depth < len(params) - 1:
+                    H = _numpy_activation(self.activation, H)
+            out[:, lo:lo + _ROW_BLOCK] = H[..., 0]
+        return out
 
     def rewards(self, X=None) -> np.ndarray:
         """Mean reward over seeds at the rows of ``X`` (SPEC §2: results are seed averages)."""
@@ -157,8 +162,9 @@ def neural_bt(X, comps, weights=None, hidden=32, lr=1e-4, batch_size=512, steps=
                                          + (1 - q_k) log s(r(x_j_k) - r(x_i_k))]
                    + (output_reg / 2) sum_i w_i r(x_i)^2
 
-    with ``s`` the logistic function (``log s`` computed stably, never as ``log(s(x))``). For ``Comparisons`` item
-    ``k`` is comparison ``k``: ``i_k`` its winner, ``j_k`` its loser and ``q_k = 1``; a tie
+    with ``s`` the logistic function (``log s`` computed stably, never as ``log(s(x))``).
+    For ``Comparisons`` item ``k`` is comparison ``k``: ``i_k`` its winner, ``j_k`` its loser
+    and ``q_k = 1``; a tie
     (``winner == -1``) has ``q_k = 1/2`` (half of each direction, SPEC §4). For a preference
     matrix ``P`` (representative data) the items are the unordered pairs ``i < j`` (all of
     them, or those listed in ``pairs``), each compared once with fractional outcome
@@ -204,10 +210,20 @@ def neural_bt(X, comps, weights=None, hidden=32, lr=1e-4, batch_size=512, steps=
     dtype : {"float32", "float64"} or torch dtype
     pairs : (k, 2) int array, optional
         Only with a matrix: the unordered pairs to train on (default all ``i < j``).
+    lr_schedule : {"constant", "linear", "cosine"}
+        Step size over the steps: constant (PSZ), or decayed to near 0 (see the module notes).
 
     Returns
     -------
     NeuralFit
+        ``rewards(X)``, ``per_seed(X)``, ``loss_curves`` (seeds, steps), ``final_loss`` and
+        ``settings`` (every setting used, including the resolved ``seed``, ``sampling`` and
+        ``evaluation``).
+
+    Raises
+    ------
+    ValueError, TypeError
+        On bad input, naming the argument and the offending value.
 
     Examples
     --------
@@ -473,14 +489,22 @@ def _train(name, X, task, reg_w, settings, torch) -> NeuralFit:
                 curves[start + t] = loss.detach()
 
     with torch.no_grad():
-        R = net(None)
+        # in row blocks: the hidden activations of all m alternatives need not fit at once
+        R = torch.cat([net(torch.arange(lo, min(lo + _ROW_BLOCK, m), device=tdevice))
+                       for lo in range(0, m, _ROW_BLOCK)], dim=1)
         final = task.loss(R, task.full, None) + 0.5 * output_reg * (R.square() * reg_t).sum(dim=1)
+    curves_np = curves.T.cpu().numpy().copy()
+    final_np = final.cpu().numpy().copy()
+    bad = [seed_ids[k] for k in range(S) if not (np.isfinite(curves_np[k]).all() and np.isfinite(final_np[k]))]
+    if bad:
+        warnings.warn(f"{name}: the loss became non-finite for seed ids {bad} (lower lr, or use float64)",
+                      RuntimeWarning, stacklevel=3)
     out_params = _export_params(params)
     public = {k: v for k, v in settings.items() if not k.startswith("torch_")}
     public["init"] = "nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases"
     public["optimizer"] = "torch.optim.Adam (stacked over seeds)"
     return NeuralFit(params=out_params, activation=settings["activation"],
-                     loss_curves=curves.T.cpu().numpy().copy(), final_loss=final.cpu().numpy().copy(),
+                     loss_curves=curves_np, final_loss=final_np,
                      seed_ids=tuple(seed_ids), X_train=X, settings=public)
 
 

@@ -540,3 +540,19 @@ def test_neural_pl_and_dpo_bad_input_raise_with_the_value():
         tabular_dpo(P, 3, beta=0)
     with pytest.raises(ValueError, match=r"data has shape \(3, 3\), expected \(4, 4\)"):
         tabular_dpo(P, 4)
+
+
+def test_per_seed_evaluates_large_inputs_in_blocks_like_one_pass():
+    rng = np.random.default_rng(16)
+    X = rng.normal(size=(5, 2))
+    fit = neural_bt(X, random_comparisons(5, 12, rng), hidden=3, steps=3, seeds=2, dtype="float64")
+    Y = rng.normal(size=(20000, 2))  # more rows than one evaluation block
+    assert np.abs(fit.per_seed(Y) - mlp_forward(fit, Y)).max() < 1e-12
+
+
+def test_diverging_training_warns():
+    X = np.eye(3)
+    comps = Comparisons(np.array([0, 1]), np.array([1, 2]), np.array([0, 1]), np.full(2, -1))
+    with pytest.warns(RuntimeWarning, match=r"non-finite for seed ids \[0\]"):
+        fit = neural_bt(X * 1e30, comps, layers=0, lr=1e30, steps=3, seeds=1, batch_size=None)
+    assert not np.all(np.isfinite(fit.loss_curves))
