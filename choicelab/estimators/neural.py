@@ -335,7 +335,8 @@ def tabular_dpo(data, m, beta=0.1, lr=0.05, steps=20000, *, pairs=None, tol=1e-8
     The policy is ``pi = softmax(theta)`` over ``m`` responses, the reference policy is
     uniform (``pi_ref = 1/m``) and ``theta`` starts at 0 (``pi = pi_ref``). With
     ``h_i = log pi_i - log pi_ref_i`` the loss is the mean DPO loss over the items (the
-    comparisons, or the unordered pairs of a matrix, exactly as in :func:`neural_bt`)::
+    comparisons, or the unordered pairs of a matrix, exactly as in :func:`neural_bt`; the
+    sum is taken per distinct pair, with its count and wins)::
 
         L(theta) = -(1/n) sum_k [q_k log s(beta (h_i_k - h_j_k))
                                  + (1 - q_k) log s(beta (h_j_k - h_i_k))]
@@ -379,10 +380,17 @@ def tabular_dpo(data, m, beta=0.1, lr=0.05, steps=20000, *, pairs=None, tol=1e-8
     tdtype = _torch_dtype(dtype, name, torch)
     tdevice = _torch_device(device, name, torch)
     items = _pair_data(data, m, None, pairs, name, argname="data")
-    i = torch.as_tensor(items.i, device=tdevice)
-    j = torch.as_tensor(items.j, device=tdevice)
-    q = torch.as_tensor(items.q, dtype=tdtype, device=tdevice)
-    mult = torch.as_tensor(items.weight, dtype=tdtype, device=tdevice)
+    # full batch: the loss depends on the data only through each pair's count and wins, so
+    # the n items collapse to one per distinct pair (the same sum, far fewer terms)
+    lo, hi = np.minimum(items.i, items.j), np.maximum(items.i, items.j)
+    keys, inverse = np.unique(lo * m + hi, return_inverse=True)
+    count = np.bincount(inverse, weights=items.weight, minlength=keys.size)
+    wins_lo = np.bincount(inverse, weights=items.weight * np.where(items.i == lo, items.q, 1.0 - items.q),
+                          minlength=keys.size)
+    i = torch.as_tensor(keys // m, device=tdevice)
+    j = torch.as_tensor(keys % m, device=tdevice)
+    q = torch.as_tensor(wins_lo / count, dtype=tdtype, device=tdevice)
+    mult = torch.as_tensor(count, dtype=tdtype, device=tdevice)
 
     logits = torch.zeros(m, dtype=tdtype, device=tdevice, requires_grad=True)
     opt = torch.optim.Adam([logits], lr=lr)
