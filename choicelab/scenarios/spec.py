@@ -342,7 +342,7 @@ TASK_SCHEMAS = {
     "byo_data": _Table({
         "dense_weight_ratio": _Field(_real(0.0, strict=True, maximum=1.0), default=0.25),
         "dense_nn_ratio": _Field(_real(0.0, strict=True, maximum=1.0), default=0.25),
-        "collapse_radius": _Field(_real(0.0, strict=True)),  # default: dense_nn_ratio * median NN distance
+        "collapse_radius": _Field(_real(0.0, strict=True)),  # default: dense_nn_ratio * (vol(S)/m)^(1/d)
         "region_margin": _Field(_real(0.0), default=0.1),
     }),
 }

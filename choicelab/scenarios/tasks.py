@@ -439,16 +439,20 @@ def _byo_data(params, seed, rng, out: TaskOutput) -> None:
       ``task.region_margin`` times its extent on every side.
     * Voronoi weights (SPEC §2) and each estimator's rewards (blobs ``weights``,
       ``<estimator>.rewards``; rows ``top_alternative`` with the top label as key).
-    * Clone diagnostic: alternative i sits in a dense cluster when ``m w_i <
-      dense_weight_ratio`` or its nearest-neighbour distance is below ``dense_nn_ratio`` times
-      the median one (rows ``clone_diagnostic``: ``dense_count``, ``median_nn``; blobs
+    * Clone diagnostic, against the typical spacing ``s = (vol(S) / m)^(1/d)`` (the cell side
+      if the m points were spread evenly): alternative i sits in a dense cluster when
+      ``m w_i < dense_weight_ratio`` or its nearest-neighbour distance is below
+      ``dense_nn_ratio * s`` (rows ``clone_diagnostic``: ``dense_count``, ``typical_spacing``,
+      ``median_nn``; rows ``dense_alternative`` per flagged label with value ``m w_i``; blobs
       ``weight_ratio``, ``nn_distance``, ``dense``).
-    * Collapse test: alternatives within ``collapse_radius`` (default ``dense_nn_ratio *
-      median NN distance``) are merged (connected components of the radius graph, kept at the
-      lowest index; comparisons inside a group dropped), every estimator is refitted, and
-      ``kendall_tau`` / ``collapsed`` is Kendall's tau between its rewards on the kept
-      alternatives before and after. Close to 1: the ranking ignores the near-duplicates.
-      Blobs ``collapsed_keep`` (kept indices) and ``weights.collapsed``.
+    * Collapse test: alternatives within ``collapse_radius`` (default ``dense_nn_ratio * s``)
+      form groups (connected components of the radius graph); each group keeps its lowest index
+      and the other members are removed with every comparison they took part in, i.e. the data
+      as if the near-duplicates had never been shown. Every estimator is refitted (weights
+      recomputed) and ``kendall_tau`` / ``collapsed`` is Kendall's tau between its rewards on
+      the kept alternatives before and after; rows ``top_alternative_collapsed`` name the new
+      top. A standard MLE whose ranking moves while the weighted MLE's does not is the clone
+      effect of [PSZ]. Blobs ``collapsed_keep`` (kept indices), ``weights.collapsed``.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -459,7 +463,7 @@ def _byo_data(params, seed, rng, out: TaskOutput) -> None:
 
     task = params["task"]
     X, labels = read_embeddings(params["data"]["embeddings"])
-    m = X.shape[0]
+    m, d = X.shape
     labels = [str(i) for i in range(m)] if labels is None else labels
     comps = read_comparisons(params["data"]["comparisons"], m)
     region = build_region(params.get("world", {}).get("region"))
@@ -468,34 +472,34 @@ def _byo_data(params, seed, rng, out: TaskOutput) -> None:
         pad = task["region_margin"] * np.where(hi > lo, hi - lo, 1.0)
         region = sim.Box(lo - pad, hi + pad)
     w = _weights(X, region, params, rng)
+    spacing = float((region.volume / m) ** (1.0 / d))
     tree = cKDTree(X)
     dist, _ = tree.query(X, k=2)
     nn = dist[:, 1]
-    median_nn = float(np.median(nn))
-    dense = (m * w < task["dense_weight_ratio"]) | (nn < task["dense_nn_ratio"] * median_nn)
+    dense = (m * w < task["dense_weight_ratio"]) | (nn < task["dense_nn_ratio"] * spacing)
     out.blobs.update(weights=w, weight_ratio=m * w, nn_distance=nn, dense=dense.astype(np.int8),
                      labels=np.asarray(labels))
     out.add("data", "clone_diagnostic", "m", m)
     out.add("data", "clone_diagnostic", "n_comparisons", comps.n)
     out.add("data", "clone_diagnostic", "dense_count", int(dense.sum()))
-    out.add("data", "clone_diagnostic", "median_nn", median_nn)
+    out.add("data", "clone_diagnostic", "typical_spacing", spacing)
+    out.add("data", "clone_diagnostic", "median_nn", float(np.median(nn)))
     for i in np.flatnonzero(dense):
         out.add("data", "dense_alternative", labels[i], m * w[i])
-    radius = task.get("collapse_radius", task["dense_nn_ratio"] * median_nn)
+    radius = task.get("collapse_radius", task["dense_nn_ratio"] * spacing)
     pairs = np.array(sorted(tree.query_pairs(radius)), dtype=np.int64).reshape(-1, 2)
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(m, m))
     n_groups, group = connected_components(graph, directed=False)
-    keep = np.array([np.flatnonzero(group == g).min() for g in range(n_groups)])
-    order = np.argsort(keep)
-    keep = keep[order]
-    new_index = np.empty(n_groups, dtype=np.int64)
-    new_index[order] = np.arange(n_groups)
-    ga, gb = new_index[group[comps.a]], new_index[group[comps.b]]
-    inside = ga == gb
-    gw = np.where(comps.winner == -1, -1, new_index[group[np.maximum(comps.winner, 0)]])
-    collapsed = sim.Comparisons(ga[~inside], gb[~inside], gw[~inside], comps.annotator[~inside])
+    keep = np.sort([np.flatnonzero(group == g).min() for g in range(n_groups)])
+    new_index = np.full(m, -1, dtype=np.int64)
+    new_index[keep] = np.arange(keep.size)
+    kept = (new_index[comps.a] >= 0) & (new_index[comps.b] >= 0)
+    winner = np.where(comps.winner == -1, -1, new_index[np.maximum(comps.winner, 0)])
+    collapsed = sim.Comparisons(new_index[comps.a[kept]], new_index[comps.b[kept]], winner[kept],
+                                comps.annotator[kept])
     out.add("data", "clone_diagnostic", "collapse_radius", radius)
     out.add("data", "clone_diagnostic", "collapsed_m", n_groups)
+    out.add("data", "clone_diagnostic", "collapsed_comparisons", collapsed.n)
     Xc = X[keep]
     wc = _weights(Xc, region, params, rng) if n_groups < m else w
     out.blobs["weights.collapsed"] = wc
@@ -508,6 +512,8 @@ def _byo_data(params, seed, rng, out: TaskOutput) -> None:
         if n_groups >= 2 and collapsed.n:
             rc, _ = _fit(name, Xc, collapsed, n_groups, wc, params, rng)
             out.add(name, "kendall_tau", "collapsed", _kendall_tau(r[keep], rc))
+            top_c = int(keep[np.argmax(rc)])
+            out.add(name, "top_alternative_collapsed", labels[top_c], top_c)
             out.blobs[f"{name}.rewards.collapsed"] = rc
 
 
@@ -532,7 +538,7 @@ _SUMMARY_ROWS = {
     "clone_robustness": (("a1_measured", ""), ("slope", "")),
     "sensitivity": (("max_error", ""),),
     "byo_data": (("clone_diagnostic", "dense_count"), ("clone_diagnostic", "collapsed_m"),
-                 ("kendall_tau", "collapsed")),
+                 ("kendall_tau", "collapsed"), ("top_alternative", None), ("top_alternative_collapsed", None)),
 }
 
 

@@ -140,28 +140,46 @@ def test_axiom_matrix_cells_against_theory():
 
 
 def test_byo_data_flags_the_planted_near_duplicates():
+    from choicelab.estimators.bt import bt_mle_comparisons
+    from choicelab.estimators.weights import voronoi_weights
+    from choicelab.sim import Box, Comparisons
+
     run = expand(load_scenario("byo-data"))[0]
     out = run_task(run.kind, run.params, run.seed)
     labels = out.blobs["labels"].tolist()
     dense = {labels[i] for i in np.flatnonzero(out.blobs["dense"])}
-    # the example data: r2 and its 4 near-copies (within 0.01) sit in one dense cluster
-    assert dense == {"r2", "r2_copy1", "r2_copy2", "r2_copy3", "r2_copy4"}
+    # the example data: 'food' and its 4 near-copies (within 0.008 per axis) form one dense cluster
+    assert dense == {"food", "food_copy1", "food_copy2", "food_copy3", "food_copy4"}
     rows = {(e, mt, k): v for e, mt, k, v in out.rows}
-    assert rows[("data", "clone_diagnostic", "m")] == 14
-    assert rows[("data", "clone_diagnostic", "collapsed_m")] == 10
-    assert rows[("data", "clone_diagnostic", "n_comparisons")] == 600
-    w = out.blobs["weights"]
-    np.testing.assert_allclose(w.sum(), 1.0, atol=1e-12)
-    # exact duplicates would share r2's cell; near-copies split roughly what r2 alone would own
-    wc = out.blobs["weights.collapsed"]
-    assert wc.shape == (10,) and abs(w[[2, 10, 11, 12, 13]].sum() - wc[2]) < 0.02
-    X = np.loadtxt(builtin_path("byo-data").parent / "data" / "example_embeddings.csv", delimiter=",", skiprows=1,
-                   usecols=(1, 2))
-    D = np.linalg.norm(X[:, None] - X[None], axis=2) + np.diag(np.full(14, np.inf))
+    assert rows[("data", "clone_diagnostic", "m")] == 9
+    assert rows[("data", "clone_diagnostic", "collapsed_m")] == 5
+    assert rows[("data", "clone_diagnostic", "n_comparisons")] == 2000
+    np.testing.assert_array_equal(out.blobs["collapsed_keep"], [0, 1, 2, 3, 4])
+    # independent recomputation from the files: nearest neighbours, Voronoi weights, both fits
+    folder = builtin_path("byo-data").parent / "data"
+    X = np.loadtxt(folder / "example_embeddings.csv", delimiter=",", skiprows=1, usecols=(1, 2))
+    table = np.loadtxt(folder / "example_comparisons.csv", delimiter=",", skiprows=1, dtype=np.int64)
+    D = np.linalg.norm(X[:, None] - X[None], axis=2) + np.diag(np.full(9, np.inf))
     np.testing.assert_allclose(out.blobs["nn_distance"], D.min(axis=1), rtol=1e-12)
-    for est in ("mle", "weighted_mle"):
-        assert -1.0 <= rows[(est, "kendall_tau", "collapsed")] <= 1.0
-        assert out.blobs[f"{est}.rewards"].shape == (14,) and out.blobs[f"{est}.rewards.collapsed"].shape == (10,)
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    region = Box(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
+    w = voronoi_weights(X, region)  # exact in 2-D
+    np.testing.assert_allclose(out.blobs["weights"], w, atol=1e-12)
+    comps = Comparisons(*table.T)
+    kept = (table[:, 0] < 5) & (table[:, 1] < 5)
+    small = Comparisons(*table[kept].T)
+    w5 = voronoi_weights(X[:5], region)
+    for est, weights, weights5 in (("mle", None, None), ("weighted_mle", w, w5)):
+        r = bt_mle_comparisons(comps, 9, weights=weights, lam=0.1).rewards
+        rc = bt_mle_comparisons(small, 5, weights=weights5, lam=0.1).rewards
+        np.testing.assert_allclose(out.blobs[f"{est}.rewards"], r, atol=1e-10)
+        np.testing.assert_allclose(out.blobs[f"{est}.rewards.collapsed"], rc, atol=1e-10)
+    top = {e: k for e, mt, k in rows if mt == "top_alternative"}
+    top_c = {e: k for e, mt, k in rows if mt == "top_alternative_collapsed"}
+    # the clone effect of [PSZ]: the copies lift food for the standard MLE only
+    assert top["mle"].startswith("food") and top_c["mle"] == "history"
+    assert top["weighted_mle"] == top_c["weighted_mle"] == "history"
+    assert rows[("weighted_mle", "kendall_tau", "collapsed")] > rows[("mle", "kendall_tau", "collapsed")]
 
 
 def test_run_task_rejects_bad_kind_and_seed():
