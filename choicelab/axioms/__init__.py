@@ -3,7 +3,9 @@ from choicelab._lazy import lazy_exports
 
 _EXPORTS = {
     "Axiom": "base", "Verdict": "base", "THEORY": "base", "list_axioms": "base",
-    "check": "api", "verify": "api",
+    "check": "api", "verify": "api", "replay": "api",
+    # clones.py / majority.py (A1-A6)
+    "a1_curve": "clones", "condorcet_winner": "majority",
     # sensitivity.py (X1-X4)
     "bt_chain": "sensitivity", "bt_sensitivity": "sensitivity", "sensitivity_bound": "sensitivity",
     "sensitivity_map": "sensitivity", "x2_thresholds": "sensitivity", "X2Thresholds": "sensitivity",

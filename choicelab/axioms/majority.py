@@ -2,8 +2,9 @@
 
 Each axiom has an instance-level check ``_aN_instance(estimator, instance, rng, quick, seed)``
 and a registered check that either runs it on a given instance or searches instances (random
-worlds, random profiles, planted structures, exhaustive 3-alternative grids and, for the
-Bradley-Terry estimators, an adversarial search over P). Every violation is re-checked by an
+worlds, random profiles, planted structures, exhaustive 3-alternative grids of P and every profile
+of 3 to 5 voters over 3 alternatives and, for the Bradley-Terry estimators, an adversarial search
+over P). Every violation is re-checked by an
 independent computation (:func:`choicelab.axioms.search.brute_outcome`) before it is reported.
 
 Tolerances: reward differences within :data:`~choicelab.axioms.search.REWARD_TOL` (1e-7) are
@@ -219,6 +220,7 @@ def _check_a4(estimator, instance, rng, quick=False) -> Measurement:
     sources = [
         SearchSource("planted", search.planted_linear_majority_instances(rng, n)),
         SearchSource("exhaustive", _exhaustive(quick)),
+        SearchSource("exhaustive-profile", search.small_profiles(quick)),
         SearchSource("random-profile", search.random_profile_instances(rng, 2 * n)),
         SearchSource("random", search.random_bt_instances(rng, n)),
     ]
@@ -293,6 +295,7 @@ def _check_a5(estimator, instance, rng, quick=False) -> Measurement:
     sources = [
         SearchSource("planted", search.planted_condorcet_instances(rng, n)),
         SearchSource("exhaustive", _exhaustive(quick)),
+        SearchSource("exhaustive-profile", search.small_profiles(quick)),
         SearchSource("random-profile", search.random_profile_instances(rng, 2 * n)),
         SearchSource("random", search.random_bt_instances(rng, n)),
     ]

@@ -30,7 +30,7 @@ __all__ = [
     "fit_outcome", "brute_outcome", "BruteForceUnavailable", "weights_for",
     "random_bt_instances", "random_profile_instances", "profile_instance", "tennessee_instance",
     "planted_condorcet_instances", "planted_linear_majority_instances", "exhaustive_matrices",
-    "exhaustive_profiles", "clone_matrix", "clone_instance", "permute_instance", "topic_cluster_instance",
+    "exhaustive_profiles", "small_profiles", "clone_matrix", "clone_instance", "permute_instance", "topic_cluster_instance",
     "adversarial_matrix_search", "run_search", "cell_seed", "SearchSource", "check_given",
     "register_instance_check", "INSTANCE_CHECKS", "as_instance", "outcome_summary", "recheck", "violation",
     "not_applicable",
@@ -470,6 +470,12 @@ def exhaustive_profiles(n_voters: int, m: int = 3) -> list:
         kinds, counts = np.unique(combo, return_counts=True)
         out.append(profile_instance([perms[k] for k in kinds], counts / n_voters))
     return out
+
+
+def small_profiles(quick: bool) -> list:
+    """Every profile of 3 (quick) or of 3, 4 and 5 voters over 3 alternatives (56 or 434 profiles)."""
+    sizes = (3,) if quick else (3, 4, 5)
+    return [inst for n in sizes for inst in exhaustive_profiles(n)]
 
 
 def topic_cluster_instance(rng, per_topic: int = 3, n_types: int = 3, spread: float = 0.05):

@@ -241,3 +241,16 @@ def test_mle_order_is_the_borda_order(seed, m):
     gaps = np.abs(B[:, None] - B[None, :]) + np.eye(m)
     if gaps.min() > 1e-6:
         assert out.order.tolist() == np.argsort(-B).tolist()
+
+
+def test_linear_mle_matches_the_direct_call_and_needs_positions():
+    from choicelab.estimators.linear import linear_mle
+
+    inst = _world(8, m=5)
+    out = get_estimator("linear_mle").fit(inst, lam=0.2)
+    direct = linear_mle(inst.X, inst.P, lam=0.2)
+    np.testing.assert_array_equal(out.scores, direct.rewards)
+    np.testing.assert_allclose(out.scores, inst.X @ direct.theta, atol=1e-14)
+    assert out.converged and out.kind == "reward"
+    with pytest.raises(ValueError, match="linear_mle: .*needs positions"):
+        get_estimator("linear_mle").fit(sim.Instance.from_matrix(inst.P))
