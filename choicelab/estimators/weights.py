@@ -40,11 +40,10 @@ _SAMPLE_CHUNK = 1 << 16
 _BRUTE_BLOCK_ELEMS = 1 << 22
 # Entries of one float64 difference tensor in the exact re-check of near-ties.
 _RECHECK_BLOCK_ELEMS = 1 << 21
-# Highest dimension at which the KD-tree beats the blocked brute-force search, by number of
-# distinct points (measured in benchmarks/bench_voronoi.py; see benchmarks/results/voronoi.md).
-_KDTREE_MAX_DIM_SMALL_M = 6     # fewer than _KDTREE_LARGE_M points
-_KDTREE_MAX_DIM_LARGE_M = 10    # at least _KDTREE_LARGE_M points
-_KDTREE_LARGE_M = 5000
+# The KD-tree beats the blocked brute-force search up to about d = 4 log10(m) - 4 (m distinct
+# points): d ~ 4 at m = 100, 8 at m = 10^3, 12 at m = 10^4 (benchmarks/bench_voronoi.py,
+# benchmarks/results/voronoi.md). Below d = 2 the tree is never slower in practice.
+_KDTREE_CROSSOVER = (4.0, -4.0)  # d_max = a * log10(m) + b
 # First KD-tree neighbour batch when clipping exact 2-D cells; doubled for uncertified cells.
 _EXACT_2D_FIRST_NEIGHBOURS = 16
 
@@ -143,9 +142,10 @@ def voronoi_weights(X, region, method="auto", n_samples=None, rng=None, *, full_
     from the differences z - x, every sample whose two smallest float32 values are closer
     than a rigorous bound on the float32 rounding error, (d + 8) u (2 ||z|| R + R^2) with u the
     float32 unit roundoff and R the largest ||x||. Its assignments therefore equal a float64
-    search except at float64 near-ties. ``"monte_carlo"``/``"auto"`` use the KD-tree for
-    d <= 6, and for d <= 10 when there are at least 5000 distinct points; the blocked
-    matrix products otherwise (crossover measured in ``benchmarks/bench_voronoi.py``).
+    search except at float64 near-ties. ``"monte_carlo"``/``"auto"`` use the KD-tree when
+    d <= max(2, 4 log10(m') - 4), m' the number of distinct points (d <= 4 at m' = 100, 8 at
+    10^3, 12 at 10^4), and the blocked matrix products otherwise: the crossover measured in
+    ``benchmarks/bench_voronoi.py``.
 
     The exact 2-D method costs about O(m log m) plus a few bisector clips per cell; the exact
     1-D method O(m log m).
@@ -197,8 +197,8 @@ def _exact_available(region) -> bool:
 
 
 def _auto_backend(k: int, d: int) -> str:
-    limit = _KDTREE_MAX_DIM_LARGE_M if k >= _KDTREE_LARGE_M else _KDTREE_MAX_DIM_SMALL_M
-    return "kdtree" if d <= limit else "brute"
+    a, b = _KDTREE_CROSSOVER
+    return "kdtree" if d <= max(2.0, a * math.log10(k) + b) else "brute"
 
 
 def _merge_duplicates(X: np.ndarray):

@@ -321,14 +321,24 @@ def test_auto_method_choice_and_full_output():
     np.testing.assert_array_equal(est.stderr, np.zeros(5))
     est = voronoi_weights(rng.random((5, 1)), Ball([0.5], 0.5), full_output=True)
     assert est.method == "exact"
-    est = voronoi_weights(rng.random((5, 3)), Box(np.zeros(3), np.ones(3)), n_samples=1000, rng=0,
-                          full_output=True)
-    assert est.method == "kdtree" and est.n_samples == 1000
+    # KD-tree up to d = max(2, 4 log10(m) - 4) distinct points, blocked matrix products above
+    cube = Box(np.zeros(3), np.ones(3))
+    with pytest.warns(VoronoiResolutionWarning):  # far fewer samples than points
+        est = voronoi_weights(rng.random((2000, 3)), cube, n_samples=1000, rng=0, full_output=True)
+        assert est.method == "kdtree" and est.n_samples == 1000
+        X = rng.random((1000, 9))
+        X[500:] = X[:500]  # 500 distinct points: 4 log10(500) - 4 = 6.8 < 9
+        est = voronoi_weights(X, Box(np.zeros(9), np.ones(9)), n_samples=1000, rng=0, full_output=True)
+        assert est.method == "brute"
+        est = voronoi_weights(rng.random((20_000, 9)), Box(np.zeros(9), np.ones(9)), n_samples=100,
+                              rng=0, full_output=True)
+    assert est.method == "kdtree"
     est = voronoi_weights(rng.random((5, 32)), Box(np.zeros(32), np.ones(32)), n_samples=1000,
                           rng=0, full_output=True, warn_rel_stderr=100.0)
     assert est.method == "brute"
     est = voronoi_weights(rng.random((5, 3)), Box(np.zeros(3), np.ones(3)), rng=0, full_output=True)
     assert est.n_samples == DEFAULT_N_SAMPLES == 200_000
+    assert est.method == "brute"  # 5 points in 3-D: below the KD-tree's crossover
 
 
 # ---------------------------------------------------------------------------------------------
