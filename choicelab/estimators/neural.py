@@ -34,10 +34,11 @@ Batching
     pass is a batched matmul; one ``torch.optim.Adam`` updates the stacked tensors (Adam, and
     its L2 ``weight_decay``, act elementwise, so this equals one Adam per seed), and the loss
     that is differentiated is the sum of the per-seed losses, so each seed gets its own
-    gradient. The network is evaluated once per distinct alternative: on all ``m`` when
-    ``m`` is at most the number of alternative slots in a minibatch (or when the output
-    regulariser needs them all), otherwise on the alternatives present in the step's batches,
-    and the pair rewards are gathered from these values.
+    gradient. Each network is evaluated once per distinct alternative and the pair rewards
+    are gathered from these values: on all ``m`` alternatives when ``m`` is at most the
+    number of alternative slots in a minibatch (or when the output regulariser or a full
+    batch needs them all; ``settings["evaluation"] == "all"``), otherwise on the distinct
+    alternatives of that seed's own minibatch (``"per_seed_distinct"``).
 
 Optimiser
     ``torch.optim.Adam`` with its defaults (betas 0.9/0.999, eps 1e-8), step size ``lr``
@@ -47,8 +48,8 @@ Optimiser
     estimate shrinks with the gradient, so its steps do not).
 
 Numerics and devices
-    ``log s(x)`` is computed stably (``min(x, 0) - log1p(exp(-|x|))``), never as
-    ``log(s(x))``. Training runs in float32 (default) or float64 on the CPU, or on a CUDA
+    ``log s(x)`` is computed stably (``-softplus(-x)``, i.e. ``-log1p(exp(-x))`` with the
+    linear branch for large arguments), never as ``log(s(x))``. Training runs in float32 (default) or float64 on the CPU, or on a CUDA
     device when asked (a ``ValueError`` when CUDA is unavailable). Adam divides by the
     root of the squared-gradient average, so gradient entries near 0 turn rounding
     differences into step-size differences: float32 runs that are mathematically equal
@@ -63,7 +64,6 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 from scipy.special import erf, expit
@@ -300,7 +300,7 @@ def output_reg_for_lambda(lam, data, weights=None, pairs=None) -> float:
     data : Comparisons, (m, m) array or Rankings
         The training data passed to :func:`neural_bt` (or :func:`neural_pl`).
     weights : (m,) array, optional
-        The weights passed to :func:`neural_bt` (required for Comparisons only to know m).
+        The weights passed to :func:`neural_bt` / :func:`neural_pl`.
     pairs : (k, 2) int array, optional
         The trained pairs of a matrix, as in :func:`neural_bt`.
 
@@ -317,11 +317,10 @@ def output_reg_for_lambda(lam, data, weights=None, pairs=None) -> float:
         m = int(data.m)
         return lam / _ranking_data(data, m, _check_weights(weights, m, name), name).z
     if isinstance(data, Comparisons):
-        m = None if weights is None else np.asarray(weights).shape[0]
-        if m is None:
-            if len(data) == 0:
-                raise ValueError(f"{name}: data has no comparisons")
-            m = int(max(data.a.max(), data.b.max())) + 1
+        if len(data) == 0:
+            raise ValueError(f"{name}: data has no comparisons")
+        # m only sizes the weights check: their length, else the largest index mentioned
+        m = np.shape(weights)[0] if np.ndim(weights) == 1 else int(max(data.a.max(), data.b.max())) + 1
     else:
         m = _check_matrix(data, name, "data").shape[0]
     w = _check_weights(weights, m, name)
@@ -444,7 +443,7 @@ def _train(name, X, task, reg_w, settings, torch) -> NeuralFit:
     full_batch = batch is None or batch >= task.n
     eval_all = full_batch or output_reg > 0 or m <= task.slots * batch
     settings.update(sampling="full_batch" if full_batch else "epoch_shuffle",
-                    evaluation="all" if eval_all else "unique")
+                    evaluation="all" if eval_all else "per_seed_distinct")
 
     mask = _block_mask(S, settings["hidden"], tdtype, tdevice, torch) if len(params) > 2 else None
 
@@ -459,9 +458,10 @@ def _train(name, X, task, reg_w, settings, torch) -> NeuralFit:
             if output_reg > 0:
                 loss = loss + 0.5 * output_reg * (R.square() * reg_t).sum(dim=1)
             return loss
-        alts = task.alternatives(items)
-        uniq, inverse = torch.unique(alts, return_inverse=True)
-        return task.loss(net(uniq), items, inverse.view(alts.shape))
+        # each seed's network on the distinct alternatives of its own batch, then gathered
+        uniq, inverse = _per_seed_distinct(task.alternatives(items), torch)
+        values = _forward_per_seed(params, X_t[uniq], act, torch)
+        return task.loss(values, items, inverse)
 
     def set_lr(step):
         if settings["lr_schedule"] != "constant":
@@ -590,6 +590,32 @@ def _forward(params, Xr, act, mask, torch):
     return torch.addmm(b_out, H, W_out.reshape(S * f1, 1) * mask).T
 
 
+def _forward_per_seed(params, Xs, act, torch):
+    """Rewards ``(S, k)`` of seed ``s``'s network at the rows ``Xs[s] (k, d)``: batched products."""
+    W0, b0 = params[0], params[1]
+    H = torch.baddbmm(b0[:, None, :], Xs, W0.transpose(0, 1))  # (S, k, f1)
+    if len(params) == 2:
+        return H[..., 0]
+    H = act(H)
+    for depth in range(1, len(params) // 2 - 1):
+        H = act(torch.baddbmm(params[2 * depth + 1], H, params[2 * depth]))
+    W_out, b_out = params[-2], params[-1]
+    return torch.baddbmm(b_out[:, None, None], H, W_out[:, :, None])[..., 0]
+
+
+def _per_seed_distinct(idx, torch):
+    """Per row of ``idx (S, k)``: its distinct values, padded to a common width with the row's
+    smallest value, and the map from each entry to its column (batched, no loop over seeds)."""
+    ordered, order = idx.sort(dim=1)
+    new = torch.ones_like(ordered, dtype=torch.bool)
+    new[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    rank = new.cumsum(dim=1) - 1
+    width = int(rank[:, -1].max()) + 1
+    distinct = ordered[:, :1].expand(-1, width).clone().scatter_(1, rank, ordered)
+    inverse = torch.empty_like(idx).scatter_(1, order, rank)
+    return distinct, inverse
+
+
 def _block_mask(S, h, tdtype, tdevice, torch):
     """``(S h, S)`` 0/1 matrix with ones where row ``s h + j`` meets column ``s``."""
     return torch.repeat_interleave(torch.eye(S, dtype=tdtype, device=tdevice), h, dim=0)
@@ -637,29 +663,17 @@ def _seed_for(base: int, s: int) -> int:
     return int(np.random.SeedSequence([base, s]).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
-@lru_cache(maxsize=None)
 def _log_sigmoid():
-    """Stable ``log s(x) = min(x, 0) - log1p(exp(-|x|))`` with gradient ``s(-x)``, for torch.
+    """Stable ``log s(x) = -log(1 + exp(-x)) = -softplus(-x)`` for torch tensors.
 
-    Same numbers as ``torch.nn.functional.logsigmoid``, but built from elementwise kernels:
-    aten's log_sigmoid kernel opens a parallel region on every call, which costs milliseconds
-    per call on small tensors when the cores are busy (a shared machine), while these kernels
-    run inline. The explicit backward avoids the kink of ``min`` and ``|x|`` at 0.
+    torch's softplus returns its input above ``threshold`` and ``log1p(exp(.))`` below; at 40
+    the neglected ``log1p(exp(-40)) ~ 4e-18`` is below float64 rounding and ``exp(40)``
+    cannot overflow, so this equals ``torch.nn.functional.logsigmoid`` to rounding. It is
+    used instead because aten's log_sigmoid kernel opens a parallel region on every call,
+    which stalls for milliseconds on small tensors when the cores are busy (a shared machine).
     """
-    torch = _torch()
-
-    class LogSigmoid(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x.clamp(max=0) - torch.log1p(torch.exp(-x.abs()))
-
-        @staticmethod
-        def backward(ctx, grad):
-            (x,) = ctx.saved_tensors
-            return grad * torch.sigmoid(-x)
-
-    return LogSigmoid.apply
+    softplus = _torch().nn.functional.softplus
+    return lambda x: -softplus(-x, beta=1.0, threshold=40.0)
 
 
 def _torch_activation(name, torch):
@@ -730,7 +744,11 @@ class _PairTask:
         return items["ij"]
 
     def loss(self, R, items, inverse):
-        """Per seed: ``sum_k c_k * -(q_k logsig(d_k) + (1 - q_k) logsig(-d_k)) / count``."""
+        """Per seed: ``sum_k c_k * -(q_k logsig(d_k) + (1 - q_k) logsig(-d_k)) / count``.
+
+        ``R`` holds rewards of all alternatives (``inverse=None``) or of each seed's distinct
+        batch alternatives, with ``inverse`` the slot -> column map.
+        """
         # one gather for both sides (one scatter in the backward pass instead of two)
         both = _take(R, items["ij"]) if inverse is None else R.gather(1, inverse)
         pairs = both.view(both.shape[0], -1, 2)

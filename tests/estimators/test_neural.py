@@ -219,7 +219,7 @@ def test_weight_decay_is_adam_l2_on_parameters():
 
 
 # --------------------------------------------------------------------------- batching and seeds
-@pytest.mark.parametrize("m, batch, evaluation, schedule", [(6, 8, "all", "constant"), (30, 4, "unique", "cosine")])
+@pytest.mark.parametrize("m, batch, evaluation, schedule", [(6, 8, "all", "constant"), (30, 4, "per_seed_distinct", "cosine")])
 def test_batched_training_equals_per_seed_nn_module_loop(m, batch, evaluation, schedule):
     rng = np.random.default_rng(5)
     X = rng.normal(size=(m, 3))
@@ -380,19 +380,22 @@ def test_weighted_tabular_pl_matches_pl_mle(unlisted_last):
     assert np.abs(plain.rewards() - pl_mle(rk, m, lam=lam).rewards).max() < 1e-3
 
 
-def test_pl_on_pairs_is_bt_on_the_same_comparisons():
+@pytest.mark.parametrize("m, batch, output_reg", [(5, 8, 0.3), (40, 4, 0.0)])
+def test_pl_on_pairs_is_bt_on_the_same_comparisons(m, batch, output_reg):
     # a ranking of two alternatives i > j is the comparison "i beat j", also with weights
     rng = np.random.default_rng(15)
-    m = 5
     X = rng.normal(size=(m, 2))
     comps = random_comparisons(m, 30, rng, tie_share=0.0)
     rk = Rankings(orders=tuple(((int(a),), (int(b),)) for a, b in zip(comps.winner, comps.loser)),
                   counts=np.ones(30, dtype=np.int64), m=m)
     w = rng.dirichlet(np.ones(m))
-    kw = dict(weights=w, hidden=4, lr=0.02, batch_size=8, steps=20, seeds=2, output_reg=0.3, dtype="float64")
+    kw = dict(weights=w, hidden=4, lr=0.02, batch_size=batch, steps=20, seeds=2, output_reg=output_reg,
+              dtype="float64")
     bt, pl = neural_bt(X, comps, **kw), neural_pl(X, rk, **kw)
-    assert np.abs(bt.loss_curves - pl.loss_curves).max() < 1e-12
-    assert np.abs(bt.per_seed() - pl.per_seed()).max() < 1e-12
+    assert bt.settings["evaluation"] == pl.settings["evaluation"]
+    # equal up to rounding (logcumsumexp vs log-sigmoid), which Adam's normalisation amplifies a little
+    assert np.abs(bt.loss_curves - pl.loss_curves).max() < 1e-9
+    assert np.abs(bt.per_seed() - pl.per_seed()).max() < 1e-9
     assert output_reg_for_lambda(0.7, rk, w) == pytest.approx(output_reg_for_lambda(0.7, comps, w), rel=1e-12)
 
 
