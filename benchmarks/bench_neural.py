@@ -6,7 +6,8 @@ Setting (SPEC §2 "Neural MLE [PSZ case study]"): 20 seeds x 500 Adam steps, d =
 comparisons over m = 100 alternatives, batch 512, one hidden layer of 32 ReLU units,
 lr 1e-4. ``choicelab.estimators.neural_bt`` trains the 20 seeds as one stacked model; the
 baseline is the ordinary way: per seed, an ``nn.Sequential`` with ``torch.optim.Adam``,
-the network run on both sides of every comparison of the minibatch. Both use the same
+the network run on both sides of every comparison of the minibatch (with the same
+log-sigmoid formula as ``neural_bt``, so the ratio measures the batching alone). Both use the same
 initialisation and minibatches (each seed's generator, as documented in
 ``choicelab/estimators/neural.py``), so their rewards must agree; the script checks this and
 exits with status 1 otherwise. A second row uses m = 50000 alternatives and n = 100000, where
@@ -77,7 +78,8 @@ def loop_baseline(X, comps, seeds, steps, batch, hidden, lr, base_seed=0, dtype=
             idx, stream = stream[:batch], stream[batch:]
             opt.zero_grad()
             d = model(X_t[win[idx]])[:, 0] - model(X_t[lose[idx]])[:, 0]
-            loss = -torch.nn.functional.logsigmoid(d).mean()
+            # log-sigmoid as neural_bt computes it (aten's logsigmoid kernel stalls on busy cores)
+            loss = torch.nn.functional.softplus(-d, beta=1.0, threshold=40.0).mean()
             loss.backward()
             opt.step()
         with torch.no_grad():

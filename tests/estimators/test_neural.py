@@ -109,8 +109,8 @@ def loop_reference(X, comps, seed_ids, steps, batch, hidden, lr, base_seed=0, co
             idx, stream = stream[:batch], stream[batch:]
             opt.zero_grad()
             d = model(X_t[first[idx]])[:, 0] - model(X_t[second[idx]])[:, 0]
-            logsig = torch.nn.functional.logsigmoid
-            loss = -(q[idx] * logsig(d) + (1 - q[idx]) * logsig(-d)).mean()
+            # the textbook -log(1 + e^{-d}): fine for the moderate margins here, independent of neural.py
+            loss = (q[idx] * torch.log1p(torch.exp(-d)) + (1 - q[idx]) * torch.log1p(torch.exp(d))).mean()
             loss.backward()
             opt.step()
             if sched is not None:
