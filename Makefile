@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench clean
+.PHONY: install browser demo test bench clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,10 +14,18 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-demo: $(STAMP)
-	$(PY) -m choicelab.demo
+# Debian's chromium renders reports in the browser test; installed once when missing (as root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the report browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: $(STAMP)
+demo: $(STAMP)
+	$(VENV)/bin/choicelab run psz-case-study --db demo.sqlite
+	$(VENV)/bin/choicelab report --db demo.sqlite --batch psz-case-study --out reports
+	@echo "open reports/psz-case-study/index.html"
+
+test: $(STAMP) browser
 	$(PY) -m pytest -q -n 2 --timeout 600 tests
 
 bench: $(STAMP)
