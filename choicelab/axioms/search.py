@@ -27,7 +27,7 @@ from choicelab.axioms.base import HOLDS, INCONCLUSIVE, VIOLATED, Measurement
 
 __all__ = [
     "WITNESS_FORMAT", "LAM", "REWARD_TOL", "BRUTE_TOL", "make_witness", "jsonable",
-    "fit_outcome", "brute_outcome", "BruteForceUnavailable", "weights_for",
+    "fit_outcome", "brute_outcome", "EstimatorNotApplicable", "applicability", "BruteForceUnavailable", "weights_for",
     "random_bt_instances", "random_profile_instances", "profile_instance", "tennessee_instance",
     "planted_condorcet_instances", "planted_linear_majority_instances", "exhaustive_matrices",
     "exhaustive_profiles", "small_profiles", "clone_matrix", "clone_instance", "permute_instance", "topic_cluster_instance",
@@ -110,10 +110,37 @@ def weights_for(estimator: str, instance, rng=None) -> np.ndarray | None:
     return np.asarray(voronoi_weights(instance.X, instance.region, rng=_rng(rng)), dtype=float)
 
 
+class EstimatorNotApplicable(ValueError):
+    """The estimator cannot run on this instance (the checks then skip it as premise-failed)."""
+
+
+def applicability(estimator: str, instance, data=None) -> str | None:
+    """Why ``estimator`` cannot be fitted on ``instance`` in the checks, or None when it can.
+
+    ``linear_mle`` needs positions; ``pl_mle`` without data samples rankings, so it needs a
+    population whose choice model is not deterministic (deterministic ties, e.g. between exact
+    clones, would give tied rankings, which Plackett-Luce has no model for).
+    """
+    if estimator == "linear_mle" and instance.X is None:
+        return "linear_mle needs positions; the instance is matrix-only"
+    if estimator == "pl_mle" and data is None:
+        if instance.population is None or instance.X is None:
+            return "pl_mle samples rankings from a population; the instance is matrix-only"
+        if instance.population.choice == "deterministic":
+            return "pl_mle has no tie model; a deterministic population ranks equal rewards as ties"
+    return None
+
+
 def fit_outcome(estimator: str, instance, *, weights=None, data=None, rng=None, quick=False, lam=LAM):
-    """Fit ``estimator`` through the registry; weighted estimators get :func:`weights_for` by default."""
+    """Fit ``estimator`` through the registry; weighted estimators get :func:`weights_for` by default.
+
+    Raises :class:`EstimatorNotApplicable` when :func:`applicability` gives a reason.
+    """
     from choicelab.estimators.registry import get_estimator
 
+    why = applicability(estimator, instance, data)
+    if why is not None:
+        raise EstimatorNotApplicable(why)
     if weights is None and estimator in WEIGHTED:
         weights = weights_for(estimator, instance, rng)
     return get_estimator(estimator).fit(instance, data=data, weights=weights, lam=lam, rng=rng, quick=quick)
@@ -614,7 +641,14 @@ def as_instance(instance):
 def check_given(check_instance, estimator: str, instance, rng, quick: bool) -> Measurement:
     """Run an instance-level check on a given instance with a fresh seed drawn from ``rng``."""
     seed = int(_rng(rng).integers(2**62))
-    return check_instance(estimator, as_instance(instance), np.random.default_rng(seed), bool(quick), seed=seed)
+    return _guarded(check_instance, estimator, as_instance(instance), np.random.default_rng(seed), bool(quick), seed)
+
+
+def _guarded(check_instance, estimator, instance, rng, quick, seed) -> Measurement:
+    try:
+        return check_instance(estimator, instance, rng, quick, seed=seed)
+    except EstimatorNotApplicable as exc:
+        return not_applicable("check", str(exc))
 
 
 @dataclass(frozen=True)
@@ -645,7 +679,7 @@ def run_search(axiom: str, estimator: str, sources, check_instance, rng, quick: 
         n = 0
         for instance in source.instances:
             seed = int(rng.integers(2**62))
-            meas = check_instance(estimator, instance, np.random.default_rng(seed), quick, seed=seed)
+            meas = _guarded(check_instance, estimator, instance, np.random.default_rng(seed), quick, seed)
             n += 1
             if meas.data.get("applicable") is False:
                 skipped += 1  # the axiom's premise fails here (no Condorcet winner, ...)

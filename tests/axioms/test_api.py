@@ -102,3 +102,9 @@ def test_replay_rejects_what_is_not_a_witness():
 def test_verdict_to_dict_is_json():
     v = api.check("A4", "mle", instance=np.array(A5_P), rng=0)
     json.dumps(v.to_dict(), allow_nan=False)
+
+
+def test_verify_progress_bar_goes_to_stderr(capsys):
+    out = api.verify(quick=True, axioms=["A5"], estimators=["copeland"], progress=True)
+    err = capsys.readouterr().err
+    assert len(out) == 1 and "verify" in err and "1/1" in err

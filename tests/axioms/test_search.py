@@ -219,3 +219,16 @@ def test_jsonable_and_witness():
     w = search.make_witness("A4", "mle", inst, 5, True, extra=np.array([1.5]))
     assert json.loads(json.dumps(w))["extra"] == [1.5]
     assert sim.Instance.from_dict(w["instance"]).P.tolist() == inst.P.tolist()
+
+
+def test_estimators_that_cannot_run_on_an_instance_are_skipped_not_errors():
+    P = np.full((3, 3), 0.5)
+    assert "matrix-only" in search.applicability("linear_mle", sim.Instance.from_matrix(P))
+    assert search.applicability("pl_mle", search.tennessee_instance()).startswith("pl_mle has no tie model")
+    assert search.applicability("mle", sim.Instance.from_matrix(P)) is None
+    with pytest.raises(search.EstimatorNotApplicable):
+        search.fit_outcome("pl_mle", sim.Instance.from_matrix(P))
+    from choicelab.axioms.api import check
+
+    v = check("A5", "pl_mle", instance=P, rng=0)
+    assert v.measured == INCONCLUSIVE and v.data["applicable"] is False
