@@ -111,17 +111,20 @@ def test_pl_tuple_sensitivity_matches_finite_differences(K, seed):
     rng = np.random.default_rng(seed)
     u = rng.normal(0, 2.5, size=K)
     i, l = rng.choice(K, size=2, replace=False)
-    h = 1e-6
+    h = 1e-4  # central differences: truncation ~h^2, far below the tolerance
+    # difference the smaller of P_il and 1 - P_il: near 0 a sigmoid keeps its relative precision,
+    # near 1 the step of P would drown in rounding (u_i - u_l of 11 gives P_il = 1 - 2e-5)
+    sign = 1.0 if u[i] < u[l] else -1.0
 
     def q_and_p(ul):
         v = u.copy()
         v[l] = ul
         e = np.exp(v - v.max())
-        return e[i] / e.sum(), _sig(v[i] - v[l])
+        return e[i] / e.sum(), _sig(sign * (v[i] - v[l]))
 
     q_plus, p_plus = q_and_p(u[l] + h)
     q_minus, p_minus = q_and_p(u[l] - h)
-    fd = (q_plus - q_minus) / (p_plus - p_minus)
+    fd = (q_plus - q_minus) / (sign * (p_plus - p_minus))
     closed = sens.pl_tuple_sensitivity(u, int(i), int(l))
     assert closed == pytest.approx(fd, rel=1e-5)
     assert closed <= 1.0 + 1e-12
