@@ -12,7 +12,7 @@ _EXPORTS = {
     "pl_first_choice": "sensitivity", "pl_tuple_sensitivity": "sensitivity", "pl_ranking_counts": "sensitivity",
     "three_option_data": "sensitivity", "three_option_experiment": "sensitivity",
     "ThreeOptionCurves": "sensitivity", "default_p_ij_grid": "sensitivity",
-    "pairwise_vs_tuple_experiment": "sensitivity",
+    "pairwise_vs_tuple_experiment": "sensitivity", "x3_outcome": "sensitivity",
     # theorems.py (T1, P4-P8)
     "impossibility_pair": "theorems", "ImpossibilityPair": "theorems",
     "borda_identity_residual": "theorems", "s_space_grid": "theorems", "SSpaceGrid": "theorems",

@@ -722,6 +722,27 @@ X3_DEFAULT_TOL = 0.1
 X3_SWING = (0.1, 0.9)  # the learned P_ik must reach below the first and above the second value
 
 
+def x3_outcome(estimator: str, curves: "ThreeOptionCurves") -> tuple[str, str]:
+    """The X3 verdict rule on a three-option experiment: ``(outcome, one-line summary)``.
+
+    Holds when every fit converged, the learned ``P_ik`` stays within the estimator's tolerance
+    (:data:`X3_TOL`, else :data:`X3_DEFAULT_TOL`) of the X1 closed form and crosses from below
+    ``X3_SWING[0]`` to above ``X3_SWING[1]``; inconclusive when a fit did not converge.
+    """
+    tol = X3_TOL.get(estimator, X3_DEFAULT_TOL)
+    err = curves.max_error
+    lo, hi = float(curves.learned_p_ik.min()), float(curves.learned_p_ik.max())
+    grid = np.asarray(curves.p_ij, dtype=float)
+    width = float(grid.max() - grid.min())
+    summary = (f"learned P_ik from {lo:.3f} to {hi:.3f} as P_ij moves over an interval of width {width:.3f}; "
+               f"max |learned - X1 closed form| = {err:.3f} (tolerance {tol:g})")
+    if not np.all(curves.converged):
+        return INCONCLUSIVE, f"{int((~np.asarray(curves.converged)).sum())} fits did not converge; " + summary
+    if err > tol or not (lo < X3_SWING[0] and hi > X3_SWING[1]):
+        return VIOLATED, summary
+    return HOLDS, summary
+
+
 def _check_x3(estimator: str, instance, rng, quick: bool = False) -> Measurement:
     """X3: the learned untrained-pair probability follows X1 and swings from near 0 to near 1.
 
@@ -734,20 +755,13 @@ def _check_x3(estimator: str, instance, rng, quick: bool = False) -> Measurement
     rng = _rng(rng)
     grid = default_p_ij_grid(X3_P_JK, points=5 if quick else 11)
     curves = three_option_experiment(estimator, grid, X3_P_JK, rng, quick=quick)
-    tol = X3_TOL.get(estimator, X3_DEFAULT_TOL)
+    outcome, summary = x3_outcome(estimator, curves)
     err = curves.max_error
-    lo, hi = float(curves.learned_p_ik.min()), float(curves.learned_p_ik.max())
-    swings = lo < X3_SWING[0] and hi > X3_SWING[1]
-    width = float(grid.max() - grid.min())
-    data = {"curves": curves.to_dict(), "tolerance": tol, "p_ij_interval": width}
-    summary = (f"learned P_ik from {lo:.3f} to {hi:.3f} as P_ij moves over an interval of width {width:.3f} "
-               f"(P_jk = {X3_P_JK}); max |learned - X1 closed form| = {err:.3f} (tolerance {tol:g})")
-    if not np.all(curves.converged):
-        return Measurement(INCONCLUSIVE, magnitude=err, data=data,
-                           detail=f"X3: {int((~curves.converged).sum())} fits did not converge; " + summary)
-    if err > tol or not swings:
-        return Measurement(VIOLATED, magnitude=err, witness=curves.to_dict(), data=data, detail="X3: " + summary)
-    return Measurement(HOLDS, magnitude=err, data=data, detail="X3: " + summary)
+    data = {"curves": curves.to_dict(), "tolerance": X3_TOL.get(estimator, X3_DEFAULT_TOL),
+            "p_ij_interval": float(grid.max() - grid.min())}
+    detail = f"X3 (P_jk = {X3_P_JK}): {summary}"
+    witness = curves.to_dict() if outcome == VIOLATED else None
+    return Measurement(outcome, magnitude=err, witness=witness, data=data, detail=detail)
 
 
 # ---------------------------------------------------------------------------------------

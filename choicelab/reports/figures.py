@@ -40,9 +40,13 @@ def topic_rewards(topics, panels: dict, title: str = "Reward per topic"):
     plt = _plt()
     topics = [str(t) for t in topics]
     k = len(topics)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.6), squeeze=False, sharey=True)
+    ncols = min(2, max(len(panels), 1))
+    nrows = -(-max(len(panels), 1) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.8 * ncols, 3.4 * nrows), squeeze=False, sharey=True)
     colors = ["#8C8C8C", _WEIGHTED, _STANDARD, "#55A868"]
-    for ax, (panel, series) in zip(axes[0], panels.items()):
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, (panel, series) in zip(axes.flat, panels.items()):
         width = 0.8 / max(len(series), 1)
         for s, (name, (mean, err)) in enumerate(series.items()):
             mean = np.asarray(mean, dtype=float)
@@ -56,7 +60,8 @@ def topic_rewards(topics, panels: dict, title: str = "Reward per topic"):
         ax.axhline(0, color="black", lw=0.6)
         ax.set_title(panel)
         ax.legend(fontsize=8)
-    axes[0][0].set_ylabel("mean reward of the topic's responses")
+    for row in axes:
+        row[0].set_ylabel("mean reward of the topic's responses")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -121,11 +126,14 @@ def sensitivity_heatmap(p_ij, p_jk, values, kappa: float | None = None,
     return fig
 
 
-def voronoi_cells(X, weights, region_bounds, clone_of=None, title: str = "Voronoi weights"):
+def voronoi_cells(X, weights, region_bounds, clone_of=None, title: str = "Voronoi weights", inside=None,
+                  marked_label: str = "clone"):
     """2-D Voronoi cells coloured by weight, clones marked (SPEC §2, Voronoi weights).
 
     The cells are drawn by rasterising nearest-neighbour assignment over the region's bounding
-    box, which is exact up to the pixel size and needs no polygon clipping.
+    box, which is exact up to the pixel size and needs no polygon clipping. ``inside`` (a
+    region's ``contains``) blanks the pixels outside a non-box region. Points with
+    ``clone_of >= 0`` are drawn as crosses labelled ``marked_label``.
     """
     plt = _plt()
     from scipy.spatial import cKDTree
@@ -137,17 +145,21 @@ def voronoi_cells(X, weights, region_bounds, clone_of=None, title: str = "Vorono
     lo, hi = (np.asarray(b, dtype=float) for b in region_bounds)
     res = 300
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], res), np.linspace(lo[1], hi[1], res))
-    _, idx = cKDTree(X).query(np.column_stack([gx.ravel(), gy.ravel()]))
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    _, idx = cKDTree(X).query(grid)
+    shade = weights[idx]
+    if inside is not None:
+        shade = np.where(inside(grid), shade, np.nan)
     fig, ax = plt.subplots(figsize=(5.0, 4.4))
-    img = ax.imshow(weights[idx].reshape(res, res), origin="lower", extent=(lo[0], hi[0], lo[1], hi[1]),
+    img = ax.imshow(shade.reshape(res, res), origin="lower", extent=(lo[0], hi[0], lo[1], hi[1]),
                     cmap="magma", aspect="auto")
     fig.colorbar(img, ax=ax, label="Voronoi weight")
     clone_of = np.full(len(X), -1) if clone_of is None else np.asarray(clone_of)
     orig = clone_of < 0
     ax.scatter(X[orig, 0], X[orig, 1], s=14, c="white", edgecolors="black", lw=0.5, label="original")
     if np.any(~orig):
-        ax.scatter(X[~orig, 0], X[~orig, 1], s=26, marker="x", c="cyan", lw=1.2, label="clone")
-    ax.legend(fontsize=8, loc="upper right")
+        ax.scatter(X[~orig, 0], X[~orig, 1], s=26, marker="x", c="cyan", lw=1.2, label=marked_label)
+    ax.legend(fontsize=8, loc="best", framealpha=0.6)
     ax.set_title(title)
     fig.tight_layout()
     return fig
@@ -177,6 +189,90 @@ def majority_graph(P, labels=None, title: str = "Majority graph"):
                            width=[1 + 4 * (G[u][v]["weight"] - 0.5) for u, v in G.edges])
     ax.set_title(title)
     ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def three_option_curves(curves: dict, p_jk: float, title: str = "Untrained pair (i, k) against P_ij (X3)",
+                        ylabel: str = "P_ik (never trained)", suffix: str = " (learned)"):
+    """Learned P_ik of each estimator against the X1 closed form, over the swept P_ij (SPEC X3).
+
+    ``curves`` maps an estimator name to ``(p_ij (g,), learned_p_ik (g,), closed_form_p_ik (g,))``;
+    the closed form is drawn once, from the first entry. The X4 figure passes the pairwise chain
+    and the tuple's first-choice probability as two such curves.
+    """
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    closed_drawn = False
+    for name, (p_ij, learned, closed) in curves.items():
+        order = np.argsort(np.asarray(p_ij, dtype=float))
+        p = np.asarray(p_ij, dtype=float)[order]
+        if not closed_drawn:
+            ax.plot(p, np.asarray(closed, dtype=float)[order], color="black", lw=2, alpha=0.35,
+                    label="X1: σ(logit P_ij + logit P_jk)")
+            closed_drawn = True
+        ax.plot(p, np.asarray(learned, dtype=float)[order], marker="o", ms=3, lw=1, label=f"{name}{suffix}")
+    ax.set_xlabel(f"P_ij (trained; P_jk = {p_jk:g} fixed)")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def residuals(series: dict, tol: float | None = None, title: str = "Borda identity residuals (P4, P5)"):
+    """Largest first-order residual of each fit against the number of alternatives, log scale.
+
+    ``series`` maps an estimator name to ``(m (n,), residual (n,))``, one point per run; ``tol``
+    draws the bound the check uses. Zero residuals are drawn at the axis floor.
+    """
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    positives = [np.asarray(r, float)[np.asarray(r, float) > 0] for _, r in series.values()]
+    floor = min((p.min() for p in positives if p.size), default=1e-17) / 10
+    for k, (name, (m, res)) in enumerate(series.items()):
+        m = np.asarray(m, dtype=float)
+        res = np.asarray(res, dtype=float)
+        jitter = 1 + 0.04 * (k - (len(series) - 1) / 2)  # side by side at the same m
+        ax.scatter(m * jitter, np.where(res > 0, res, floor), s=16, label=name)
+    if tol is not None:
+        ax.axhline(tol, color="crimson", ls="--", lw=1, label=f"bound {tol:g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("alternatives m")
+    ax.set_ylabel("max_i |Σ_j w_j σ(r_i − r_j) + λ r_i − Σ_j w_j P_ij|")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def weight_ratios(labels, ratio, dense, threshold: float | None = None,
+                  title: str = "Clone diagnostic: m·w_i per alternative"):
+    """Bars of ``m w_i`` (1 = an even share of the space), flagged alternatives highlighted.
+
+    Alternatives in dense clusters (near-duplicates) have ``m w_i`` far below 1; ``threshold``
+    draws the cut the diagnostic used.
+    """
+    plt = _plt()
+    ratio = np.asarray(ratio, dtype=float)
+    dense = np.asarray(dense, dtype=bool)
+    order = np.argsort(ratio, kind="stable")
+    labels = [str(labels[i]) for i in order]
+    fig, ax = plt.subplots(figsize=(max(5.0, min(12.0, 0.35 * len(labels) + 2)), 3.8))
+    colors = np.where(dense[order], _WEIGHTED, _STANDARD)
+    ax.bar(np.arange(len(labels)), ratio[order], color=colors)
+    if threshold is not None:
+        ax.axhline(threshold, color="crimson", ls="--", lw=1, label=f"dense below {threshold:g}")
+        ax.legend(fontsize=8)
+    ax.axhline(1.0, color="black", lw=0.6)
+    if len(labels) <= 40:
+        ax.set_xticks(np.arange(len(labels)), labels, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("m · Voronoi weight")
+    ax.set_title(title)
     fig.tight_layout()
     return fig
 

@@ -336,6 +336,7 @@ TASK_SCHEMAS = {
         "half_width": _Field(_real(0.0, strict=True), default=3.0),
         "n_per_pair": _Field(_integer(1), default=20000),
         "map_points": _Field(_integer(2), default=41),
+        "pairwise_vs_tuple": _Field(_boolean, default=True),
         "quick": _Field(_boolean, default=False),
     }),
     "axiom_matrix": _Table({}),

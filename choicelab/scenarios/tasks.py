@@ -295,9 +295,12 @@ def _borda_identity(params, seed, rng, out: TaskOutput) -> None:
     Fits the standard MLE (Eq. 1) and the weighted MLE (Eq. 2, Voronoi or Dirichlet weights) on
     P and records ``residual`` = max_i |sum_j w_j sigma(r_i - r_j) + lam r_i - sum_j w_j P_ij|
     (:func:`choicelab.axioms.theorems.borda_identity_residual`), ``weighted_sum`` = |sum_i w_i
-    r_i| and ``order_agreement`` = Kendall tau between the rewards and the Borda / WAWR scores.
+    r_i| and ``order_agreement`` = Kendall tau between the rewards and the Borda / WAWR scores;
+    ``verdict`` / ``P4.measured`` (mle) and ``P5.measured`` (weighted_mle): holds when the fit
+    converged and residual and weighted sum are below ``IDENTITY_TOL`` (the order claim follows
+    from the identity). Blobs: rewards, residuals, weights and the matrix ``P`` (majority graph).
     """
-    from choicelab.axioms.theorems import borda_identity_residual
+    from choicelab.axioms.theorems import IDENTITY_TOL, borda_identity_residual
     from choicelab.estimators.bt import bt_mle
 
     region, alts, pop = _world(params, rng)
@@ -307,24 +310,40 @@ def _borda_identity(params, seed, rng, out: TaskOutput) -> None:
         w = _weights(alts.X, region, params, rng)
     else:
         w = rng.dirichlet(np.ones(alts.m))
-    for name, weights in (("mle", None), ("weighted_mle", w)):
+    for name, weights, axiom_id in (("mle", None, "P4"), ("weighted_mle", w, "P5")):
         fit = bt_mle(P, weights=weights, lam=lam)
         r = np.asarray(fit.rewards, dtype=float)
         ww = np.ones(alts.m) if weights is None else weights
         res = borda_identity_residual(P, r, lam, weights)
-        out.add(name, "residual", "max", float(np.max(np.abs(res))))
-        out.add(name, "weighted_sum", "", abs(float(ww @ r)))
+        worst, centre = float(np.max(np.abs(res))), abs(float(ww @ r))
+        out.add(name, "residual", "max", worst)
+        out.add(name, "weighted_sum", "", centre)
+        _add_measured(out, name, axiom_id, "inconclusive" if not fit.converged else
+                      "holds" if max(worst, centre) < IDENTITY_TOL else "violated")
         out.add(name, "order_agreement", "kendall_tau", _kendall_tau(r, P @ ww))
         out.add(name, "converged", "", float(fit.converged))
         out.blobs[f"{name}.rewards"] = r
         out.blobs[f"{name}.residual"] = res
     out.blobs["weights"] = w
+    out.blobs["P"] = P
 
 
 # ---------------------------------------------------------------------------------------------
 # clone_robustness: A1
 
+# Verdict rows of every kind: ("verdict", "<id>.measured") with 1 holds, 0 violated, NaN inconclusive.
 _OUTCOME_CODE = {"holds": 1.0, "violated": 0.0, "inconclusive": float("nan")}
+
+
+def _region_blob(region) -> np.ndarray:
+    """The region as a 0-d JSON text array (``choicelab.sim.regions.region_to_dict``)."""
+    from choicelab.sim.regions import region_to_dict
+
+    return np.array(json.dumps(region_to_dict(region)))
+
+
+def _add_measured(out: "TaskOutput", estimator: str, axiom_id: str, outcome: str) -> None:
+    out.add(estimator, "verdict", f"{axiom_id}.measured", _OUTCOME_CODE[outcome])
 
 
 def _clone_robustness(params, seed, rng, out: TaskOutput) -> None:
@@ -334,8 +353,10 @@ def _clone_robustness(params, seed, rng, out: TaskOutput) -> None:
     ``task.indices`` at distance eps along a random direction, refitted through the estimator
     registry on representative data; weighted estimators recompute Voronoi weights) and its
     verdict rule :func:`~choicelab.axioms.clones.a1_verdict`. Rows: ``delta`` (key eps, the
-    worst over the indices), ``slope`` (log-log slope over eps <= 1e-2) and ``a1_measured``
-    (1 holds, 0 violated, NaN inconclusive). Blob ``<estimator>.delta_curve``: rows eps, Delta.
+    worst over the indices), ``slope`` (log-log slope over eps <= 1e-2) and ``verdict`` /
+    ``A1.measured`` (1 holds, 0 violated, NaN inconclusive). Blob ``<estimator>.delta_curve``:
+    rows eps, Delta. For the Voronoi figure: ``X.with_clone`` (M plus one clone of the first
+    index at the largest eps) and ``weights.with_clone`` (its Voronoi weights).
     """
     from choicelab import sim
     from choicelab.axioms.clones import a1_curve, a1_verdict
@@ -350,9 +371,15 @@ def _clone_robustness(params, seed, rng, out: TaskOutput) -> None:
             out.add(name, "delta", f"{e:.6g}", dlt)
         outcome, slope = a1_verdict(eps, delta)
         out.add(name, "slope", "", slope)
-        out.add(name, "a1_measured", "", _OUTCOME_CODE[outcome])
+        _add_measured(out, name, "A1", outcome)
         out.add(name, "converged", "", float(curve["converged"]))
         out.blobs[f"{name}.delta_curve"] = np.vstack([eps, delta])
+    if region is not None:
+        shown = sim.add_approximate_clones(alts, int(task["indices"][0]), 1, float(max(task["eps"])), rng=rng,
+                                           region=region)
+        out.blobs["X.with_clone"] = shown.X
+        out.blobs["weights.with_clone"] = _weights(shown.X, region, params, rng)
+        out.blobs["region"] = _region_blob(region)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -363,7 +390,13 @@ def _sensitivity(params, seed, rng, out: TaskOutput) -> None:
 
     Reuses :func:`choicelab.axioms.sensitivity.three_option_experiment` (grid from
     ``default_p_ij_grid(p_jk, points, half_width)``) and ``sensitivity_map``. Rows:
-    ``learned_p_ik`` (key P_ij), ``closed_form_p_ik`` and ``max_error`` = max |learned - closed form|.
+    ``learned_p_ik`` (key P_ij), ``closed_form_p_ik``, ``max_error`` = max |learned - closed form|
+    and ``verdict`` / ``X3.measured`` by the rule of the X3 check
+    (:func:`choicelab.axioms.sensitivity.x3_outcome`). With ``task.pairwise_vs_tuple`` also
+    the X4 measurement (no verdict, SPEC X4) on the same grid,
+    :func:`~choicelab.axioms.sensitivity.pairwise_vs_tuple_experiment`: estimator ``pairwise_bt``
+    and ``tuple_pl`` rows ``max_sensitivity`` (largest |dP/dP_ij| along the grid) and the blob
+    ``pairwise_vs_tuple`` (rows P_ij, chained pairwise P_ik, PL first-choice q_i|T, closed form).
     """
     from choicelab.axioms import sensitivity as xs
 
@@ -376,8 +409,16 @@ def _sensitivity(params, seed, rng, out: TaskOutput) -> None:
             out.add(name, "learned_p_ik", f"{p:.6g}", learned)
             out.add(name, "closed_form_p_ik", f"{p:.6g}", closed)
         out.add(name, "max_error", "", curves.max_error)
+        _add_measured(out, name, "X3", xs.x3_outcome(name, curves)[0])
         out.add(name, "converged", "", float(np.all(curves.converged)))
         out.blobs[f"{name}.curves"] = np.vstack([curves.realised_p_ij, curves.learned_p_ik, curves.closed_form_p_ik])
+    if task["pairwise_vs_tuple"]:
+        x4 = xs.pairwise_vs_tuple_experiment(grid, task["p_jk"], n=task["n_per_pair"], lam=params["estimators"]["lam"])
+        out.add("pairwise_bt", "max_sensitivity", "", x4["max_pairwise_sensitivity"])
+        out.add("tuple_pl", "max_sensitivity", "", x4["max_tuple_sensitivity"])
+        out.add("pairwise_bt", "converged", "", float(all(x4["converged"])))
+        out.blobs["pairwise_vs_tuple"] = np.vstack([x4["p_ij"], x4["pairwise_p_ik"], x4["tuple_q_i"],
+                                                    x4["closed_form_p_ik"]])
     g = np.linspace(0.0, 1.0, task["map_points"] + 2)[1:-1]
     out.blobs["sensitivity_grid"] = g
     out.blobs["sensitivity_map"] = xs.sensitivity_map(g)
@@ -385,9 +426,6 @@ def _sensitivity(params, seed, rng, out: TaskOutput) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # axiom_matrix
-
-_MEASURED_CODE = {"holds": 1.0, "violated": 0.0, "inconclusive": float("nan")}
-
 
 def _axiom_matrix(params, seed, rng, out: TaskOutput) -> None:
     """``choicelab.axioms.check`` for every estimator x axiom (SPEC §3).
@@ -414,8 +452,8 @@ def _axiom_matrix(params, seed, rng, out: TaskOutput) -> None:
                 out.add(name, "verdict", f"{aid}.error", 1.0)
                 out.blobs[f"verdict.{aid}.{name}"] = np.array(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
                 continue
-            out.add(name, "verdict", f"{aid}.measured", _MEASURED_CODE.get(v.measured, float("nan")))
-            out.add(name, "verdict", f"{aid}.expected", _MEASURED_CODE.get(v.expected, float("nan")))
+            out.add(name, "verdict", f"{aid}.measured", _OUTCOME_CODE.get(v.measured, float("nan")))
+            out.add(name, "verdict", f"{aid}.expected", _OUTCOME_CODE.get(v.expected, float("nan")))
             out.add(name, "verdict", f"{aid}.agrees", float("nan") if v.agrees is None else float(v.agrees))
             out.add(name, "magnitude", aid, v.magnitude)
             out.blobs[f"verdict.{aid}.{name}"] = np.array(json.dumps(v.to_dict(), default=_json_default))
@@ -444,7 +482,7 @@ def _byo_data(params, seed, rng, out: TaskOutput) -> None:
       ``m w_i < dense_weight_ratio`` or its nearest-neighbour distance is below
       ``dense_nn_ratio * s`` (rows ``clone_diagnostic``: ``dense_count``, ``typical_spacing``,
       ``median_nn``; rows ``dense_alternative`` per flagged label with value ``m w_i``; blobs
-      ``weight_ratio``, ``nn_distance``, ``dense``).
+      ``weight_ratio``, ``nn_distance``, ``dense``, ``region``, and ``X`` when d = 2).
     * Collapse test: alternatives within ``collapse_radius`` (default ``dense_nn_ratio * s``)
       form groups (connected components of the radius graph); each group keeps its lowest index
       and the other members are removed with every comparison they took part in, i.e. the data
@@ -478,7 +516,9 @@ def _byo_data(params, seed, rng, out: TaskOutput) -> None:
     nn = dist[:, 1]
     dense = (m * w < task["dense_weight_ratio"]) | (nn < task["dense_nn_ratio"] * spacing)
     out.blobs.update(weights=w, weight_ratio=m * w, nn_distance=nn, dense=dense.astype(np.int8),
-                     labels=np.asarray(labels))
+                     labels=np.asarray(labels), region=_region_blob(region))
+    if d == 2:  # positions are kept only where a report can draw the Voronoi cells
+        out.blobs["X"] = X
     out.add("data", "clone_diagnostic", "m", m)
     out.add("data", "clone_diagnostic", "n_comparisons", comps.n)
     out.add("data", "clone_diagnostic", "dense_count", int(dense.sum()))
@@ -534,9 +574,10 @@ TASKS = {
 # Per kind, the (metric, key) rows worth a line in the summary (key None: every key, averaged).
 _SUMMARY_ROWS = {
     "selftest": (("value", None), ("checksum", "")),
-    "borda_identity": (("residual", "max"), ("weighted_sum", ""), ("order_agreement", "kendall_tau")),
-    "clone_robustness": (("a1_measured", ""), ("slope", "")),
-    "sensitivity": (("max_error", ""),),
+    "clone_robustness": (("verdict", "A1.measured"), ("slope", "")),
+    "sensitivity": (("max_error", ""), ("verdict", "X3.measured"), ("max_sensitivity", "")),
+    "borda_identity": (("residual", "max"), ("weighted_sum", ""), ("order_agreement", "kendall_tau"),
+                       ("verdict", "P4.measured"), ("verdict", "P5.measured")),
     "byo_data": (("clone_diagnostic", "dense_count"), ("clone_diagnostic", "collapsed_m"),
                  ("kendall_tau", "collapsed"), ("top_alternative", None), ("top_alternative_collapsed", None)),
 }

@@ -17,19 +17,10 @@ from choicelab.scenarios.tasks import _world, run_task, summarise
 DATA = Path(__file__).resolve().parents[1] / "data" / "scenarios"
 
 
-def _builtin_text(name: str, **replace) -> str:
-    """A built-in scenario's TOML with some `key = value` lines replaced (first occurrence each)."""
-    text = builtin_path(name).read_text()
-    for key, value in replace.items():
-        text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text, count=1)
-        assert n == 1, key
-    return text
-
-
-def test_case_study_flip_standard_but_not_weighted(tmp_path):
+def test_case_study_flip_standard_but_not_weighted(tmp_path, builtin_text):
     """[PSZ] case study: on run-averaged topic rewards the standard MLE's top topic changes when
     the food clones are added, the weighted MLE's does not -- exact and neural (paper settings)."""
-    sc = parse_scenario(_builtin_text("psz-case-study", seeds=6), builtin_path("psz-case-study"))
+    sc = parse_scenario(builtin_text("psz-case-study", seeds=6), builtin_path("psz-case-study"))
     assert sc.params["estimators"]["neural"]["steps"] == 500 and sc.params["estimators"]["neural"]["seeds"] == 20
     db = tmp_path / "cs.sqlite"
     summary = run_batch(sc, db, workers=2)
@@ -66,8 +57,8 @@ def test_case_study_flip_standard_but_not_weighted(tmp_path):
         np.testing.assert_allclose(blobs["weights.clones"].sum(), 1.0, atol=1e-12)
 
 
-def test_borda_identity_against_an_independent_computation(tmp_path):
-    sc = parse_scenario(_builtin_text("psz-borda", seeds=2), builtin_path("psz-borda"))
+def test_borda_identity_against_an_independent_computation(tmp_path, builtin_text):
+    sc = parse_scenario(builtin_text("psz-borda", seeds=2), builtin_path("psz-borda"))
     db = tmp_path / "b.sqlite"
     assert run_batch(sc, db, workers=1).done == 8
     with Store(db) as store:
@@ -88,11 +79,13 @@ def test_borda_identity_against_an_independent_computation(tmp_path):
                 assert np.array_equal(np.argsort(-r), np.argsort(-(P @ w)))
                 rows = {(r_.metric, r_.key): r_.value for r_ in store.results(run_id=run.run_id, estimator=name)}
                 assert rows[("residual", "max")] < 1e-8 and rows[("order_agreement", "kendall_tau")] == pytest.approx(1.0, abs=1e-12)
+                assert rows[("verdict", "P4.measured" if name == "mle" else "P5.measured")] == 1.0
+            np.testing.assert_allclose(blobs["P"], P, atol=1e-12)
 
 
-def test_clone_robustness_delta_curves_follow_theory(tmp_path):
+def test_clone_robustness_delta_curves_follow_theory(tmp_path, builtin_text):
     """A1: Delta(eps) levels off for the standard MLE and falls to 0 for the weighted MLE."""
-    text = _builtin_text("psz-clone-robustness", seeds=1, names='["mle", "weighted_mle"]',
+    text = builtin_text("psz-clone-robustness", seeds=1, names='["mle", "weighted_mle"]',
                          eps="[1e-1, 1e-2, 1e-3, 1e-4]", indices="[0]")
     sc = parse_scenario(text, builtin_path("psz-clone-robustness"))
     run = expand(sc)[0]
@@ -102,13 +95,17 @@ def test_clone_robustness_delta_curves_follow_theory(tmp_path):
     assert delta[("weighted_mle", "0.0001")] < delta[("weighted_mle", "0.1")] / 100
     assert delta[("mle", "0.0001")] > 1e-3
     assert delta[("mle", "0.0001")] > 0.5 * delta[("mle", "0.01")]
-    measured = {e: v for e, mt, k, v in out.rows if mt == "a1_measured"}
+    measured = {e: v for e, mt, k, v in out.rows if mt == "verdict" and k == "A1.measured"}
     assert measured == {"mle": 0.0, "weighted_mle": 1.0}
     assert out.blobs["mle.delta_curve"].shape == (2, 4)
+    # the figure's instance: M plus one clone of index 0 at the largest eps, and its Voronoi weights
+    Xc, wc = out.blobs["X.with_clone"], out.blobs["weights.with_clone"]
+    assert Xc.shape == (9, 2) and np.linalg.norm(Xc[-1] - Xc[0]) <= 0.1 + 1e-12  # within eps of index 0
+    assert wc.sum() == pytest.approx(1.0) and wc[0] + wc[-1] < 2.5 / 9
 
 
-def test_sensitivity_matches_the_bt_closed_form():
-    text = _builtin_text("xk-sensitivity", names='["mle"]', points=5, map_points=9, n_per_pair=4000)
+def test_sensitivity_matches_the_bt_closed_form(builtin_text):
+    text = builtin_text("xk-sensitivity", names='["mle"]', points=5, map_points=9, n_per_pair=4000)
     run = expand(parse_scenario(text, builtin_path("xk-sensitivity")))[0]
     out = run_task(run.kind, run.params, run.seed)
     learned = {k: v for e, mt, k, v in out.rows if mt == "learned_p_ik"}
@@ -120,6 +117,15 @@ def test_sensitivity_matches_the_bt_closed_form():
         assert value == pytest.approx(expected, abs=1e-5)  # key rounded to 6 significant digits
         assert learned[key] == pytest.approx(value, abs=2e-2)
     assert min(learned.values()) < 0.1 and max(learned.values()) > 0.9  # near 0 to near 1
+    assert [(e, v) for e, mt, k, v in out.rows if mt == "verdict"] == [("mle", 1.0)]
+    # X4: PL on full rankings of {i, j, k} recovers the tuple's first-choice probability of the world,
+    # and the tuple is less sensitive to P_ij than the chained pairwise prediction
+    p_ij, pair_p_ik, tuple_q, closed_x4 = out.blobs["pairwise_vs_tuple"]
+    u = np.stack([logit(p_ij) + logit(p_jk), np.full_like(p_ij, logit(p_jk)), np.zeros_like(p_ij)])
+    np.testing.assert_allclose(tuple_q, np.exp(u[0]) / np.exp(u).sum(axis=0), atol=0.03)
+    np.testing.assert_allclose(pair_p_ik, closed_x4, atol=0.02)
+    sens = {e: v for e, mt, k, v in out.rows if mt == "max_sensitivity"}
+    assert sens["tuple_pl"] < sens["pairwise_bt"] / 2
     g = out.blobs["sensitivity_grid"]
     np.testing.assert_allclose(g, np.arange(1, 10) / 10)
     pik = expit(logit(g)[:, None] + logit(g)[None, :])

@@ -1,0 +1,25 @@
+"""The ``choicelab report`` command (called by :mod:`choicelab.cli`).
+
+Exit status: 0 when every report was written; 2 for bad input (no store at ``--db``, an
+unknown ``--batch``), with a one-line message on stderr and no traceback.
+"""
+from __future__ import annotations
+
+import sys
+
+__all__ = ["report_command"]
+
+
+def report_command(args) -> int:
+    """``choicelab report [--db PATH] [--batch NAME] [--out DIR]``."""
+    from choicelab.reports.build import build_report
+
+    try:
+        files = build_report(args.db, batch=args.batch, out=args.out)
+    except ValueError as exc:
+        print(f"choicelab: report: {exc}", file=sys.stderr)
+        return 2
+    for f in files:
+        extra = f", {len(f.witnesses)} witnesses" if f.witnesses else ""
+        print(f"{f.batch}: {f.html} and {f.markdown} ({len(f.figures)} figures{extra})")
+    return 0

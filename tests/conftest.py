@@ -1,0 +1,23 @@
+"""Fixtures shared across the test folders."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+
+def _builtin_text(name: str, **replace) -> str:
+    """A built-in scenario's TOML with some `key = value` lines replaced (first occurrence each)."""
+    from choicelab.scenarios.spec import builtin_path
+
+    text = builtin_path(name).read_text()
+    for key, value in replace.items():
+        text, n = re.subn(rf"(?m)^{re.escape(key)} = .*$", f"{key} = {value}", text, count=1)
+        assert n == 1, key
+    return text
+
+
+@pytest.fixture(scope="session")
+def builtin_text():
+    """``builtin_text(name, key=value, ...)``: a built-in scenario's TOML with lines replaced."""
+    return _builtin_text
