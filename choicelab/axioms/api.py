@@ -72,13 +72,20 @@ def check(axiom_id: str, estimator: str = "mle", instance=None, rng=None, quick:
     return _verdict(axiom_id, estimator, meas)
 
 
+# Axioms measured on every registered estimator of a kind, also where theory is silent (such
+# cells carry no verdict): A1 is asked of every estimator that gives rewards (SPEC A1, [PSZ]).
+ALWAYS_MEASURED = {"A1": "reward"}
+
+
 def theory_cells(axioms=None, estimators=None, silent: bool = False) -> list[tuple[str, str]]:
     """The (axiom, estimator) cells :func:`verify` runs, in table order.
 
-    Theory cells of the selected axioms and estimators; with ``silent=True`` also every
-    other (axiom, estimator) pair of the selection (estimators default to those named anywhere
-    in the theory table).
+    Theory cells of the selected axioms and estimators, plus the cells of
+    :data:`ALWAYS_MEASURED`; with ``silent=True`` also every other (axiom, estimator) pair of
+    the selection (estimators default to those named anywhere in the theory table).
     """
+    from choicelab.estimators.registry import list_estimators
+
     known = [a.id for a in list_axioms()]
     if axioms is None:
         axioms = known
@@ -100,6 +107,11 @@ def theory_cells(axioms=None, estimators=None, silent: bool = False) -> list[tup
         for e in pool:
             if (a, e) in THEORY or silent:
                 cells.append((a, e))
+        if a in ALWAYS_MEASURED:
+            for est in list_estimators():
+                chosen = estimators is None or est.name in estimators
+                if est.kind == ALWAYS_MEASURED[a] and chosen and (a, est.name) not in cells:
+                    cells.append((a, est.name))
     return cells
 
 

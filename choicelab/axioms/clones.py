@@ -8,7 +8,11 @@ A1 [PSZ]
         Delta(eps) = max( max_{y in M} |r'(y) - r(y)|,  |r'(x') - r'(x)| )
 
     over a log grid of eps (1e-1 ... 1e-4), taking the worst of a few alternatives x. The
-    weighted MLE recomputes its Voronoi weights on the enlarged set (exact in 2-D).
+    weighted MLE recomputes its Voronoi weights on the enlarged set (exact in 2-D). Every fit
+    of one curve gets a fresh generator from the same seed (common random numbers), so a
+    neural model starts from the same initialisation and a Monte Carlo weighting uses the same
+    samples on M and on M + {x'}: Delta then measures the clone's effect, not seed-to-seed
+    training noise.
 
     Verdict rule (on the worst curve; ``slope`` is the least-squares slope of log Delta
     against log eps over eps <= 1e-2):
@@ -105,7 +109,12 @@ def a1_curve(estimator: str, instance, eps_grid=A1_EPS, indices=None, rng=None, 
         raise ValueError("A1 needs positions, a region and a population (the clone's preferences come from it)")
     m, d = instance.m, instance.X.shape[1]
     indices = range(m) if indices is None else indices
-    base = search.fit_outcome(estimator, instance, rng=rng, quick=quick)
+    fit_seed = int(rng.integers(2**63 - 1))  # common random numbers for every fit (module docstring)
+
+    def fit(inst):
+        return search.fit_outcome(estimator, inst, rng=np.random.default_rng(fit_seed), quick=quick)
+
+    base = fit(instance)
     per_index, points, converged = {}, {}, bool(base.converged)
     for k in indices:
         k = int(k)
@@ -117,7 +126,7 @@ def a1_curve(estimator: str, instance, eps_grid=A1_EPS, indices=None, rng=None, 
                 point = instance.X[k] - eps * u
             if not instance.region.contains(point[None, :])[0]:
                 raise ValueError(f"A1: no clone of alternative {k} at distance {eps} inside the region")
-            out = search.fit_outcome(estimator, _with_clone(instance, k, point), rng=rng, quick=quick)
+            out = fit(_with_clone(instance, k, point))
             converged &= bool(out.converged)
             curve.append(_delta(base.scores, out.scores, k))
             pts.append(point.tolist())

@@ -38,8 +38,15 @@ def test_check_rejects_unknown_names_and_bad_arguments():
 
 
 def test_theory_cells_follow_the_table():
+    from choicelab.estimators.registry import list_estimators
+
     cells = api.theory_cells()
-    assert set(cells) == set(base.THEORY)
+    # the theory cells, plus A1 on every estimator that gives rewards (theory silent there)
+    rewards = {e.name for e in list_estimators() if e.kind == "reward"}
+    assert set(cells) == set(base.THEORY) | {("A1", e) for e in rewards}
+    assert {"neural_mle", "linear_mle", "pl_mle"} <= rewards and ("A1", "borda") not in cells
+    assert api.theory_cells(axioms=["A1"], estimators=["mle", "linear_mle", "borda"]) == [("A1", "mle"),
+                                                                                           ("A1", "linear_mle")]
     assert cells.index(("A1", "mle")) < cells.index(("A2", "mle")) < cells.index(("P4", "mle"))
     sub = api.theory_cells(axioms=["A4"], estimators=["mle", "borda"])
     assert sub == [("A4", "mle")]

@@ -86,7 +86,12 @@ def test_verify_quick_json_subprocess_exit_status_matches_the_verdicts():
     disagree = any(v["agrees"] is False for v in verdicts)
     errors = any("error" in (v.get("data") or {}) for v in verdicts)
     assert res.returncode == (1 if disagree else 2 if errors else 0), res.stderr[-2000:]
-    # the clone and majority cells of this engineer's part all agree with theory
+    # the whole quick table agrees with theory: every cell theory speaks about, and no others
     for v in verdicts:
-        if v["axiom"] in ("A1", "A2", "A3", "A4", "A5", "A6", "A7", "A8"):
-            assert v["agrees"] is True, v
+        assert v["agrees"] is (True if v["expected"] else None), v
+    assert res.returncode == 0
+    # A1 is measured on every estimator that gives rewards (theory silent beyond the exact MLEs);
+    # with common random numbers the neural weighted MLE's Delta falls towards zero like the exact one's
+    a1 = {v["estimator"]: v["measured"] for v in verdicts if v["axiom"] == "A1"}
+    assert {"mle", "weighted_mle", "neural_mle", "neural_weighted_mle", "pl_mle", "linear_mle", "dpo"} <= set(a1)
+    assert a1["neural_weighted_mle"] == "holds" and a1["neural_mle"] != "holds"
