@@ -175,6 +175,33 @@ def test_p8_exact_clones_splitting_the_weight(split):
     np.testing.assert_allclose(fit.rewards[m:], base[k], atol=1e-9)
 
 
+@HYP
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(3, 7), types=st.integers(2, 3),
+       copies=st.integers(1, 3), data=st.data())
+def test_p8_exact_clones_random_split_property(seed, m, types, copies, data):
+    # SPEC P8: the clones share x_k's preferences, so r' = (r, r_k, ..., r_k) satisfies the
+    # enlarged first-order conditions whenever the clones' weights sum to w_k
+    k = data.draw(st.integers(0, m - 1), label="k")
+    rng = np.random.default_rng(seed)
+    lam = 0.1
+    P = _population_matrix(rng, m, types=types)
+    np.fill_diagonal(P, 0.5)  # sum(alpha) = 1 only up to rounding; clone entries must be exactly 1/2
+    w = rng.dirichlet(np.ones(m))
+    base = bt_mle(P, w, lam=lam)
+    P2 = _with_exact_clones(P, k, copies)
+    assert P2.shape == (m + copies, m + copies)
+    np.testing.assert_array_equal(P2[m:, k], 0.5)
+    np.testing.assert_array_equal(P2[k, m:], 0.5)
+    np.testing.assert_allclose(P2 + P2.T, 1.0, atol=1e-12)
+    split = rng.dirichlet(np.ones(copies + 1))
+    w2 = np.concatenate([w, np.zeros(copies)])
+    w2[[k] + list(range(m, m + copies))] = w[k] * split
+    w2 /= w2.sum()  # guards against the last-ulp rounding of w[k] * split; sum is already 1
+    fit = bt_mle(P2, w2, lam=lam)
+    assert base.converged and fit.converged
+    np.testing.assert_allclose(fit.rewards[:m], base.rewards, atol=1e-7)
+    np.testing.assert_allclose(fit.rewards[m:], base.rewards[k], atol=1e-7)
+
 def test_zero_weight_reward_is_p5_root_and_the_small_weight_limit():
     rng = np.random.default_rng(5)
     m, z, lam = 15, 6, 0.2

@@ -165,6 +165,38 @@ def test_wikipedia_ranked_pairs():
     assert res.info["strength_ties"] is False
 
 
+def test_wikipedia_borda_and_copeland_by_brute_force_from_ballots():
+    # Computed here from the ballots (the Wikipedia example is about Schulze, winner E): Borda points
+    # (4, 3, 2, 1, 0) give A 98, B 92, C 89, D 69, E 102; pairwise wins (d[X, Y] > d[Y, X])
+    # give Copeland A 2 (beats C, D), B 2 (A, D), C 2 (B, E), D 1 (C), E 3 (A, B, D).
+    # So Borda and Copeland both elect E, the Schulze winner, while Ranked Pairs elects A.
+    m, n_voters = 5, sum(n for _, n in WIKI_BALLOTS)
+    points = [0] * m
+    beats = [[0] * m for _ in range(m)]  # beats[x][y] = voters ranking x above y
+    for ballot, count in WIKI_BALLOTS:
+        ranking = ["ABCDE".index(c) for c in ballot]
+        for pos, x in enumerate(ranking):
+            points[x] += count * (m - 1 - pos)
+            for y in ranking[pos + 1:]:
+                beats[x][y] += count
+    assert points == [98, 92, 89, 69, 102]
+    copeland_count = [sum(1.0 if beats[x][y] > beats[y][x] else 0.5 if beats[x][y] == beats[y][x] else 0.0
+                          for y in range(m) if y != x) for x in range(m)]
+    assert copeland_count == [2, 2, 2, 1, 3]
+    borda_winners = tuple(x for x in range(m) if points[x] == max(points))
+    copeland_winners = tuple(x for x in range(m) if copeland_count[x] == max(copeland_count))
+    assert borda_winners == copeland_winners == (E,)
+
+    res_b = borda(WIKI)
+    # SPEC Borda B(i) = sum_j P_ij with the self-term 1/2 = points / voters + 1/2
+    np.testing.assert_allclose(res_b.scores, np.array(points) / n_voters + 0.5, atol=1e-12)
+    assert res_b.winners == borda_winners
+    assert res_b.order.tolist() == sorted(range(m), key=lambda x: -points[x])  # E, A, B, C, D
+    res_c = copeland(WIKI)
+    np.testing.assert_array_equal(res_c.scores, copeland_count)
+    assert res_c.winners == copeland_winners
+
+
 # --------------------------------------------------------------------------- Condorcet and clones
 def test_condorcet_counterexample():
     a, b, c = 0, 1, 2
