@@ -9,8 +9,15 @@ import argparse
 import sys
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with bad input reported in one line (exit status 2), no usage block."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="choicelab",
         description="Check numerically what social choice theory says about learning reward "
         "functions from human comparisons.",

@@ -23,3 +23,19 @@ def test_lazy_subpackages_resolve():
 
     assert choicelab.sim.__name__ == "choicelab.sim"
     assert "bt_mle" in dir(choicelab.estimators)
+
+
+def test_bad_options_exit_2_with_one_line(capsys):
+    import pytest
+
+    from choicelab.cli import main
+
+    for argv, needle in ((["run", "psz-borda", "--workers", "abc"], "invalid int value: 'abc'"),
+                         (["run", "psz-borda", "--engine", "spark"], "invalid choice: 'spark'"),
+                         (["report", "--nope"], "unrecognized arguments: --nope"),
+                         (["frobnicate"], "invalid choice: 'frobnicate'")):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and err.count("\n") == 1 and needle in err, (argv, err)
+        assert err.startswith("choicelab")
