@@ -70,6 +70,33 @@ def time_batch(scenario, workers: int, engine: str = "local") -> tuple[float, fl
     return elapsed, busy / elapsed
 
 
+_HALF_BATCH = (
+    "import sys\n"
+    "from pathlib import Path\n"
+    "from choicelab.scenarios.spec import expand, parse_scenario\n"
+    "from choicelab.scenarios.tasks import run_task\n"
+    "sc = parse_scenario(Path(sys.argv[1]).read_text(), Path(sys.argv[2]))\n"
+    "for run in expand(sc)[int(sys.argv[3])::2]:\n"
+    "    run_task(run.kind, run.params, run.seed)\n"
+)
+
+
+def two_plain_processes(text: str, source: Path) -> float:
+    """The machine's ceiling for any 2-worker runner: two bare Python processes, each computing
+    every other run of the batch with ``run_task`` (no pool, no store), started together."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "batch.toml"
+        path.write_text(text)
+        t0 = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, "-c", _HALF_BATCH, str(path), str(source), str(k)])
+                 for k in (0, 1)]
+        if any(p.wait() != 0 for p in procs):
+            raise RuntimeError("a plain benchmark process failed")
+        return time.perf_counter() - t0
+
+
 def throughput(quick: bool) -> list[dict]:
     rows = []
     work, per_run = calibrate_work()
@@ -83,14 +110,20 @@ def throughput(quick: bool) -> list[dict]:
         rows.append({"batch": f"selftest CPU loop ({per_run:.2f} s/run)", "runs": n, "engine": engine, "workers": 2,
                      "seconds": t, "ratio": base / t, "concurrency": conc})
     if not quick:
-        text = re.sub(r"(?m)^seeds = 20$", "seeds = 4", builtin_path("psz-case-study").read_text(), count=1)
+        n_psz = 10  # enough runs that pool start-up and uneven run lengths do not dominate
+        text = re.sub(r"(?m)^seeds = 20$", f"seeds = {n_psz}", builtin_path("psz-case-study").read_text(), count=1)
         sc = parse_scenario(text, builtin_path("psz-case-study"))
         base, conc = time_batch(sc, 1)
-        rows.append({"batch": "psz-case-study (4 runs)", "runs": 4, "engine": "inline", "workers": 1,
+        label = f"psz-case-study ({n_psz} runs)"
+        rows.append({"batch": label, "runs": n_psz, "engine": "inline", "workers": 1,
                      "seconds": base, "ratio": 1.0, "concurrency": conc})
-        t, conc = time_batch(sc, 2, "local")
-        rows.append({"batch": "psz-case-study (4 runs)", "runs": 4, "engine": "local", "workers": 2,
-                     "seconds": t, "ratio": base / t, "concurrency": conc})
+        for engine in ("local", "dask"):
+            t, conc = time_batch(sc, 2, engine)
+            rows.append({"batch": label, "runs": n_psz, "engine": engine, "workers": 2,
+                         "seconds": t, "ratio": base / t, "concurrency": conc})
+        t = two_plain_processes(text, builtin_path("psz-case-study"))
+        rows.append({"batch": label, "runs": n_psz, "engine": "2 plain processes (ceiling)", "workers": 2,
+                     "seconds": t, "ratio": base / t, "concurrency": float("nan")})
     return rows
 
 
@@ -148,12 +181,15 @@ def main(argv=None) -> int:
              "(pool or cluster start-up, runs, and every result written to the store); "
              "ratio = inline time / time (goal >= 1.8 on 2 workers). Concurrency = sum of the runs' "
              "own wall times / batch wall time: how many runs were in flight on average (2 means both "
-             "workers busy throughout, whatever the machine's load).", "",
+             "workers busy throughout, whatever the machine's load). The last row is the machine's own "
+             "ceiling for the real batch: two bare Python processes computing every other run, no runner "
+             "and no store; when it is below 2x, two runs slow each other down on this machine (shared "
+             "caches and memory bandwidth of the two vCPUs), and no runner can do better.", "",
              "| batch | runs | engine | workers | time (s) | speed-up vs inline | concurrency |",
              "|---|---:|---|---:|---:|---:|---:|"]
     for r in tp:
         lines.append(f"| {r['batch']} | {r['runs']} | {r['engine']} | {r['workers']} | {r['seconds']:.2f} | "
-                     f"{r['ratio']:.2f}x | {r['concurrency']:.2f} |")
+                     f"{r['ratio']:.2f}x | {'–' if np.isnan(r['concurrency']) else format(r['concurrency'], '.2f')} |")
     lines += ["", "Store write rate: one transaction per run (results rows, one 64-float blob, the `done` "
               "status), against plain `sqlite3` inserting the same result rows, one transaction per run "
               "(ratio = time / plain time, higher = slower).", "",
