@@ -178,7 +178,7 @@ def _run_order(run: dict):
 # ---------------------------------------------------------------------------------------------
 # Public entry point
 
-def build_report(db, batch: str | None = None, out="reports", progress: bool = False) -> list[ReportFiles]:
+def build_report(db, batch: str | None = None, out="reports") -> list[ReportFiles]:
     """Write the HTML and Markdown report of one batch (or of every batch) of a results store.
 
     Parameters
@@ -192,8 +192,6 @@ def build_report(db, batch: str | None = None, out="reports", progress: bool = F
         Output folder; batch ``b`` goes to ``out/b/index.html`` and ``out/b/report.md``. A batch
         whose name is not a plain file name (letters, digits, ``.``, ``_``, ``-``) gets a folder
         named by a hash of the name.
-    progress : bool
-        Print one line per written report.
 
     Returns
     -------
@@ -221,8 +219,6 @@ def build_report(db, batch: str | None = None, out="reports", progress: bool = F
             data = _load(store, name, str(db_path))
             report = _build(data)
             written.append(_write(report, out / _folder_name(name), name))
-            if progress:
-                print(f"wrote {written[-1].html}")
     return written
 
 
@@ -428,14 +424,13 @@ def _case_study_theory(rep: _Report, b: _Batch) -> None:
         flips = [v for v in b.values(est, "top_changed", "").values() if v is not None]
         standard = _STANDARD_TWIN.get(est)
         if standard is None:
-            theory, mark = "(theory silent)", None
-        elif standard:
-            theory, mark = "can change (A1 fails)", True if changed else None
+            theory, mark = "(theory silent)", _MARK[None]
+        elif standard:  # theory allows the change; not seeing it on this world is no contradiction
+            theory, mark = "can change (A1 fails)", _MARK[True] if changed else "– not shown on this world"
         else:
-            theory, mark = "unchanged (A1 holds)", not changed
+            theory, mark = "unchanged (A1 holds)", _MARK[not changed]
         body.append((est, theory, top_o, top_c, "changed" if changed else "unchanged",
-                     f"{int(sum(flips))} of {len(flips)}", _MARK[mark] if mark is not None or standard is None
-                     else "– not shown on this world"))
+                     f"{int(sum(flips))} of {len(flips)}", mark))
     rep.add(_Table(("estimator", "theory: top topic with clones", "top topic (Original)", "top topic (Clones)",
                     "measured", "runs with a change", "agreement"), tuple(body)))
 
@@ -736,14 +731,12 @@ def _mean(values: dict):
 
 def _sensitivity_tables(b: _Batch):
     for est in b.estimators("learned_p_ik"):
-        learned, closed = b.values(est, "learned_p_ik"), None
-        rows = [r for r in b.rows if r.estimator == est and r.metric in ("learned_p_ik", "closed_form_p_ik")]
         by_key = {}
-        for r in rows:
-            by_key.setdefault(r.key, {})[r.metric] = r.value
+        for r in b.rows:
+            if r.estimator == est and r.metric in ("learned_p_ik", "closed_form_p_ik"):
+                by_key.setdefault(r.key, {})[r.metric] = r.value
         body = tuple((k, _fmt(v.get("learned_p_ik")), _fmt(v.get("closed_form_p_ik")))
                      for k, v in sorted(by_key.items(), key=lambda kv: float(kv[0])))
-        del learned, closed
         yield _Table(("P_ij (realised)", f"{est}: learned P_ik", "X1 closed form"), body,
                      caption=f"{est}: max |learned − closed form| = {_fmt(_mean(b.values(est, 'max_error', '')))}.")
     x4 = {est: _mean(b.values(est, "max_sensitivity", "")) for est in ("pairwise_bt", "tuple_pl")}

@@ -23,6 +23,22 @@ def _plt():
     return plt
 
 
+def _log_floor(arrays) -> float:
+    """Where zeros are drawn on a log axis: a decade below the smallest positive value."""
+    positives = [a[a > 0] for a in (np.asarray(x, dtype=float) for x in arrays)]
+    return min((p.min() for p in positives if p.size), default=1e-15) / 10
+
+
+def _finish(fig, ax, title: str, xlabel: str, ylabel: str, log_grid: bool = False):
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both" if log_grid else "major", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def topic_rewards(topics, panels: dict, title: str = "Reward per topic"):
     """Grouped bars of reward per topic, one panel per estimator, Original vs Clones.
 
@@ -75,23 +91,11 @@ def delta_curves(curves: dict, title: str = "Robustness to approximate clones (A
     """
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.2, 3.8))
-    floor = None
-    positives = [np.asarray(d, float)[np.asarray(d, float) > 0] for _, d in curves.values()]
-    positives = [p for p in positives if p.size]
-    if positives:
-        floor = min(p.min() for p in positives) / 10
+    floor = _log_floor(d for _, d in curves.values())
     for name, (eps, delta) in curves.items():
-        eps = np.asarray(eps, dtype=float)
         delta = np.asarray(delta, dtype=float)
-        shown = np.where(delta > 0, delta, floor if floor else 1e-16)
-        ax.loglog(eps, shown, marker="o", ms=3, label=name)
-    ax.set_xlabel("clone distance ε")
-    ax.set_ylabel("Δ(ε): largest reward change")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
+        ax.loglog(np.asarray(eps, dtype=float), np.where(delta > 0, delta, floor), marker="o", ms=3, label=name)
+    return _finish(fig, ax, title, "clone distance ε", "Δ(ε): largest reward change", log_grid=True)
 
 
 def sensitivity_heatmap(p_ij, p_jk, values, kappa: float | None = None,
@@ -212,14 +216,8 @@ def three_option_curves(curves: dict, p_jk: float, title: str = "Untrained pair 
                     label="X1: σ(logit P_ij + logit P_jk)")
             closed_drawn = True
         ax.plot(p, np.asarray(learned, dtype=float)[order], marker="o", ms=3, lw=1, label=f"{name}{suffix}")
-    ax.set_xlabel(f"P_ij (trained; P_jk = {p_jk:g} fixed)")
-    ax.set_ylabel(ylabel)
     ax.set_ylim(-0.02, 1.02)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title, f"P_ij (trained; P_jk = {p_jk:g} fixed)", ylabel)
 
 
 def residuals(series: dict, tol: float | None = None, title: str = "Borda identity residuals (P4, P5)"):
@@ -230,8 +228,7 @@ def residuals(series: dict, tol: float | None = None, title: str = "Borda identi
     """
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.2, 3.8))
-    positives = [np.asarray(r, float)[np.asarray(r, float) > 0] for _, r in series.values()]
-    floor = min((p.min() for p in positives if p.size), default=1e-17) / 10
+    floor = _log_floor(r for _, r in series.values())
     for k, (name, (m, res)) in enumerate(series.items()):
         m = np.asarray(m, dtype=float)
         res = np.asarray(res, dtype=float)
@@ -241,13 +238,8 @@ def residuals(series: dict, tol: float | None = None, title: str = "Borda identi
         ax.axhline(tol, color="crimson", ls="--", lw=1, label=f"bound {tol:g}")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("alternatives m")
-    ax.set_ylabel("max_i |Σ_j w_j σ(r_i − r_j) + λ r_i − Σ_j w_j P_ij|")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title, "alternatives m", "max_i |Σ_j w_j σ(r_i − r_j) + λ r_i − Σ_j w_j P_ij|",
+                   log_grid=True)
 
 
 def weight_ratios(labels, ratio, dense, threshold: float | None = None,
