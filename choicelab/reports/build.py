@@ -357,23 +357,8 @@ def _axiom_key(axiom_id: str):
 
 
 def _cell_magnitude(b: _Batch, axiom_id: str, est: str):
-    """The statistic behind a cell, worst over runs: the check's magnitude, else the kind's own."""
-    vals = b.values(est, "magnitude", axiom_id)
-    if not vals:
-        source = {"A1": ("delta", None), "P4": ("residual", "max"), "P5": ("residual", "max"),
-                  "X3": ("max_error", "")}.get(axiom_id)
-        if source is None:
-            return None
-        metric, key = source
-        if axiom_id == "A1":  # Delta at the smallest eps
-            rows = [r for r in b.rows if r.estimator == est and r.metric == "delta" and r.value is not None]
-            if not rows:
-                return None
-            smallest = min(float(r.key) for r in rows)
-            vals = {r.run_id: r.value for r in rows if float(r.key) == smallest}
-        else:
-            vals = b.values(est, metric, key)
-    finite = [v for v in vals.values() if v is not None and np.isfinite(v)]
+    """The statistic behind a cell (``magnitude`` rows, every kind), worst over runs."""
+    finite = [v for v in b.values(est, "magnitude", axiom_id).values() if v is not None and np.isfinite(v)]
     return max(finite) if finite else None
 
 
@@ -527,11 +512,7 @@ def _fig_delta_curves(b: _Batch, F):
 def _region_of(b: _Batch, run):
     from choicelab.sim.regions import region_from_dict
 
-    blob = b.blob(run["run_id"], "region")
-    if blob is not None:
-        return region_from_dict(json.loads(str(blob)))
-    desc = run["params"].get("world", {}).get("region")
-    return None if desc is None else region_from_dict(desc)
+    return region_from_dict(json.loads(str(b.blob(run["run_id"], "region"))))
 
 
 def _fig_voronoi_cells(b: _Batch, F):

@@ -319,7 +319,7 @@ def _borda_identity(params, seed, rng, out: TaskOutput) -> None:
         out.add(name, "residual", "max", worst)
         out.add(name, "weighted_sum", "", centre)
         _add_measured(out, name, axiom_id, "inconclusive" if not fit.converged else
-                      "holds" if max(worst, centre) < IDENTITY_TOL else "violated")
+                      "holds" if max(worst, centre) < IDENTITY_TOL else "violated", max(worst, centre))
         out.add(name, "order_agreement", "kendall_tau", _kendall_tau(r, P @ ww))
         out.add(name, "converged", "", float(fit.converged))
         out.blobs[f"{name}.rewards"] = r
@@ -331,7 +331,8 @@ def _borda_identity(params, seed, rng, out: TaskOutput) -> None:
 # ---------------------------------------------------------------------------------------------
 # clone_robustness: A1
 
-# Verdict rows of every kind: ("verdict", "<id>.measured") with 1 holds, 0 violated, NaN inconclusive.
+# Verdict rows of every kind: ("verdict", "<id>.measured") with 1 holds, 0 violated, NaN inconclusive,
+# and ("magnitude", "<id>") with the statistic the verdict rule read (as axiom_matrix stores it).
 _OUTCOME_CODE = {"holds": 1.0, "violated": 0.0, "inconclusive": float("nan")}
 
 
@@ -342,8 +343,9 @@ def _region_blob(region) -> np.ndarray:
     return np.array(json.dumps(region_to_dict(region)))
 
 
-def _add_measured(out: "TaskOutput", estimator: str, axiom_id: str, outcome: str) -> None:
+def _add_measured(out: "TaskOutput", estimator: str, axiom_id: str, outcome: str, magnitude: float) -> None:
     out.add(estimator, "verdict", f"{axiom_id}.measured", _OUTCOME_CODE[outcome])
+    out.add(estimator, "magnitude", axiom_id, magnitude)
 
 
 def _clone_robustness(params, seed, rng, out: TaskOutput) -> None:
@@ -371,7 +373,7 @@ def _clone_robustness(params, seed, rng, out: TaskOutput) -> None:
             out.add(name, "delta", f"{e:.6g}", dlt)
         outcome, slope = a1_verdict(eps, delta)
         out.add(name, "slope", "", slope)
-        _add_measured(out, name, "A1", outcome)
+        _add_measured(out, name, "A1", outcome, float(delta[np.argmin(eps)]))  # Delta at the smallest eps
         out.add(name, "converged", "", float(curve["converged"]))
         out.blobs[f"{name}.delta_curve"] = np.vstack([eps, delta])
     if region is not None:
@@ -409,7 +411,7 @@ def _sensitivity(params, seed, rng, out: TaskOutput) -> None:
             out.add(name, "learned_p_ik", f"{p:.6g}", learned)
             out.add(name, "closed_form_p_ik", f"{p:.6g}", closed)
         out.add(name, "max_error", "", curves.max_error)
-        _add_measured(out, name, "X3", xs.x3_outcome(name, curves)[0])
+        _add_measured(out, name, "X3", xs.x3_outcome(name, curves)[0], curves.max_error)
         out.add(name, "converged", "", float(np.all(curves.converged)))
         out.blobs[f"{name}.curves"] = np.vstack([curves.realised_p_ij, curves.learned_p_ik, curves.closed_form_p_ik])
     if task["pairwise_vs_tuple"]:

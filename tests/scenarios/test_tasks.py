@@ -105,6 +105,7 @@ def test_borda_identity_against_an_independent_computation(tmp_path, builtin_tex
                 rows = {(r_.metric, r_.key): r_.value for r_ in store.results(run_id=run.run_id, estimator=name)}
                 assert rows[("residual", "max")] < 1e-8 and rows[("order_agreement", "kendall_tau")] == pytest.approx(1.0, abs=1e-12)
                 assert rows[("verdict", "P4.measured" if name == "mle" else "P5.measured")] == 1.0
+                assert rows[("magnitude", "P4" if name == "mle" else "P5")] < 1e-8
             np.testing.assert_allclose(blobs["P"], P, atol=1e-12)
 
 
@@ -122,6 +123,8 @@ def test_clone_robustness_delta_curves_follow_theory(tmp_path, builtin_text):
     assert delta[("mle", "0.0001")] > 0.5 * delta[("mle", "0.01")]
     measured = {e: v for e, mt, k, v in out.rows if mt == "verdict" and k == "A1.measured"}
     assert measured == {"mle": 0.0, "weighted_mle": 1.0}
+    magnitude = {e: v for e, mt, k, v in out.rows if mt == "magnitude" and k == "A1"}
+    assert magnitude == {e: delta[(e, "0.0001")] for e in ("mle", "weighted_mle")}  # Delta at the smallest eps
     assert out.blobs["mle.delta_curve"].shape == (2, 4)
     # the figure's instance: M plus one clone of index 0 at the largest eps, and its Voronoi weights
     Xc, wc = out.blobs["X.with_clone"], out.blobs["weights.with_clone"]
