@@ -47,11 +47,14 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["Estimator", "EstimatorOutput", "get_estimator", "list_estimators", "ORDER_TOL", "QUICK_NEURAL"]
+__all__ = ["Estimator", "EstimatorOutput", "get_estimator", "list_estimators", "register", "unregister", "ORDER_TOL",
+           "QUICK_NEURAL", "DATA_FORMS"]
 
 ORDER_TOL = 1e-9  # reward scores this close tie (the exact solvers stop at a relative gradient of 1e-10)
 KINDS = ("reward", "rule")
 NEEDS = ("matrix", "positions", "comparisons")
+# what an estimator can be fitted on: the exact matrix P (representative data), sampled comparisons, rankings
+DATA_FORMS = ("matrix", "comparisons", "rankings")
 # quick=True caps the neural budget at these values (SPEC defaults: 20 seeds, 500 steps)
 QUICK_NEURAL = {"seeds": 4, "steps": 200}
 QUICK_DPO_STEPS = 5000
@@ -119,12 +122,20 @@ class Estimator:
     description: str
     needs: str
     fit: Callable = field(repr=False)
+    consumes: tuple = DATA_FORMS
+    weighted: bool = False
+    params: object = None
+    source: str = "choicelab"
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"Estimator.kind must be one of {KINDS}, got {self.kind!r}")
         if self.needs not in NEEDS:
             raise ValueError(f"Estimator.needs must be one of {NEEDS}, got {self.needs!r}")
+        bad = [c for c in self.consumes if c not in DATA_FORMS]
+        if bad or not self.consumes:
+            raise ValueError(f"Estimator.consumes must be a non-empty subset of {DATA_FORMS}, got {self.consumes!r}")
+
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -367,8 +378,53 @@ def _uniform(name: str, impl: Callable) -> Callable:
     return fit
 
 
-def _entry(name, kind, needs, description, impl) -> Estimator:
-    return Estimator(name=name, kind=kind, description=description, needs=needs, fit=_uniform(name, impl))
+def _neural_params():
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class NeuralOptions(BaseModel):
+        """Options of the neural BT estimators (``neural_bt``)."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        hidden: int = Field(32, ge=1)
+        layers: int = Field(1, ge=0)
+        lr: float = Field(1e-4, gt=0)
+        batch_size: int = Field(512, ge=1)
+        steps: int = Field(500, ge=1)
+        seeds: int = Field(20, ge=1)
+        activation: str = Field("relu", pattern="^(relu|tanh|sigmoid|gelu|softplus)$")
+        output_reg: float | None = Field(None, ge=0)
+
+    return NeuralOptions
+
+
+def _pl_params():
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class PlackettLuceOptions(BaseModel):
+        """Options of ``pl_mle``."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        n_rankings: int | None = Field(None, ge=1)
+
+    return PlackettLuceOptions
+
+
+def _dpo_params():
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class DPOOptions(BaseModel):
+        """Options of the tabular DPO."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        steps: int | None = Field(None, ge=1)
+        beta: float | None = Field(None, gt=0)
+
+    return DPOOptions
+
+
+def _entry(name, kind, needs, description, impl, consumes=DATA_FORMS, weighted=False, params=None) -> Estimator:
+    return Estimator(name=name, kind=kind, description=description, needs=needs, fit=_uniform(name, impl),
+                     consumes=tuple(consumes), weighted=weighted, params=params)
 
 
 def _mle_impl(weighted, name):
@@ -387,24 +443,25 @@ _ESTIMATORS: dict[str, Estimator] = {e.name: e for e in (
            _mle_impl(False, "mle")),
     _entry("weighted_mle", "reward", "positions",
            "Voronoi-weighted Bradley-Terry MLE, SPEC Eq. 2 [PSZ]; weights recomputed on the instance's alternatives",
-           _mle_impl(True, "weighted_mle")),
+           _mle_impl(True, "weighted_mle"), weighted=True),
     _entry("neural_mle", "reward", "positions",
            "MLP reward model trained on the per-comparison BT loss, mean over seeds (neural_bt); one-hot inputs "
            "for matrix-only instances; lam -> output regulariser at the Eq. 1 scale",
-           _neural_impl(False, "neural_mle")),
+           _neural_impl(False, "neural_mle"), params=_neural_params()),
     _entry("neural_weighted_mle", "reward", "positions",
            "neural_mle with Voronoi weights (omega_k = w(a_k) w(b_k), SPEC §2)",
-           _neural_impl(True, "neural_weighted_mle")),
+           _neural_impl(True, "neural_weighted_mle"), weighted=True, params=_neural_params()),
     _entry("pl_mle", "reward", "comparisons",
-           "Plackett-Luce MLE on rankings (sampled from the population when data is None)", _fit_pl),
+           "Plackett-Luce MLE on rankings (sampled from the population when data is None)", _fit_pl,
+           consumes=("rankings", "comparisons"), params=_pl_params()),
     _entry("linear_mle", "reward", "positions", "linear reward r(x) = theta . x fitted by the BT loss [GE]",
            _fit_linear),
     _entry("dpo", "reward", "matrix",
            "tabular DPO with a uniform reference policy (SPEC X3, [XK]); unregularized, lam is not used",
-           _fit_dpo),
+           _fit_dpo, params=_dpo_params()),
     _entry("borda", "rule", "matrix", "Borda score / average win rate B(i) = sum_j P_ij", _rule_fit("borda")),
     _entry("wawr", "rule", "positions", "weighted average win rate sum_j w_j P_ij (Voronoi weights by default)",
-           _rule_fit("wawr", weighted=True)),
+           _rule_fit("wawr", weighted=True), weighted=True),
     _entry("copeland", "rule", "matrix", "Copeland: majority wins, 1/2 per majority tie", _rule_fit("copeland")),
     _entry("schulze", "rule", "matrix", "Schulze beatpath (winning votes)", _rule_fit("schulze")),
     _entry("ranked_pairs", "rule", "matrix", "Tideman's Ranked Pairs", _rule_fit("ranked_pairs")),
@@ -412,6 +469,118 @@ _ESTIMATORS: dict[str, Estimator] = {e.name: e for e in (
     _entry("maximal_lottery", "rule", "matrix", "Fishburn's maximal lottery (linear program)",
            _rule_fit("maximal_lottery")),
 )}
+
+
+def register(name: str, *, kind: str = "reward", consumes=DATA_FORMS, needs: str = "matrix", weighted: bool = False,
+             params=None, description: str | None = None, replace: bool = False):
+    """Decorator: add an estimator to the registry under ``name``.
+
+    The decorated function is either
+
+    * the registry's uniform signature ``fn(instance, *, data=None, weights=None, lam=0.1,
+      rng=None, quick=False, **options)`` returning an :class:`EstimatorOutput` or an (m,)
+      array of scores (larger is better), or
+    * a small function of the preference matrix, ``fn(P, weights=None, lam=0.1) -> (m,)
+      scores`` (its first parameter is named ``P``): it receives ``instance.P``, or the
+      empirical matrix of sampled data, and ``weights`` only when it declares them.
+
+    Parameters
+    ----------
+    name : str
+        Registry name (letters, digits, ``_``, ``-``, ``.``); a duplicate raises ValueError unless
+        ``replace=True``.
+    kind : {"reward", "rule"}
+    consumes : tuple of {"matrix", "comparisons", "rankings"}
+        The data regimes it can be fitted on; scenarios check this when they load.
+    needs : {"matrix", "positions", "comparisons"}
+        What the instance must offer (see :class:`Estimator`).
+    weighted : bool
+        Takes clone-robust weights (the runner passes the scenario's Voronoi weights).
+    params : pydantic model class, optional
+        Its options (``[estimators.options.NAME]`` in a scenario); unknown keys are rejected.
+        None: it takes no options.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> @register("doc_copeland_like", kind="rule")
+    ... def doc_copeland_like(P):
+    ...     return (np.asarray(P) > 0.5).sum(axis=1).astype(float)
+    >>> get_estimator("doc_copeland_like").fit([[0.5, 0.9], [0.1, 0.5]]).order.tolist()
+    [0, 1]
+    >>> unregister("doc_copeland_like")
+    """
+    import re
+
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise ValueError(f"register: estimator name must be letters, digits, '_', '-' or '.', got {name!r}")
+    if kind not in KINDS:
+        raise ValueError(f"register({name!r}): kind must be one of {KINDS}, got {kind!r}")
+    consumes = (consumes,) if isinstance(consumes, str) else tuple(consumes)
+
+    def decorator(fn):
+        if not callable(fn):
+            raise TypeError(f"register({name!r}) decorates a function, got {type(fn).__name__}")
+        if name in _ESTIMATORS and not replace:
+            raise ValueError(f"register: an estimator called {name!r} is already registered "
+                             f"(by {_ESTIMATORS[name].source}); pick another name or pass replace=True")
+        impl = _plugin_impl(name, fn, kind, weighted)
+        doc = description or (fn.__doc__ or "").strip().split("\n")[0] or f"plugin estimator {name}"
+        _ESTIMATORS[name] = Estimator(name=name, kind=kind, description=doc, needs=needs, fit=_uniform(name, impl),
+                                      consumes=consumes, weighted=weighted, params=params,
+                                      source=getattr(fn, "__module__", None) or "plugin")
+        return fn
+
+    return decorator
+
+
+def unregister(name: str) -> None:
+    """Remove a registered estimator (tests and interactive sessions)."""
+    _ESTIMATORS.pop(name, None)
+
+
+def _plugin_impl(name, fn, kind, weighted):
+    import inspect
+
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    matrix_style = bool(params) and params[0].name == "P"
+    takes = {p.name for p in params}
+    any_kw = any(p.kind is p.VAR_KEYWORD for p in params)
+
+    def impl(instance, data, weights, lam, rng, quick, options):
+        w = _resolve_weights(instance, weights, rng, name) if weighted else None
+        if not weighted:
+            _no_weights(weights, name)
+        if matrix_style:
+            P = _rule_matrix(instance, data, name)
+            kwargs = dict(options)
+            if "weights" in takes and w is not None:
+                kwargs["weights"] = w
+            if "lam" in takes or any_kw:
+                kwargs["lam"] = lam
+            out = fn(P, **kwargs)
+        else:
+            out = fn(instance, data=data, weights=w, lam=lam, rng=rng, quick=quick, **options)
+        if isinstance(out, EstimatorOutput):
+            return out
+        scores = np.asarray(out, dtype=float)
+        if scores.shape != (instance.m,):
+            raise ValueError(f"estimator {name!r} ({fn.__module__}.{fn.__qualname__}) returned shape {scores.shape}; "
+                             f"expected ({instance.m},) scores, one per alternative")
+        if not np.all(np.isfinite(scores)):
+            raise ValueError(f"estimator {name!r} returned non-finite scores: {scores.tolist()}")
+        if kind == "rule":
+            from choicelab.estimators.results import _order_from_scores
+
+            order = _order_from_scores(scores, ORDER_TOL)
+            return EstimatorOutput(scores=scores, order=order, kind="rule", raw=out, converged=True, estimator=name,
+                                   winners=_winners_from_scores(scores, ORDER_TOL), weights=w)
+        return _reward_output(name, scores, out, True, w)
+
+    return impl
 
 
 def get_estimator(name: str) -> Estimator:

@@ -236,6 +236,13 @@ def _folder_name(name: str) -> str:
 def _build(b: _Batch) -> _Report:
     rep = _Report(title=f"{b.name} ({b.kind})")
     _header(rep, b)
+    if b.kind == "experiment":  # composed experiments: generic over measures (choicelab.reports.experiment)
+        from choicelab.reports.experiment import experiment_sections
+
+        experiment_sections(rep, b)
+        _settings_section(rep, b)
+        _runs_section(rep, b)
+        return rep
     _theory_section(rep, b)
     _figures_section(rep, b)
     _tables_section(rep, b)

@@ -276,3 +276,137 @@ def to_png(fig, dpi: int = 110) -> bytes:
     fig.savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
     return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# The figure registry: figures drawn from the typed results table, one decorated function each.
+
+class FigureEntry:
+    """A registry entry: ``fn(frame) -> Figure or (Figure, caption) or None``.
+
+    ``frame`` is a pandas DataFrame of the typed results table (columns ``run_id, seed,
+    condition, estimator, measure, item, label, value, stderr, ci_low, ci_high``) restricted to
+    one sweep point and to the figure's ``measures``; returning None draws nothing.
+    """
+
+    __slots__ = ("name", "fn", "measures", "description", "source")
+
+    def __init__(self, name, fn, measures, description, source):
+        self.name, self.fn, self.measures, self.description, self.source = name, fn, measures, description, source
+
+    def __repr__(self):
+        return f"FigureEntry({self.name!r}, measures={self.measures!r})"
+
+
+_FIGURES: dict = {}
+# figures of the fixed-kind scenarios (drawn by choicelab.reports.build from their blobs)
+LEGACY_FIGURES = ("topic_rewards", "delta_curves", "sensitivity_heatmap", "voronoi_cells", "majority_graph",
+                  "theory_table", "residuals", "clone_diagnostic")
+
+
+def register(name: str, *, measures=(), description: str | None = None, replace: bool = False):
+    """Decorator adding a figure ``fn(frame)`` drawn when a batch has every measure in ``measures``."""
+    measures = (measures,) if isinstance(measures, str) else tuple(measures)
+
+    def decorator(fn):
+        if (name in _FIGURES or name in LEGACY_FIGURES) and not replace:
+            raise ValueError(f"register: a figure called {name!r} is already registered")
+        doc = description or (fn.__doc__ or "").strip().split("\n")[0]
+        _FIGURES[name] = FigureEntry(name, fn, measures, doc, getattr(fn, "__module__", "plugin"))
+        return fn
+
+    return decorator
+
+
+def list_figures() -> dict:
+    """Every registered figure by name (registry figures and the fixed-kind ones)."""
+    out = {name: None for name in LEGACY_FIGURES}
+    out.update(_FIGURES)
+    return out
+
+
+def get_figure(name: str) -> FigureEntry:
+    try:
+        return _FIGURES[name]
+    except KeyError:
+        raise ValueError(f"unknown figure {name!r}; known: {', '.join(_FIGURES)}") from None
+
+
+def _mean_se_table(frame, by):
+    g = frame.groupby(by, sort=False)["value"]
+    out = g.agg(["mean", "std", "count"]).reset_index()
+    out["se"] = (out["std"] / np.sqrt(out["count"])).where(out["count"] > 1, 0.0)
+    return out
+
+
+def _text(label) -> str:
+    """User text shown by matplotlib: mathtext off ($ would start a formula)."""
+    return str(label).replace("$", r"\$")
+
+
+@register("scores_by_item", measures=("scores",))
+def scores_by_item(frame):
+    """Each estimator's score of every alternative (mean over seeds, error bar = standard error), per condition."""
+    plt = _plt()
+    data = frame[frame["measure"] == "scores"]
+    if data.empty:
+        return None
+    conditions = list(dict.fromkeys(data["condition"]))
+    estimators = list(dict.fromkeys(data["estimator"]))
+    fig, axes = plt.subplots(1, len(conditions), figsize=(max(5.0, 0.5 * data["item"].nunique() * len(estimators)
+                                                              / max(1, len(conditions))) * len(conditions), 3.6),
+                             squeeze=False)
+    for ax, cond in zip(axes[0], conditions):
+        sub = data[data["condition"] == cond]
+        items = list(dict.fromkeys(sub["item"]))
+        labels = {r.item: r.label for r in sub.itertuples()}
+        width = 0.8 / max(1, len(estimators))
+        for k, est in enumerate(estimators):
+            t = _mean_se_table(sub[sub["estimator"] == est], ["item"]).set_index("item").reindex(items)
+            # scores of different estimators live on different scales: centre each on its mean
+            mu = t["mean"].to_numpy(dtype=float)
+            ax.bar(np.arange(len(items)) + (k - (len(estimators) - 1) / 2) * width, mu - np.nanmean(mu), width,
+                   yerr=t["se"].to_numpy(dtype=float), label=_text(est), capsize=2)
+        ax.set_xticks(np.arange(len(items)), [_text(labels[i]) for i in items], rotation=60, ha="right", fontsize=7)
+        ax.set_ylabel("score − estimator's mean score")
+        ax.set_title(_text(f"condition: {cond}"), fontsize=9)
+        ax.axhline(0, color="#888", lw=0.6)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig, ("Scores of every alternative (clones included, marked 'clone of k'), each estimator centred on "
+                 "its own mean so that rewards and vote scores share an axis; error bars: standard error over seeds.")
+
+
+@register("topic_rewards_by_condition", measures=("topic_rewards",))
+def topic_rewards_by_condition(frame):
+    """Mean reward of each topic's originals, one panel per estimator, one bar per condition."""
+    data = frame[frame["measure"] == "topic_rewards"]
+    if data.empty:
+        return None
+    panels, topics = {}, list(dict.fromkeys(data["item"]))
+    for est in dict.fromkeys(data["estimator"]):
+        series = {}
+        for cond in dict.fromkeys(data["condition"]):
+            sub = data[(data["estimator"] == est) & (data["condition"] == cond)]
+            t = _mean_se_table(sub, ["item"]).set_index("item").reindex(topics)
+            series[_text(cond)] = (t["mean"].to_numpy(dtype=float), t["se"].to_numpy(dtype=float))
+        panels[_text(est)] = series
+    fig = topic_rewards([_text(t) for t in topics], panels, title="Reward per topic")
+    return fig, "Mean reward of each topic's original responses; error bars: standard error over seeds."
+
+
+@register("a1_curves", measures=("a1_curve",))
+def a1_curves(frame):
+    """Delta(eps) of contract A1 per estimator on log-log axes (mean over seeds)."""
+    data = frame[(frame["measure"] == "a1_curve") & (frame["item"] != "slope")]
+    if data.empty:
+        return None
+    curves = {}
+    for (cond, est), sub in data.groupby(["condition", "estimator"], sort=False):
+        t = _mean_se_table(sub, ["item"])
+        eps = t["item"].astype(float).to_numpy()
+        order = np.argsort(eps)
+        name = est if data["condition"].nunique() == 1 else f"{est} ({cond})"
+        curves[_text(name)] = (eps[order], t["mean"].to_numpy(dtype=float)[order])
+    return delta_curves(curves), ("Largest reward move Δ(ε) when an ε-approximate clone joins (contract A1); "
+                                  "mean over seeds.")

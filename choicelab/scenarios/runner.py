@@ -88,8 +88,12 @@ def execute_run(payload: dict) -> dict:
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            if payload.get("plugins"):  # registrations made in the parent are invisible to a spawned worker
+                from choicelab.scenarios.experiment import import_plugins
+
+                import_plugins(payload["plugins"])
             out = run_task(payload["kind"], payload["params"], payload["seed"])
-        result = {"status": "done", "rows": out.rows, "blobs": out.blobs}
+        result = {"status": "done", "rows": out.rows, "blobs": out.blobs, "verdicts": out.verdicts}
     except Exception:
         result = {"status": "error", "error": traceback.format_exc()}
     result.update(run_id=payload["run_id"], seed=payload["seed"], started=started, seconds=time.perf_counter() - t0,
@@ -175,7 +179,8 @@ def run_batch(scenario_or_runs, store, workers=None, engine="local", scheduler=N
             store.record_batch(batch, kind, scenario.source, scenario.text,
                                {"params": scenario.params, "sweep": {k: list(v) for k, v in scenario.sweep.items()},
                                 "report": scenario.report, "seeds": list(scenario.seeds),
-                                "base_seed": scenario.base_seed, "description": scenario.description})
+                                "base_seed": scenario.base_seed, "description": scenario.description,
+                                "about": scenario.about})
         elif batch not in {b["name"] for b in store.batches()}:
             store.record_batch(batch, kind)
         return _run(runs, store, batch, kind, workers, engine, scheduler, progress)
@@ -223,7 +228,8 @@ def _run(runs, store, batch, kind, workers, engine, scheduler, progress) -> Batc
 
 def _record(store: Store, res: dict) -> None:
     if res["status"] == "done":
-        store.record_done(res["run_id"], res["rows"], res["blobs"], res["seconds"], started=res["started"])
+        store.record_done(res["run_id"], res["rows"], res["blobs"], res["seconds"], started=res["started"],
+                          verdicts=res.get("verdicts", ()))
     else:
         store.record_error(res["run_id"], res["error"], res["seconds"], started=res["started"])
 

@@ -428,6 +428,7 @@ class Scenario:
     text: str
     raw: dict = field(repr=False, default_factory=dict)
     file_digests: dict = field(repr=False, default_factory=dict)
+    about: dict = field(repr=False, default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -454,11 +455,12 @@ class Run:
     params: dict
     seed: int
     point: dict
+    plugins: tuple = ()
 
     def to_payload(self) -> dict:
         """Plain dict sent to a worker process (pickle-friendly, no classes)."""
         return {"run_id": self.run_id, "batch": self.batch, "kind": self.kind, "params": self.params,
-                "seed": self.seed, "point": self.point}
+                "seed": self.seed, "point": self.point, "plugins": list(self.plugins)}
 
 
 def list_builtin() -> list[str]:
@@ -472,7 +474,7 @@ def builtin_path(name: str) -> Path:
     return Path(str(resources.files("choicelab.scenarios").joinpath(_LIBRARY, f"{name}.toml")))
 
 
-def load_scenario(name_or_path) -> Scenario:
+def load_scenario(name_or_path, plugins=()) -> Scenario:
     """Read and validate a scenario: a built-in name (``psz-case-study``) or a TOML file path.
 
     Raises
@@ -504,11 +506,17 @@ def load_scenario(name_or_path) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(path, None, _MISSING, None, f"cannot read the file: {exc}") from None
-    return parse_scenario(text, path)
+    return parse_scenario(text, path, plugins=plugins)
 
 
-def parse_scenario(text: str, path="<string>") -> Scenario:
-    """Validate TOML ``text`` as a scenario; relative data paths resolve against ``path``'s folder."""
+def parse_scenario(text: str, path="<string>", plugins=()) -> Scenario:
+    """Validate TOML ``text`` as a scenario; relative data paths resolve against ``path``'s folder.
+
+    A file whose ``[scenario]`` has no ``kind`` is an experiment of the composable model
+    (:mod:`choicelab.scenarios.experiment`); ``plugins`` (module names or .py paths) are
+    imported before it is validated.
+    """
+    text = text.lstrip("\ufeff")  # a UTF-8 byte-order mark is not part of the TOML
     ctx = _Context(str(path), text)
     try:
         raw = tomllib.loads(text)
@@ -516,6 +524,15 @@ def parse_scenario(text: str, path="<string>") -> Scenario:
         m = re.search(r"line (\d+)", str(exc))
         line = int(m.group(1)) if m else (len(text.splitlines()) if "end of document" in str(exc) else None)
         raise ScenarioError(path, None, _MISSING, line, f"not valid TOML: {exc}") from None
+    head = raw.get("scenario")
+    if isinstance(head, dict) and "kind" not in head:
+        from choicelab.scenarios.experiment import parse_experiment
+
+        return parse_experiment(raw, ctx, plugins=plugins)
+    if plugins:
+        from choicelab.scenarios.experiment import import_plugins
+
+        import_plugins(plugins, ctx.folder)
     params, digests = _validate(raw, ctx)
     sweep = {k: tuple(v) for k, v in params.pop("sweep", {}).items()}
     for key, values in sweep.items():
@@ -553,6 +570,10 @@ def expand(scenario: Scenario, seed_override: int | None = None) -> list[Run]:
     if seed_override is not None and (isinstance(seed_override, bool) or not isinstance(seed_override, int)
                                       or seed_override < 0):
         raise ValueError(f"seed_override must be an integer >= 0 or None, got {seed_override!r}")
+    if scenario.kind == "experiment":
+        from choicelab.scenarios.experiment import expand_experiment
+
+        return expand_experiment(scenario, seed_override)
     base = scenario.base_seed if seed_override is None else seed_override
     ctx = _Context(scenario.source, scenario.text)
     runs = []

@@ -43,6 +43,7 @@ class TaskOutput:
 
     rows: list = field(default_factory=list)
     blobs: dict = field(default_factory=dict)
+    verdicts: list = field(default_factory=list)
 
     def add(self, estimator: str, metric: str, key, value) -> None:
         self.rows.append((str(estimator), str(metric), str(key), float(value)))
@@ -559,7 +560,15 @@ def _byo_data(params, seed, rng, out: TaskOutput) -> None:
             out.blobs[f"{name}.rewards.collapsed"] = rc
 
 
+def _experiment(params, seed, rng, out: TaskOutput) -> None:
+    """A composed experiment (:mod:`choicelab.scenarios.experiment`); draws from its own ``default_rng(seed)``."""
+    from choicelab.scenarios.experiment import run_experiment
+
+    run_experiment(params, seed, out)
+
+
 TASKS = {
+    "experiment": _experiment,
     "selftest": _selftest,
     "case_study": _case_study,
     "borda_identity": _borda_identity,

@@ -12,7 +12,7 @@ _EXPORTS = {
     "AnnotatorType": "population", "Population": "population",
     "linear_reward": "population", "ideal_point_reward": "population",
     "topic_table_reward": "population", "rbf_mixture_reward": "population",
-    "explicit_reward": "population",
+    "explicit_reward": "population", "sample_coupled_comparisons": "population",
     # instance.py
     "Instance": "instance",
     # data.py

@@ -805,3 +805,60 @@ def _tied_order(r: np.ndarray, k: int | None) -> tuple:
             listed += len(g)
         groups = kept
     return tuple(groups)
+
+
+def sample_coupled_comparisons(population: Population, Xs, n: int, rng=None) -> list:
+    """Draw ``n`` comparisons for each of several nested alternative sets, maximally coupled.
+
+    ``Xs`` lists point sets of which every one is a prefix of the largest (originals first,
+    extra alternatives appended). Each comparison slot k draws, on the largest set D, a pair
+    (a_k, b_k) uniformly (the ``uniform`` design of :meth:`Population.sample_comparisons`), a
+    type t_k from alpha and a uniform u_k; the outcome is ``a_k`` when ``u_k < P_t(x_a > x_b)``.
+    A smaller set C (its first ``m_C`` points equal D's) reuses the slot unchanged when both
+    items are among its points, so their comparison is identical in both; otherwise it draws
+    its own uniform pair of its own points and decides it with the same t_k and u_k. Each
+    condition's data is then marginally a draw of :meth:`Population.sample_comparisons`, and the
+    conditions agree on as many slots as any coupling allows.
+
+    Returns
+    -------
+    list of Comparisons, one per entry of ``Xs``.
+
+    Examples
+    --------
+    >>> pop = Population([AnnotatorType(1.0, linear_reward([1.0]))])
+    >>> small, big = sample_coupled_comparisons(pop, [[[0.0], [1.0]], [[0.0], [1.0], [1.0]]], 50, rng=0)
+    >>> shared = (big.a < 2) & (big.b < 2)
+    >>> bool((small.a[shared] == big.a[shared]).all() and (small.winner[shared] == big.winner[shared]).all())
+    True
+    """
+    Xs = [_as_X(X) for X in Xs]
+    if not Xs:
+        raise ValueError("Xs must list at least one point set")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    n = int(n)
+    rng = _as_rng(rng)
+    big = max(range(len(Xs)), key=lambda k: Xs[k].shape[0])
+    D = Xs[big]
+    for k, X in enumerate(Xs):
+        if X.shape[1] != D.shape[1] or not np.array_equal(X, D[: X.shape[0]]):
+            raise ValueError(f"Xs[{k}] is not a prefix of the largest point set Xs[{big}]; a coupled draw needs "
+                             "nested sets whose shared points come first")
+    a, b = _draw_pairs("uniform", D.shape[0], n, rng)
+    t = population._draw_types(n, rng)
+    u = rng.random(n)
+    R = population.rewards(D)
+    out = []
+    for X in Xs:
+        mc = X.shape[0]
+        ac, bc = a.copy(), b.copy()
+        outside = np.flatnonzero((a >= mc) | (b >= mc))
+        if outside.size:
+            ac[outside], bc[outside] = _draw_pairs("uniform", mc, outside.size, rng)
+        p = _choice_prob(R[t, ac] - R[t, bc], population.choice, population.beta)
+        winner = np.where(u < p, ac, bc)
+        if population.choice == "deterministic":
+            winner = np.where(p == 0.5, -1, winner)
+        out.append(Comparisons(ac, bc, winner, t.astype(np.int64)))
+    return out

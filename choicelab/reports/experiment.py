@@ -1,0 +1,132 @@
+"""Reports of composed experiments, generic over measures, conditions and figures.
+
+Everything comes from the store: the typed results and verdicts tables
+(:meth:`~choicelab.scenarios.store.Store.to_frame`) and the batch's recorded descriptions of
+its conditions, estimators and measures. A swept batch gets one section per sweep point;
+nothing is averaged across sweep values. Within a point, a value is summarised over the seeds
+(runs) as mean ± standard error; a text-valued result (the label of a top item) is shown as its
+most frequent value with how many runs gave it.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+__all__ = ["experiment_sections"]
+
+_MAX_ROWS = 200
+
+
+def experiment_sections(rep, b) -> None:
+    """Add the About, Verdicts, Results-per-sweep-point sections of batch ``b`` to ``rep``."""
+    from choicelab.reports import build as B
+
+    about = b.meta.get("about") or {}
+    rep.add(B._Heading(2, "What was run"))
+    for note in about.get("notes", []):
+        rep.add(B._Para(note))
+    for section, title in (("conditions", "condition"), ("estimators", "estimator"), ("measures", "measure")):
+        entries = about.get(section) or {}
+        if entries:
+            rep.add(B._Table((title, "what it is"), tuple((k, v) for k, v in entries.items())))
+    if not b.done:
+        rep.add(B._Para("No run is done yet, so there is nothing to summarise."))
+        return
+    results = b.store.to_frame("results", b.name)
+    verdicts = b.store.to_frame("verdicts", b.name)
+    sweep_keys = [k for k in (b.meta.get("sweep") or {}) if k in results.columns]
+    if not verdicts.empty:
+        _verdicts_section(rep, b, verdicts, sweep_keys)
+    rep.add(B._Heading(2, "Results" + (" per sweep point" if sweep_keys else "")))
+    if sweep_keys:
+        rep.add(B._Para("Each sweep point is its own section: values are summarised over the seeds of that point "
+                        "only, never across sweep values."))
+    points = _points(results, sweep_keys)
+    for point, frame in points:
+        if sweep_keys:
+            rep.add(B._Heading(3, ", ".join(f"{k} = {json.dumps(v) if not isinstance(v, str) else v}"
+                                            for k, v in point.items())))
+        for measure in dict.fromkeys(frame["measure"]):
+            _measure_table(rep, frame[frame["measure"] == measure], measure, about, B)
+        _figures(rep, b, frame, point, about, B)
+
+
+def _points(frame, keys):
+    if not keys:
+        return [({}, frame)]
+    out = []
+    for values, sub in frame.groupby(keys, sort=True, dropna=False):
+        values = values if isinstance(values, tuple) else (values,)
+        out.append((dict(zip(keys, [v.item() if hasattr(v, "item") else v for v in values])), sub))
+    return out
+
+
+def _measure_table(rep, frame, measure, about, B) -> None:
+    desc = (about.get("measures") or {}).get(measure, "")
+    rows = []
+    for (cond, est, item), sub in frame.groupby(["condition", "estimator", "item"], sort=False):
+        v = sub["value"].to_numpy(dtype=float)
+        n = int(np.isfinite(v).sum())
+        mean = float(np.nanmean(v)) if n else float("nan")
+        se = float(np.nanstd(v, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+        labels = sub["label"].astype(str)
+        counts = labels.value_counts()
+        label = counts.index[0]
+        if len(counts) > 1:
+            label = f"{label} ({counts.iloc[0]} of {len(labels)} runs; " + ", ".join(
+                f"{k}: {c}" for k, c in counts.iloc[1:4].items()) + ")"
+        rows.append((cond, est, item, label, B._fmt(mean), "–" if not np.isfinite(se) else B._fmt(se, 2), n))
+    caption = f"{desc} Mean and standard error over runs." if desc else "Mean and standard error over runs."
+    if len(rows) > _MAX_ROWS:
+        caption += f" First {_MAX_ROWS} of {len(rows)} rows; `choicelab export` gives them all."
+    rep.add(B._Table(("condition", "estimator", "item", "label", "mean", "± se", "runs"), tuple(rows[:_MAX_ROWS]),
+                     caption=f"measure {measure}: {caption}"))
+
+
+def _figures(rep, b, frame, point, about, B) -> None:
+    from choicelab.reports import figures as F
+
+    declared = [f for f in b.figures if f not in F.LEGACY_FIGURES]
+    registry = {name: e for name, e in F.list_figures().items() if e is not None}
+    present = set(frame["measure"])
+    names = declared or [n for n, e in registry.items() if e.measures and set(e.measures) <= present]
+    suffix = "" if not point else "-" + "-".join(f"{v}" for v in point.values())
+    for name in names:
+        entry = registry.get(name)
+        if entry is None:
+            rep.add(B._Para(f"Figure {name}: not in the figure registry of this installation (a plugin not loaded?)."))
+            continue
+        sub = frame[frame["measure"].isin(entry.measures)] if entry.measures else frame
+        try:
+            made = entry.fn(sub)
+        except Exception as exc:  # one failing figure must not cost the report
+            rep.add(B._Para(f"Figure {name} could not be drawn: {type(exc).__name__}: {exc}"))
+            continue
+        if made is None:
+            continue
+        fig, caption = made if isinstance(made, tuple) else (made, entry.description)
+        key = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{name}{suffix}")
+        rep.add(B._Figure(key, entry.description or name, F.to_png(fig), caption))
+
+
+def _verdicts_section(rep, b, verdicts, sweep_keys) -> None:
+    from choicelab.reports import build as B
+
+    rep.add(B._Heading(2, "Theory against measurement"))
+    rows = []
+    group = sweep_keys + ["condition", "axiom", "estimator"]
+    for values, sub in verdicts.groupby(group, sort=False, dropna=False):
+        values = values if isinstance(values, tuple) else (values,)
+        measured = list(sub["measured"])
+        combined = "violated" if "violated" in measured else ("holds" if measured and all(
+            m == "holds" for m in measured) else "inconclusive")
+        expected = next((e for e in sub["expected"] if e), "")
+        agrees = None if not expected or combined == "inconclusive" else combined == expected
+        head = list(values)
+        rows.append(tuple(head) + (expected or "–", f"{combined} ({measured.count(combined)} of {len(measured)} runs)",
+                                   B._MARK[agrees]))
+    header = tuple(sweep_keys) + ("condition", "axiom", "estimator", "theory", "measured", "agreement")
+    rep.add(B._Table(header, tuple(rows[:_MAX_ROWS]),
+                     caption="A violation in any run is a counterexample (its witness is in the verdicts table: "
+                             "choicelab export --table verdicts); 'holds' means no run found one."))
