@@ -35,6 +35,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster)")
     p_run.add_argument("--seed", type=int, default=None, help="override the scenario's base seed")
     p_run.add_argument("--json", action="store_true", help="print a JSON summary, no progress bar")
+    p_run.add_argument("--plugin", action="append", default=[], metavar="MODULE_OR_FILE",
+                       help="import this module or .py file (in every worker) before running; repeatable")
 
     p_verify = sub.add_parser("verify", help="measure the theory table; exit 1 where a measurement contradicts theory")
     p_verify.add_argument("--quick", action="store_true", help="small instances, about a minute on 2 cores")
@@ -45,6 +47,14 @@ def _build_parser() -> argparse.ArgumentParser:
     p_report.add_argument("--db", default="choicelab.sqlite")
     p_report.add_argument("--batch", default=None, help="batch name (default: every batch in the store)")
     p_report.add_argument("--out", default="reports", help="output folder (default: %(default)s)")
+
+    p_export = sub.add_parser("export", help="write the results (or verdicts) table as CSV, JSON lines or Parquet")
+    p_export.add_argument("--db", default="choicelab.sqlite", help="SQLite results store (default: %(default)s)")
+    p_export.add_argument("--batch", default=None, help="batch name (default: every batch in the store)")
+    p_export.add_argument("--table", choices=("results", "verdicts"), default="results",
+                          help="which table (default: %(default)s)")
+    p_export.add_argument("--format", choices=("csv", "jsonl", "parquet"), required=True)
+    p_export.add_argument("--out", default=None, metavar="FILE", help="output file (default: stdout; parquet needs one)")
     return parser
 
 
@@ -67,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             from choicelab.reports.commands import report_command
             return report_command(args)
+        if args.command == "export":
+            from choicelab.scenarios.export import export_command
+            return export_command(args)
     except KeyboardInterrupt:
         print("choicelab: interrupted; finished runs are kept in the store", file=sys.stderr)
         return 130

@@ -26,6 +26,7 @@ _EXPORTS = {
     "output_reg_for_lambda": "neural",
     # registry.py
     "get_estimator": "registry", "list_estimators": "registry", "Estimator": "registry",
+    "register": "registry", "unregister": "registry",
     "EstimatorOutput": "registry",
 }
 __all__ = sorted(_EXPORTS)

@@ -278,7 +278,8 @@ def _header(rep: _Report, b: _Batch) -> None:
                    ((b.db, _when(b.row.get("created")), _when(b.row.get("updated")), counts["done"],
                      counts["error"], counts["running"], f"{seconds:.1f}"),)))
     source = b.row.get("source") or b.name
-    rep.add(_Para("Reproduce: choicelab run " + source + f" --db {b.db} && choicelab report --db {b.db} "
+    plugins = "".join(f" --plugin {p}" for p in (b.params.get("plugins") or {}).get("modules", []))
+    rep.add(_Para("Reproduce: choicelab run " + source + plugins + f" --db {b.db} && choicelab report --db {b.db} "
                   f"--batch {b.name}", code=True))
     if counts["error"] or counts["running"]:
         rep.add(_Para(f"Only the {counts['done']} done runs enter the figures and tables; "

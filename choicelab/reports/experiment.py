@@ -64,24 +64,42 @@ def _points(frame, keys):
 
 def _measure_table(rep, frame, measure, about, B) -> None:
     desc = (about.get("measures") or {}).get(measure, "")
-    rows = []
-    for (cond, est, item), sub in frame.groupby(["condition", "estimator", "item"], sort=False):
+    if (about.get("summaries") or {}).get(measure) == "mode":
+        _mode_table(rep, frame, measure, desc, B)
+        return
+    from choicelab.reports.figures import item_sort_key
+
+    estimators = list(dict.fromkeys(frame["estimator"]))
+    cells: dict = {}
+    labels: dict = {}
+    for (cond, item, est), sub in frame.groupby(["condition", "item", "estimator"], sort=False):
         v = sub["value"].to_numpy(dtype=float)
         n = int(np.isfinite(v).sum())
         mean = float(np.nanmean(v)) if n else float("nan")
         se = float(np.nanstd(v, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-        labels = sub["label"].astype(str)
-        counts = labels.value_counts()
-        label = counts.index[0]
-        if len(counts) > 1:
-            label = f"{label} ({counts.iloc[0]} of {len(labels)} runs; " + ", ".join(
-                f"{k}: {c}" for k, c in counts.iloc[1:4].items()) + ")"
-        rows.append((cond, est, item, label, B._fmt(mean), "–" if not np.isfinite(se) else B._fmt(se, 2), n))
-    caption = f"{desc} Mean and standard error over runs." if desc else "Mean and standard error over runs."
+        cells[(cond, item, est)] = B._fmt(mean) + ("" if not np.isfinite(se) else f" ± {B._fmt(se, 2)}")
+        counts = sub["label"].astype(str).value_counts()
+        labels.setdefault((cond, item), counts.index[0] if len(counts) == 1 else " / ".join(counts.index[:3]))
+    keys = sorted(labels, key=lambda k: (list(dict.fromkeys(frame["condition"])).index(k[0]), item_sort_key(k[1])))
+    rows = [(cond, item, labels[(cond, item)]) + tuple(cells.get((cond, item, e), "–") for e in estimators)
+            for cond, item in keys]
+    runs = int(frame.groupby(["condition", "item", "estimator"])["value"].size().max())
+    caption = f"measure {measure}: {desc} " if desc else f"measure {measure}: "
+    caption += f"Mean ± standard error over {runs} runs."
     if len(rows) > _MAX_ROWS:
         caption += f" First {_MAX_ROWS} of {len(rows)} rows; `choicelab export` gives them all."
-    rep.add(B._Table(("condition", "estimator", "item", "label", "mean", "± se", "runs"), tuple(rows[:_MAX_ROWS]),
-                     caption=f"measure {measure}: {caption}"))
+    rep.add(B._Table(("condition", "item", "label") + tuple(estimators), tuple(rows[:_MAX_ROWS]), caption=caption))
+
+
+def _mode_table(rep, frame, measure, desc, B) -> None:
+    """A categorical measure: the most frequent label per fit, with how many runs gave it."""
+    rows = []
+    for (cond, est, item), sub in frame.groupby(["condition", "estimator", "item"], sort=False):
+        counts = sub["label"].astype(str).value_counts()
+        others = ", ".join(f"{k} ({c})" for k, c in counts.iloc[1:5].items())
+        rows.append((cond, est, item, counts.index[0], f"{counts.iloc[0]} of {len(sub)}", others or "–"))
+    rep.add(B._Table(("condition", "estimator", "item", "most frequent", "runs", "others (runs)"),
+                     tuple(rows[:_MAX_ROWS]), caption=f"measure {measure}: {desc}".strip()))
 
 
 def _figures(rep, b, frame, point, about, B) -> None:

@@ -332,6 +332,14 @@ def get_figure(name: str) -> FigureEntry:
         raise ValueError(f"unknown figure {name!r}; known: {', '.join(_FIGURES)}") from None
 
 
+def item_sort_key(item):
+    """Numbers first in numeric order (2 before 10), then text in its own order."""
+    try:
+        return (0, float(item), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(item))
+
+
 def _mean_se_table(frame, by):
     g = frame.groupby(by, sort=False)["value"]
     out = g.agg(["mean", "std", "count"]).reset_index()
@@ -353,12 +361,11 @@ def scores_by_item(frame):
         return None
     conditions = list(dict.fromkeys(data["condition"]))
     estimators = list(dict.fromkeys(data["estimator"]))
-    fig, axes = plt.subplots(1, len(conditions), figsize=(max(5.0, 0.5 * data["item"].nunique() * len(estimators)
-                                                              / max(1, len(conditions))) * len(conditions), 3.6),
-                             squeeze=False)
+    width_each = max(4.0, min(12.0, 1.5 + 0.22 * data["item"].nunique() * len(estimators)))
+    fig, axes = plt.subplots(1, len(conditions), figsize=(width_each * len(conditions), 3.6), squeeze=False)
     for ax, cond in zip(axes[0], conditions):
         sub = data[data["condition"] == cond]
-        items = list(dict.fromkeys(sub["item"]))
+        items = sorted(dict.fromkeys(sub["item"]), key=item_sort_key)
         labels = {r.item: r.label for r in sub.itertuples()}
         width = 0.8 / max(1, len(estimators))
         for k, est in enumerate(estimators):

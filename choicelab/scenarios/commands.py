@@ -98,10 +98,13 @@ def run_command(args) -> int:
     db = Path(getattr(args, "db", "choicelab.sqlite"))
     if not db.resolve().parent.is_dir():
         return _fail(f"run: --db {str(db)!r}: folder {str(db.resolve().parent)!r} does not exist")
+    plugins = list(getattr(args, "plugin", None) or [])
     try:
-        scenarios = [load_scenario(name) for name in args.scenarios]
+        scenarios = [load_scenario(name, plugins=plugins) for name in args.scenarios]
     except ScenarioError as exc:
         return _fail(str(exc))
+    except Exception as exc:  # a plugin given with --plugin failed to import
+        return _fail(f"run: --plugin: cannot import a plugin: {type(exc).__name__}: {exc}")
     names = [sc.name for sc in scenarios]
     if len(set(names)) != len(names):
         return _fail(f"run: two scenarios share the batch name {next(n for n in names if names.count(n) > 1)!r}")
@@ -142,7 +145,12 @@ def _print_summary(summary, key: dict, counts: dict) -> None:
         print(f"  ... and {len(s.errors) - 5} more errors (see the runs table)")
     if s.warnings:
         print(f"  {len(s.warnings)} distinct warnings, e.g. {s.warnings[0][:150]}")
-    if key.get("kind") == "case_study":
+    if key.get("kind") == "experiment":
+        from choicelab.scenarios.summary import format_experiment_summary
+
+        for line in format_experiment_summary(key):
+            print(line)
+    elif key.get("kind") == "case_study":
         print("  top topic (topic rewards averaged over runs):")
         for est, entry in key["estimators"].items():
             orig, clon = entry.get("original", {}), entry.get("clones", {})

@@ -60,7 +60,7 @@ _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class HeadSpec(_Model):
@@ -275,6 +275,7 @@ def describe(spec: ExperimentSpec) -> dict:
         "conditions": {c: conditions_registry.get_condition(c).description for c in spec.conditions.names},
         "estimators": {e: get_estimator(e).description for e in spec.estimators.names},
         "measures": {mm: get_measure(mm).description for mm in spec.measures.names},
+        "summaries": {mm: get_measure(mm).summary for mm in spec.measures.names},
     }
 
 
@@ -317,6 +318,10 @@ def _raise_pydantic(exc: ValidationError, raw, ctx, prefix=()):
         message = "unknown key" + (f"; did you mean {_dotted(path[:-1] + (hint[0],))!r}?" if hint else
                                    f"; valid keys: {', '.join(valid) or '(none)'}")
     elif etype in ("union_tag_invalid", "literal_error"):
+        if etype == "union_tag_invalid":
+            tag = err.get("ctx", {}).get("discriminator", "").strip("'")
+            path = path + (tag,)
+            value = err.get("ctx", {}).get("tag", value)
         allowed = err.get("ctx", {}).get("expected_tags") or err.get("ctx", {}).get("expected", "")
         options = [o.strip().strip("'") for o in str(allowed).replace(" or ", ",").split(",") if o.strip()]
         hint = difflib.get_close_matches(str(value), options, n=1)

@@ -603,6 +603,10 @@ def summarise(kind: str, store, batch: str) -> dict:
     (theory silent or inconclusive) or raised. Other kinds: ``means`` of the kind's headline
     rows (:data:`_SUMMARY_ROWS`) over done runs, as ``"<estimator> <metric>[ <key>]"``.
     """
+    if kind == "experiment":
+        from choicelab.scenarios.summary import summarise_experiment
+
+        return summarise_experiment(store, batch)
     rows = store.results(batch=batch)
     if kind == "case_study":
         return {"kind": kind, "estimators": _case_study_summary(rows)}

@@ -69,6 +69,7 @@ class Measure:
     params: object
     description: str
     source: str
+    summary: str = "mean"
 
 
 @dataclass
@@ -124,7 +125,7 @@ _loaded = False
 
 
 def register(name: str, *, per: str = "fit", needs=(), params=None, description: str | None = None,
-             replace: bool = False):
+             summary: str = "mean", replace: bool = False):
     """Decorator adding a measure ``fn(ctx) -> Iterable[Row]`` under ``name``.
 
     Parameters
@@ -137,7 +138,13 @@ def register(name: str, *, per: str = "fit", needs=(), params=None, description:
         ``"conditions>=2"``, ``"reward"`` (reward estimators only); checked when a scenario loads.
     params : pydantic model class, optional
         The measure's options; unknown keys are rejected at load.
+    summary : {"mean", "mode"}
+        How reports and console summaries condense the runs of one item: the mean (with its
+        standard error) of the values, or the most frequent label (a categorical result such
+        as the top item, whose value is an index).
     """
+    if summary not in ("mean", "mode"):
+        raise ValueError(f"register({name!r}): summary must be 'mean' or 'mode', got {summary!r}")
     if per not in PER:
         raise ValueError(f"register({name!r}): per must be one of {PER}, got {per!r}")
     needs = (needs,) if isinstance(needs, str) else tuple(needs)
@@ -148,7 +155,7 @@ def register(name: str, *, per: str = "fit", needs=(), params=None, description:
                              f"(by {_MEASURES[name].source}); pick another name or pass replace=True")
         doc = description or (fn.__doc__ or "").strip().split("\n")[0]
         _MEASURES[name] = Measure(name=name, fn=fn, per=per, needs=needs, params=params, description=doc,
-                                  source=getattr(fn, "__module__", None) or "plugin")
+                                  source=getattr(fn, "__module__", None) or "plugin", summary=summary)
         return fn
 
     return decorator

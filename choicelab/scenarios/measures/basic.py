@@ -37,7 +37,7 @@ def rank(ctx):
         yield Row(i, alternative_label(alts, i), float(pos[i]))
 
 
-@register("top_item")
+@register("top_item", summary="mode")
 def top_item(ctx):
     """The estimator's best alternative with clones collapsed into their original (value = its index)."""
     alts = ctx.alternatives
@@ -57,7 +57,7 @@ def topic_rewards(ctx):
         yield Row(topic, topic, float(s[members].mean()))
 
 
-@register("top_topic", needs=("topics",))
+@register("top_topic", needs=("topics",), summary="mode")
 def top_topic(ctx):
     """The topic with the highest mean score of its originals (value = its position among the topics)."""
     alts = ctx.alternatives

@@ -1,0 +1,157 @@
+"""``choicelab export``: the results (or verdicts) table of a store as CSV, JSON lines or Parquet.
+
+The table is :meth:`choicelab.scenarios.store.Store.to_frame`: one row per stored result (or
+verdict) of a done run, with the run's seed and swept parameters as columns. Formats:
+
+``csv``      pandas ``to_csv`` (header row, no index; missing values as empty fields).
+``jsonl``    one JSON object per line, keys in column order, missing values as ``null``.
+``parquet``  pyarrow; needs an output file.
+
+Exit status of the command: 0 on success, 2 for bad input (no such store file, a store of
+another schema version, unknown batch, parquet without ``--out``) with a one-line message on
+stderr and no traceback. A reader that stops early (``choicelab export ... | head``) ends the
+command quietly.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["FORMATS", "export_table", "export_command"]
+
+FORMATS = ("csv", "jsonl", "parquet")
+
+
+def _fail(message: str) -> int:
+    print(f"choicelab: export: {message}", file=sys.stderr)
+    return 2
+
+
+def _plain(value):
+    """A frame cell as a JSON-ready Python value (NaN, NA and None as None)."""
+    if value is None:
+        return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    try:
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return None
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pass
+    return value
+
+
+def _write_jsonl(frame, stream) -> None:
+    columns = [str(c) for c in frame.columns]
+    series = [frame[c].tolist() for c in frame.columns]
+    for values in zip(*series):
+        record = dict(zip(columns, (_plain(v) for v in values)))
+        stream.write(json.dumps(record, allow_nan=False, default=str) + "\n")
+
+
+def export_table(store, *, batch: str | None = None, table: str = "results", fmt: str = "csv", out=None) -> int:
+    """Write ``store.to_frame(table, batch)`` as ``fmt`` to ``out`` (a path) or to stdout.
+
+    Parameters
+    ----------
+    store : Store
+        An open results store.
+    batch : str or None
+        One batch, or every batch (a ``batch`` column is added when there are several).
+    table : {"results", "verdicts"}
+    fmt : {"csv", "jsonl", "parquet"}
+    out : str or Path or None
+        Output file; None (or ``"-"``) writes to stdout. Parquet needs a file.
+
+    Returns
+    -------
+    int
+        The number of rows written (header not counted).
+
+    Raises
+    ------
+    ValueError
+        Unknown format or table, unknown batch, or parquet without ``out``.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    to_stdout = out is None or str(out) == "-"
+    if fmt == "parquet" and to_stdout:
+        raise ValueError("parquet needs --out FILE")
+    frame = store.to_frame(table, batch)
+    if fmt == "parquet":
+        frame.to_parquet(out, engine="pyarrow", index=False)
+    elif fmt == "csv":
+        if to_stdout:
+            frame.to_csv(sys.stdout, index=False, lineterminator="\n")
+            sys.stdout.flush()
+        else:
+            frame.to_csv(out, index=False, lineterminator="\n")
+    else:
+        if to_stdout:
+            _write_jsonl(frame, sys.stdout)
+            sys.stdout.flush()
+        else:
+            with open(out, "w", encoding="utf-8", newline="\n") as stream:
+                _write_jsonl(frame, stream)
+    return len(frame)
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the interpreter's final flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def export_command(args) -> int:
+    """``choicelab export [--db PATH] [--batch NAME] [--table T] --format F [--out FILE]``."""
+    db = Path(getattr(args, "db", None) or "choicelab.sqlite")
+    table = getattr(args, "table", None) or "results"
+    fmt, out, batch = args.format, getattr(args, "out", None), getattr(args, "batch", None)
+    if fmt not in FORMATS:
+        return _fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt == "parquet" and (out is None or str(out) == "-"):
+        return _fail("parquet needs --out FILE")
+    if not db.is_file():
+        what = "is a folder, not a store file" if db.is_dir() else "no such store file"
+        return _fail(f"--db {str(db)!r}: {what} (choicelab run writes one)")
+    if db.stat().st_size == 0:
+        return _fail(f"--db {str(db)!r}: the file is empty, not a choicelab store")
+    if out is not None and str(out) != "-" and not Path(out).resolve().parent.is_dir():
+        return _fail(f"--out {str(out)!r}: folder {str(Path(out).resolve().parent)!r} does not exist")
+    try:
+        import pandas  # noqa: F401
+        if fmt == "parquet":
+            import pyarrow  # noqa: F401
+    except ImportError as exc:
+        return _fail(f"needs {exc.name} (pip install pandas pyarrow)")
+
+    from choicelab.scenarios.store import Store
+
+    try:
+        store = Store(db)
+    except ValueError as exc:
+        return _fail(f"--db {exc}")
+    try:
+        export_table(store, batch=batch, table=table, fmt=fmt, out=out)
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
+    except ValueError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"--out {str(out)!r}: {exc.strerror or exc}")
+    finally:
+        store.close()
+    return 0
