@@ -1106,173 +1106,53 @@ def _digest(path: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # Data files ("your own data"): embeddings and comparisons, errors with file, line and field.
 
-def _data_error(path, line, fieldname, value, message):
-    return ScenarioError(path, fieldname, value, line, message)
+def _scenario_error(exc) -> "ScenarioError":
+    """The simulator's DataFileError as a ScenarioError (same file, line, field, value)."""
+    from choicelab.sim.io import MISSING
+
+    return ScenarioError(exc.file, exc.field, _MISSING if exc.value is MISSING else exc.value, exc.line, exc.message)
 
 
 def read_embeddings(path):
-    """Embeddings of your own alternatives: ``.npy`` (an (m, d) float array) or ``.csv``.
+    """``(X, labels)`` of your own alternatives: :func:`choicelab.sim.io.read_alternatives`.
 
-    The CSV has a header row; a column named ``label`` (optional) holds the alternative's name,
-    every other column a coordinate. Alternatives are numbered 0..m-1 in file order.
-
-    Returns
-    -------
-    X : (m, d) float ndarray
-    labels : list of str or None
+    ``.npy`` (an (m, d) float array), ``.npz`` or ``.csv`` (a header; an optional ``label``
+    column, an optional ``clone_of`` column, every other column a coordinate; the typed header
+    of ``sim.save_alternatives`` is recognised). ``labels`` is None when the file names none.
 
     Raises
     ------
     ScenarioError
         Naming the file, line and field of the first malformed value.
     """
-    import numpy as np
+    from choicelab.sim.io import DataFileError, read_embeddings as _read
 
-    path = str(path)
-    if path.lower().endswith(".npy"):
-        try:
-            X = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise _data_error(path, None, None, _MISSING, f"not a readable .npy array: {exc}") from None
-        if X.ndim != 2 or X.shape[0] < 2 or X.shape[1] < 1 or not np.issubdtype(X.dtype, np.number):
-            raise _data_error(path, None, None, _MISSING,
-                              f"must hold a numeric (m, d) array with m >= 2, got shape {X.shape} dtype {X.dtype}")
-        X = X.astype(float)
-        bad = np.argwhere(~np.isfinite(X))
-        if bad.size:
-            i, j = bad[0]
-            raise _data_error(path, None, f"row {i}, column {j}", float(X[i, j]), "must be finite")
-        return X, None
-    if not path.lower().endswith(".csv"):
-        raise _data_error(path, None, None, _MISSING, "embeddings must be a .npy or .csv file")
-    import csv
-
-    rows = []
-    with open(path, newline="", encoding="utf-8") as fh:
-        for lineno, fields in enumerate(csv.reader(fh), start=1):
-            if fields and any(f.strip() for f in fields):
-                rows.append((lineno, [f.strip() for f in fields]))
-    if not rows:
-        raise _data_error(path, 1, None, _MISSING, "empty file; expected a header row and one row per alternative")
-    header_line, header = rows[0]
-    label_col = header.index("label") if "label" in header else None
-    coord_cols = [k for k in range(len(header)) if k != label_col]
-    if not coord_cols:
-        raise _data_error(path, header_line, None, _MISSING, "the header names no coordinate column")
-    X, labels = [], []
-    for lineno, fields in rows[1:]:
-        if len(fields) != len(header):
-            raise _data_error(path, lineno, None, ",".join(fields), f"expected {len(header)} fields ({','.join(header)}), got {len(fields)}")
-        row = []
-        for k in coord_cols:
-            try:
-                v = float(fields[k])
-            except ValueError:
-                raise _data_error(path, lineno, header[k], fields[k], "is not a number") from None
-            if not math.isfinite(v):
-                raise _data_error(path, lineno, header[k], fields[k], "must be finite")
-            row.append(v)
-        X.append(row)
-        if label_col is not None:
-            labels.append(fields[label_col])
-    if len(X) < 2:
-        raise _data_error(path, rows[-1][0], None, _MISSING, f"needs at least 2 alternatives, got {len(X)}")
-    return np.asarray(X, dtype=float), (labels if label_col is not None else None)
-
-
-_COMPARISON_FIELDS = ("a", "b", "winner")
+    try:
+        X, labels = _read(path)
+    except DataFileError as exc:
+        raise _scenario_error(exc) from None
+    if X.shape[0] < 2:
+        raise ScenarioError(path, None, _MISSING, None, f"needs at least 2 alternatives, got {X.shape[0]}")
+    return X, labels
 
 
 def read_comparisons(path, m: int):
-    """Comparisons of your own data: ``.csv`` (header ``a,b,winner[,annotator]``) or ``.jsonl``.
-
-    Each record names two distinct alternatives ``a``, ``b`` (0-based rows of the embeddings,
-    ``< m``), the ``winner`` (``a``, ``b``, or ``-1`` for a tie, which counts 1/2 to each side)
-    and optionally an ``annotator`` id (integer >= 0; ``-1`` when absent). JSONL: one object per
-    line, e.g. ``{"a": 0, "b": 3, "winner": 3, "annotator": 1}``.
-
-    Returns
-    -------
-    choicelab.sim.Comparisons
+    """Comparisons of your own data: :func:`choicelab.sim.io.read_comparisons` (.csv, .jsonl, .npz).
 
     Raises
     ------
     ScenarioError
         Naming the file, line and field of the first malformed record.
     """
-    import numpy as np
+    from choicelab.sim.io import DataFileError, read_comparisons as _read
 
-    from choicelab.sim.data import Comparisons
-
-    path = str(path)
-    lower = path.lower()
-    records = []  # (lineno, {field: raw})
-    if lower.endswith(".jsonl"):
-        with open(path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise _data_error(path, lineno, None, line.strip()[:60], f"not a JSON object: {exc.msg}") from None
-                if not isinstance(obj, dict):
-                    raise _data_error(path, lineno, None, obj, "must be a JSON object with a, b, winner")
-                extra = [k for k in obj if k not in _COMPARISON_FIELDS + ("annotator",)]
-                if extra:
-                    hint = difflib.get_close_matches(extra[0], list(_COMPARISON_FIELDS) + ["annotator"], n=1)
-                    raise _data_error(path, lineno, extra[0], obj[extra[0]],
-                                      "unknown field" + (f"; did you mean {hint[0]!r}?" if hint else ""))
-                records.append((lineno, obj))
-    elif lower.endswith(".csv"):
-        import csv
-
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = [(n, [f.strip() for f in r]) for n, r in enumerate(csv.reader(fh), start=1) if r and any(f.strip() for f in r)]
-        if not rows:
-            raise _data_error(path, 1, None, _MISSING, "empty file; expected the header a,b,winner[,annotator]")
-        hl, header = rows[0]
-        if header[:3] != list(_COMPARISON_FIELDS) or header[3:] not in ([], ["annotator"]):
-            raise _data_error(path, hl, None, ",".join(header), "expected the header a,b,winner or a,b,winner,annotator")
-        for lineno, fields in rows[1:]:
-            if len(fields) != len(header):
-                raise _data_error(path, lineno, None, ",".join(fields), f"expected {len(header)} fields ({','.join(header)}), got {len(fields)}")
-            records.append((lineno, dict(zip(header, fields))))
-    else:
-        raise _data_error(path, None, None, _MISSING, "comparisons must be a .csv or .jsonl file")
-    if not records:
-        raise _data_error(path, None, None, _MISSING, "holds no comparisons")
-    out = np.empty((len(records), 4), dtype=np.int64)
-    for k, (lineno, rec) in enumerate(records):
-        vals = {}
-        for name in _COMPARISON_FIELDS + ("annotator",):
-            if name not in rec:
-                if name == "annotator":
-                    vals[name] = -1
-                    continue
-                raise _data_error(path, lineno, name, _MISSING, "is missing")
-            raw = rec[name]
-            if isinstance(raw, bool):
-                raise _data_error(path, lineno, name, raw, "must be an integer")
-            try:
-                v = int(raw) if not isinstance(raw, float) or raw.is_integer() else None
-            except (TypeError, ValueError):
-                v = None
-            if v is None:
-                raise _data_error(path, lineno, name, raw, "must be an integer")
-            vals[name] = v
-        a, b, w = vals["a"], vals["b"], vals["winner"]
-        for name in ("a", "b"):
-            if not 0 <= vals[name] < m:
-                raise _data_error(path, lineno, name, vals[name], f"must be an alternative index in [0, {m})")
-        if a == b:
-            raise _data_error(path, lineno, "b", b, "must differ from a")
-        if w not in (a, b, -1):
-            raise _data_error(path, lineno, "winner", w, f"must be a ({a}), b ({b}) or -1 for a tie")
-        if vals["annotator"] < -1:
-            raise _data_error(path, lineno, "annotator", vals["annotator"], "must be an integer >= 0 (or -1 for unknown)")
-        out[k] = (a, b, w, vals["annotator"])
-    return Comparisons(out[:, 0], out[:, 1], out[:, 2], out[:, 3])
+    try:
+        comps = _read(path, m)
+    except DataFileError as exc:
+        raise _scenario_error(exc) from None
+    if comps.n == 0:
+        raise ScenarioError(path, None, _MISSING, None, "holds no comparisons")
+    return comps
 
 
 # ---------------------------------------------------------------------------------------------

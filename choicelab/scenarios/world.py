@@ -12,7 +12,9 @@ Sections
 ``region``        ``{type = "box", lo, hi}`` or ``{type = "ball", center, radius}``.
 ``alternatives``  ``generator`` = ``topic_clusters`` (``topics`` name -> centre, ``per_topic``,
                   ``spread``, ``scales``), ``uniform`` (``m`` points uniform in the region),
-                  ``grid`` (``per_axis``) or ``file`` (``path``: embeddings, .npy or .csv).
+                  ``grid`` (``per_axis``), ``file`` (``path``: .csv, .npy or .npz, read by
+                  :func:`choicelab.sim.io.read_alternatives`) or ``points`` (``X``, ``labels``,
+                  ``clone_of`` given inline).
 ``population``    ``choice`` (bt | thurstone | deterministic), ``beta``, ``types``: a list of
                   ``{share, reward = <family>, <family parameters>}``.
 ``clones``        ``type`` = exact | approximate, ``count`` copies of ``index`` or of every
@@ -160,14 +162,36 @@ class FileSpec(_Model):
     dim: ClassVar[None] = None
 
     def build(self, rng, region=None):
+        from choicelab.sim.io import read_alternatives
+
+        return read_alternatives(self.path)  # labels and clone markers as the file gives them
+
+
+class PointsSpec(_Model):
+    """Alternatives given point by point: ``X`` (m rows of d numbers), optional ``labels`` and ``clone_of``."""
+
+    generator: Literal["points"]
+    X: Annotated[list[Vector], Field(min_length=1)]
+    labels: list[Union[str, int]] | None = None
+    clone_of: list[int] | None = None
+
+    @property
+    def m(self) -> int:
+        return len(self.X)
+
+    @property
+    def dim(self) -> int:
+        return len(self.X[0])
+
+    def build(self, rng, region=None):
         from choicelab import sim
-        from choicelab.scenarios.spec import read_embeddings
 
-        X, labels = read_embeddings(self.path)
-        return sim.Alternatives(X, labels=None if labels is None else np.asarray(labels))
+        return sim.Alternatives(np.asarray(self.X, dtype=float), labels=None if self.labels is None else
+                                np.asarray(self.labels), clone_of=None if self.clone_of is None else
+                                np.asarray(self.clone_of, dtype=np.int64))
 
 
-AlternativesSpec = Annotated[Union[TopicClustersSpec, UniformSpec, GridSpec, FileSpec],
+AlternativesSpec = Annotated[Union[TopicClustersSpec, UniformSpec, GridSpec, FileSpec, PointsSpec],
                              Field(discriminator="generator")]
 
 
@@ -345,6 +369,13 @@ def world_problems(world: WorldSpec, m_file: int | None = None, file_topics=()) 
         m = m_file
     topics = list(world.topics) or list(file_topics)
     d = alts.dim if alts is not None and alts.dim is not None else None
+    if isinstance(alts, PointsSpec):
+        if len({len(x) for x in alts.X}) != 1:
+            out.append(("alternatives.X", alts.X, "every point must have the same length d"))
+        for key in ("labels", "clone_of"):
+            value = getattr(alts, key)
+            if value is not None and len(value) != len(alts.X):
+                out.append((f"alternatives.{key}", value, f"must have one entry per point (m = {len(alts.X)})"))
     if isinstance(alts, TopicClustersSpec):
         dims = {len(c) for c in alts.topics.values()}
         if len(dims) != 1:

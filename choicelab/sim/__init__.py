@@ -23,6 +23,7 @@ _EXPORTS = {
     "save_comparisons": "io", "load_comparisons": "io",
     "save_alternatives": "io", "load_alternatives": "io",
     "save_matrix": "io", "load_matrix": "io",
+    "read_alternatives": "io", "read_comparisons": "io", "DataFileError": "io",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

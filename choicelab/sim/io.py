@@ -6,6 +6,9 @@ the offending text when it cannot parse something.
 from __future__ import annotations
 
 import csv
+import difflib
+import io
+import json
 import re
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from choicelab.sim.alternatives import Alternatives
 from choicelab.sim.data import Comparisons, Rankings
 
 _COMPARISON_FIELDS = ("a", "b", "winner", "annotator")
+_INT64_MAX = 2**63 - 1
 _PREFLIB_SUFFIXES = {
     ".soc": "strict orders, complete lists",
     ".soi": "strict orders, incomplete lists",
@@ -76,25 +80,8 @@ def save_comparisons(comps: Comparisons, path) -> None:
 
 
 def load_comparisons(path) -> Comparisons:
-    """Read comparisons written by :func:`save_comparisons` (suffix ``.npz`` or ``.csv``)."""
-    path, suffix = _suffix(path, (".npz", ".csv"), "load_comparisons")
-    if suffix == ".npz":
-        arrays = _npz_arrays(path, _COMPARISON_FIELDS, "load_comparisons")
-        return Comparisons(*(arrays[k] for k in _COMPARISON_FIELDS))
-    rows = list(_csv_rows(path))
-    if not rows or tuple(rows[0][1]) != _COMPARISON_FIELDS:
-        got = ",".join(rows[0][1]) if rows else "<empty file>"
-        raise ValueError(f"{path}:{rows[0][0] if rows else 1}: expected the header 'a,b,winner,annotator', got {got!r}")
-    values = []
-    for lineno, fields in rows[1:]:
-        if len(fields) != 4:
-            raise ValueError(f"{path}:{lineno}: expected 4 fields (a,b,winner,annotator), got {','.join(fields)!r}")
-        values.append([_parse_number(f, int, path, lineno, fields) for f in fields])
-    table = np.array(values, dtype=np.int64).reshape(-1, 4)
-    try:
-        return Comparisons(*table.T)
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+    """Read comparisons (``.npz``, ``.csv`` or ``.jsonl``); the same reader as :func:`read_comparisons`."""
+    return read_comparisons(path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,32 +117,8 @@ def save_alternatives(alts: Alternatives, path) -> None:
 
 
 def load_alternatives(path) -> Alternatives:
-    """Read alternatives written by :func:`save_alternatives` (``.npz`` or ``.csv``)."""
-    path, suffix = _suffix(path, (".npz", ".csv"), "load_alternatives")
-    if suffix == ".npz":
-        arrays = _npz_arrays(path, ("X", "labels", "clone_of"), "load_alternatives")
-        return Alternatives(arrays["X"], labels=arrays["labels"], clone_of=arrays["clone_of"])
-    rows = list(_csv_rows(path))
-    if not rows:
-        raise ValueError(f"{path}:1: empty file; expected a header 'label:int|label:str,clone_of,x0,...'")
-    lineno, header = rows[0]
-    if len(header) < 3 or header[0] not in ("label:int", "label:str") or header[1] != "clone_of" \
-            or header[2:] != [f"x{k}" for k in range(len(header) - 2)]:
-        raise ValueError(f"{path}:{lineno}: expected a header 'label:int|label:str,clone_of,x0,...', got {','.join(header)!r}")
-    label_kind = int if header[0] == "label:int" else str
-    d = len(header) - 2
-    labels, clone_of, X = [], [], []
-    for lineno, fields in rows[1:]:
-        if len(fields) != d + 2:
-            raise ValueError(f"{path}:{lineno}: expected {d + 2} fields, got {len(fields)} in {','.join(fields)!r}")
-        labels.append(_parse_number(fields[0], label_kind, path, lineno, fields))
-        clone_of.append(_parse_number(fields[1], int, path, lineno, fields))
-        X.append([_parse_number(f, float, path, lineno, fields) for f in fields[2:]])
-    try:
-        return Alternatives(np.array(X, dtype=float).reshape(-1, d), labels=np.array(labels),
-                            clone_of=np.array(clone_of, dtype=np.int64))
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+    """Read alternatives (``.npz``, ``.npy`` or ``.csv``); the same reader as :func:`read_alternatives`."""
+    return read_alternatives(path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,3 +344,277 @@ def write_preflib(rk: Rankings, path, title: str = "", description: str = "", mo
         parts = [str(g[0] + 1) if len(g) == 1 else "{" + ",".join(str(x + 1) for x in g) + "}" for g in order]
         lines.append(f"{count}: {','.join(parts)}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# The readers of your own data: one per format, shared by the simulator and the scenarios.
+
+
+class DataFileError(ValueError):
+    """A data file cannot be read; names the file, the line, the field and the value.
+
+    Attributes
+    ----------
+    file : str
+    line : int or None
+        1-based line of the record (None for binary formats or whole-file problems).
+    field : str or None
+        Column, JSON field or array name.
+    value : object
+        The offending text or number; :data:`MISSING` when there is none.
+    message : str
+    """
+
+    def __init__(self, file, line, field, value, message):
+        self.file, self.line, self.field, self.value, self.message = str(file), line, field, value, message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        if self.field is None:
+            return f"{where}: {self.message}"
+        if self.value is MISSING:
+            return f"{where}: {self.field}: {self.message}"
+        text = repr(self.value)
+        text = text if len(text) <= 80 else text[:77] + "..."
+        return f"{where}: {self.field} = {text}: {self.message}"
+
+
+class _Missing:
+    def __repr__(self):
+        return "<missing>"
+
+
+MISSING = _Missing()
+
+
+def _text_lines(path: Path):
+    """``(line number, text)`` of a UTF-8 file (a byte-order mark is skipped); errors name the line."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataFileError(path, None, None, MISSING, f"cannot read the file: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataFileError(path, line, None, MISSING, f"is not UTF-8 text (byte {data[exc.start]:#04x} at offset "
+                                                       f"{exc.start}); save the file as UTF-8") from None
+    return text
+
+
+def _csv_records(path: Path):
+    text = _text_lines(path)
+    out = []
+    for lineno, fields in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+        if fields and any(f.strip() for f in fields):
+            out.append((lineno, [f.strip() for f in fields]))
+    return out
+
+
+def _header_check(path, lineno, header):
+    seen = set()
+    for name in header:
+        if name == "":
+            raise DataFileError(path, lineno, "header", ",".join(header), "the header has an empty column name")
+        if name in seen:
+            raise DataFileError(path, lineno, name, MISSING, "appears twice in the header")
+        seen.add(name)
+
+
+def _int_field(path, lineno, name, raw):
+    if isinstance(raw, bool):
+        raise DataFileError(path, lineno, name, raw, "must be an integer")
+    if isinstance(raw, float):
+        if not raw.is_integer():
+            raise DataFileError(path, lineno, name, raw, "must be an integer")
+        raw = int(raw)
+    if isinstance(raw, str):
+        text = raw.strip()
+        if not re.fullmatch(r"[+-]?[0-9]+", text):  # ASCII digits only: int() also takes other scripts' digits
+            raise DataFileError(path, lineno, name, raw, "must be an integer")
+        raw = int(text)
+    if not isinstance(raw, int):
+        raise DataFileError(path, lineno, name, raw, "must be an integer")
+    if not -1 <= raw <= _INT64_MAX:
+        raise DataFileError(path, lineno, name, raw, f"must be an integer in [-1, {_INT64_MAX}]")
+    return raw
+
+
+def _float_field(path, lineno, name, raw):
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise DataFileError(path, lineno, name, raw, "is not a number") from None
+    if not np.isfinite(value):
+        raise DataFileError(path, lineno, name, raw, "must be finite")
+    return value
+
+
+def read_alternatives(path) -> Alternatives:
+    """Alternatives from a file: ``.npy``, ``.npz`` or ``.csv`` (the one reader of every format).
+
+    * ``.npy``: an (m, d) numeric array (labels 0..m-1).
+    * ``.npz``: arrays ``X``, ``labels``, ``clone_of`` (as :func:`save_alternatives` writes them).
+    * ``.csv``: a header row, then one alternative per row. Either the typed header of
+      :func:`save_alternatives` (``label:int`` or ``label:str``, ``clone_of``, ``x0``, ...), or
+      any header where an optional ``label`` column holds names, an optional ``clone_of`` column
+      the index of the original a row copies (``-1`` for an original), and every other column is a
+      coordinate. A column name may appear once; a UTF-8 byte-order mark is accepted.
+
+    Raises
+    ------
+    DataFileError
+        Naming the file, line, column and value of the first malformed entry.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.csv")
+    >>> _ = open(path, "w").write("label,x,y\\nfood,0.5,1\\nart,2,0\\n")
+    >>> alts = read_alternatives(path)
+    >>> alts.labels.tolist(), alts.X.tolist()
+    (['food', 'art'], [[0.5, 1.0], [2.0, 0.0]])
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        arrays = _npz_arrays(path, ("X", "labels", "clone_of"), "read_alternatives")
+        try:
+            return Alternatives(arrays["X"], labels=arrays["labels"], clone_of=arrays["clone_of"])
+        except ValueError as exc:
+            raise DataFileError(path, None, None, MISSING, str(exc)) from None
+    if suffix == ".npy":
+        try:
+            X = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataFileError(path, None, None, MISSING, f"not a readable .npy array: {exc}") from None
+        if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1 or not np.issubdtype(X.dtype, np.number):
+            raise DataFileError(path, None, None, MISSING,
+                                f"must hold a numeric (m, d) array, got shape {X.shape} dtype {X.dtype}")
+        X = X.astype(float)
+        bad = np.argwhere(~np.isfinite(X))
+        if bad.size:
+            i, j = bad[0]
+            raise DataFileError(path, None, f"row {i}, column {j}", float(X[i, j]), "must be finite")
+        return Alternatives(X)
+    if suffix != ".csv":
+        raise DataFileError(path, None, None, MISSING, "alternatives must be a .csv, .npy or .npz file")
+    rows = _csv_records(path)
+    if not rows:
+        raise DataFileError(path, 1, None, MISSING, "empty file; expected a header row and one row per alternative")
+    header_line, header = rows[0]
+    _header_check(path, header_line, header)
+    typed = header[0] in ("label:int", "label:str")
+    label_col = 0 if typed else (header.index("label") if "label" in header else None)
+    clone_col = header.index("clone_of") if "clone_of" in header else None
+    coord_cols = [k for k in range(len(header)) if k not in (label_col, clone_col)]
+    if not coord_cols:
+        raise DataFileError(path, header_line, "header", ",".join(header), "the header names no coordinate column")
+    X, labels, clone_of = [], [], []
+    for lineno, fields in rows[1:]:
+        if len(fields) != len(header):
+            raise DataFileError(path, lineno, "row", ",".join(fields),
+                                f"expected {len(header)} fields ({','.join(header)}), got {len(fields)}")
+        X.append([_float_field(path, lineno, header[k], fields[k]) for k in coord_cols])
+        if label_col is not None:
+            raw = fields[label_col]
+            labels.append(_int_field(path, lineno, header[label_col], raw) if header[0] == "label:int" else raw)
+        if clone_col is not None:
+            clone_of.append(_int_field(path, lineno, "clone_of", fields[clone_col]))
+    if not X:
+        raise DataFileError(path, header_line, None, MISSING, "holds no alternative (only a header)")
+    try:
+        return Alternatives(np.asarray(X, dtype=float), labels=np.asarray(labels) if label_col is not None else None,
+                            clone_of=np.asarray(clone_of, dtype=np.int64) if clone_col is not None else None)
+    except ValueError as exc:
+        raise DataFileError(path, None, None, MISSING, str(exc)) from None
+
+
+def read_embeddings(path) -> tuple:
+    """``(X, labels)`` of :func:`read_alternatives` (labels None when the file names none)."""
+    alts = read_alternatives(path)
+    has_labels = Path(path).suffix.lower() == ".npz" or _csv_has_labels(path)
+    return alts.X.copy(), ([str(x) for x in alts.labels.tolist()] if has_labels else None)
+
+
+def _csv_has_labels(path) -> bool:
+    if Path(path).suffix.lower() != ".csv":
+        return False
+    rows = _csv_records(Path(path))
+    return bool(rows) and (rows[0][1][0] in ("label:int", "label:str") or "label" in rows[0][1])
+
+
+def read_comparisons(path, m: int | None = None) -> Comparisons:
+    """Pairwise comparisons from ``.csv``, ``.jsonl`` or ``.npz`` (the one reader of every format).
+
+    Each record names two distinct alternatives ``a``, ``b`` (0-based, ``< m`` when ``m`` is
+    given), the ``winner`` (``a``, ``b``, or ``-1`` for a tie, which counts 1/2 to each side)
+    and optionally an ``annotator`` id (an integer >= 0, or ``-1`` when unknown). CSV: the header
+    ``a,b,winner`` or ``a,b,winner,annotator``; JSONL: one object per line, e.g.
+    ``{"a": 0, "b": 3, "winner": 3, "annotator": 1}``; NPZ: the arrays of :func:`save_comparisons`.
+
+    Raises
+    ------
+    DataFileError
+        Naming the file, line and field of the first malformed record.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    records = []
+    if suffix == ".npz":
+        arrays = _npz_arrays(path, _COMPARISON_FIELDS, "read_comparisons")
+        table = np.column_stack([np.asarray(arrays[k]).reshape(-1) for k in _COMPARISON_FIELDS])
+        records = [(None, dict(zip(_COMPARISON_FIELDS, (int(v) for v in row)))) for row in table]
+    elif suffix == ".jsonl":
+        text = _text_lines(path)
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataFileError(path, lineno, None, line.strip()[:60], f"not a JSON object: {exc.msg}") from None
+            if not isinstance(obj, dict):
+                raise DataFileError(path, lineno, None, obj, "must be a JSON object with a, b, winner")
+            extra = [k for k in obj if k not in _COMPARISON_FIELDS]
+            if extra:
+                hint = difflib.get_close_matches(extra[0], list(_COMPARISON_FIELDS), n=1)
+                raise DataFileError(path, lineno, extra[0], obj[extra[0]],
+                                    "unknown field" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+            records.append((lineno, obj))
+    elif suffix == ".csv":
+        rows = _csv_records(path)
+        if not rows:
+            raise DataFileError(path, 1, None, MISSING, "empty file; expected the header a,b,winner[,annotator]")
+        hl, header = rows[0]
+        if header[:3] != list(_COMPARISON_FIELDS[:3]) or header[3:] not in ([], ["annotator"]):
+            raise DataFileError(path, hl, "header", ",".join(header), "expected the header a,b,winner or a,b,winner,annotator")
+        for lineno, fields in rows[1:]:
+            if len(fields) != len(header):
+                raise DataFileError(path, lineno, "row", ",".join(fields),
+                                    f"expected {len(header)} fields ({','.join(header)}), got {len(fields)}")
+            records.append((lineno, dict(zip(header, fields))))
+    else:
+        raise DataFileError(path, None, None, MISSING, "comparisons must be a .csv, .jsonl or .npz file")
+    out = np.empty((len(records), 4), dtype=np.int64)
+    for k, (lineno, rec) in enumerate(records):
+        vals = {}
+        for name in _COMPARISON_FIELDS:
+            if name not in rec:
+                if name == "annotator":
+                    vals[name] = -1
+                    continue
+                raise DataFileError(path, lineno, name, MISSING, "is missing")
+            vals[name] = _int_field(path, lineno, name, rec[name])
+        a, b, w = vals["a"], vals["b"], vals["winner"]
+        for name in ("a", "b"):
+            if vals[name] < 0 or (m is not None and vals[name] >= m):
+                bound = f"[0, {m})" if m is not None else "[0, inf)"
+                raise DataFileError(path, lineno, name, vals[name], f"must be an alternative index in {bound}")
+        if a == b:
+            raise DataFileError(path, lineno, "b", b, "must differ from a")
+        if w not in (a, b, -1):
+            raise DataFileError(path, lineno, "winner", w, f"must be a ({a}), b ({b}) or -1 for a tie")
+        out[k] = (a, b, w, vals["annotator"])
+    return Comparisons(out[:, 0], out[:, 1], out[:, 2], out[:, 3])

@@ -365,3 +365,53 @@ def test_export_refuses_a_schema_one_store(tmp_path, capsys):
     con.close()
     rc, err = _error_of(capsys, ["export", "--db", str(db), "--format", "csv"])
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "version 1" in err
+
+
+def test_plugins_reach_dask_workers(tmp_path, capsys):
+    pytest.importorskip("distributed")  # the dask extra is part of `make test`'s install
+    text = _BASE + '[estimators]\nnames = ["test_margin_sum"]\n[measures]\nnames = ["test_score_range"]\n'
+    path = _write(tmp_path, text, "dask.toml")
+    db = tmp_path / "d.sqlite"
+    plugins = ["--plugin", str(PLUGINS / "copeland_margin_estimator.py"),
+               "--plugin", str(PLUGINS / "score_range_measure.py")]
+    assert main(["run", str(path), "--db", str(db), "--engine", "dask", "--workers", "2", "--json", *plugins]) == 0
+    _, rows = _export_rows(db, capsys)
+    alts = sim.uniform_alternatives(sim.Box([0.0, 0.0], [1.0, 1.0]), 4, rng=np.random.default_rng(0))
+    pop = sim.Population([sim.AnnotatorType(1.0, sim.ideal_point_reward([0.5, 0.5]))])
+    margins = (pop.preference_matrix(alts.X) - 0.5).sum(axis=1)
+    assert [float(r["value"]) for r in rows] == pytest.approx([np.ptp(margins)], abs=1e-12)
+
+
+def test_points_world_and_plugin_module_in_the_scenario_file(tmp_path, capsys):
+    """[plugins] modules in the file itself (a path relative to the scenario) and inline points."""
+    (tmp_path / "myplug.py").write_text((PLUGINS / "score_range_measure.py").read_text().replace(
+        "test_score_range", "test_score_range_inline"))
+    text = textwrap.dedent("""
+        [scenario]
+        name = "inline"
+        [plugins]
+        modules = ["myplug.py"]
+        [world.alternatives]
+        generator = "points"
+        X = [[0.0], [1.0], [3.0]]
+        labels = ["low", "mid", "high"]
+        [[world.population.types]]
+        share = 1.0
+        reward = "linear"
+        theta = [1.0]
+        [estimators]
+        names = ["borda"]
+        [measures]
+        names = ["scores", "top_item", "test_score_range_inline"]
+    """)
+    path = _write(tmp_path, text, "inline.toml")
+    db = tmp_path / "i.sqlite"
+    assert main(["run", str(path), "--db", str(db), "--workers", "1", "--json"]) == 0
+    _, rows = _export_rows(db, capsys)
+    P = sim.Population([sim.AnnotatorType(1.0, sim.linear_reward([1.0]))]).preference_matrix([[0.0], [1.0], [3.0]])
+    scores = [float(r["value"]) for r in rows if r["measure"] == "scores"]
+    np.testing.assert_allclose(scores, P.sum(axis=1), atol=1e-12)
+    top = [r for r in rows if r["measure"] == "top_item"][0]
+    assert top["label"] == "high" and float(top["value"]) == 2.0
+    rng_row = [r for r in rows if r["measure"] == "test_score_range_inline"][0]
+    assert float(rng_row["value"]) == pytest.approx(P.sum(axis=1).max() - P.sum(axis=1).min())

@@ -68,9 +68,9 @@ def test_malformed_scenario_message(name, key, value, line, fragment):
 # data file, which scenario key names it, record line, field, value repr, fragment
 MALFORMED_DATA = [
     ("bad_emb_value.csv", "embeddings", 3, "x1", "'zero'", "is not a number"),
-    ("bad_emb_fields.csv", "embeddings", 3, None, None, "expected 3 fields"),
+    ("bad_emb_fields.csv", "embeddings", 3, "row", None, "expected 3 fields"),
     ("bad_comp_winner.csv", "comparisons", 3, "winner", "1", "must be a (2), b (3) or -1"),
-    ("bad_comp_header.csv", "comparisons", 1, None, None, "expected the header a,b,winner"),
+    ("bad_comp_header.csv", "comparisons", 1, "header", None, "expected the header a,b,winner"),
     ("bad_comp_same.csv", "comparisons", 3, "b", "0", "must differ from a"),
     ("bad_comp_index.jsonl", "comparisons", 2, "b", "9", "must be an alternative index in [0, 4)"),
     ("bad_comp_json.jsonl", "comparisons", 3, None, None, "not a JSON object"),

@@ -53,13 +53,13 @@ def test_matrix_round_trip_exact(tmp_path, suffix):
 def test_csv_errors_name_file_line_and_text(tmp_path):
     p = tmp_path / "c.csv"
     p.write_text("a,b,winner,annotator\n0,1,1,0\n0,x,1,0\n")
-    with pytest.raises(ValueError, match=r"c\.csv:3: cannot read 'x' as int in line '0,x,1,0'"):
+    with pytest.raises(sim.DataFileError, match=r"c\.csv:3: b = 'x': must be an integer"):
         sim.load_comparisons(p)
     p.write_text("a,b,win\n0,1,1\n")
-    with pytest.raises(ValueError, match=r"c\.csv:1: expected the header 'a,b,winner,annotator', got 'a,b,win'"):
+    with pytest.raises(ValueError, match=r"c\.csv:1: header = 'a,b,win': expected the header a,b,winner or a,b,winner,annotator"):
         sim.load_comparisons(p)
     p.write_text("a,b,winner,annotator\n0,1,2,0\n")
-    with pytest.raises(ValueError, match=r"winner\[0\] = 2"):
+    with pytest.raises(ValueError, match=r"c\.csv:2: winner = 2: must be a \(0\), b \(1\) or -1 for a tie"):
         sim.load_comparisons(p)
     m = tmp_path / "P.csv"
     m.write_text("0.5,0.1\n0.9\n")
@@ -67,6 +67,41 @@ def test_csv_errors_name_file_line_and_text(tmp_path):
         sim.load_matrix(m)
     with pytest.raises(ValueError, match=r"unsupported file suffix '\.txt'"):
         sim.save_matrix(np.eye(2), tmp_path / "P.txt")
+
+
+def test_one_reader_reads_what_save_alternatives_writes_with_its_labels_and_clones(tmp_path):
+    """A file written by save_alternatives used to load as (d + 2)-D points through the scenario reader."""
+    from choicelab.scenarios.spec import read_embeddings
+
+    alts = sim.add_exact_clones(sim.Alternatives([[0.0, 1.0], [2.0, 3.0]], labels=["food", "art"]), 0, 1)
+    sim.save_alternatives(alts, tmp_path / "a.csv")
+    X, labels = read_embeddings(tmp_path / "a.csv")
+    assert X.shape == (3, 2) and X.tolist() == [[0.0, 1.0], [2.0, 3.0], [0.0, 1.0]]
+    assert labels == ["food", "art", "food"]
+    assert sim.read_alternatives(tmp_path / "a.csv").clone_of.tolist() == [-1, -1, 0]
+
+
+def test_reader_accepts_a_byte_order_mark_and_names_bad_encodings_and_headers(tmp_path):
+    p = tmp_path / "e.csv"
+    p.write_bytes("\ufefflabel,x\nA,1\nB,2\n".encode("utf-8"))
+    alts = sim.read_alternatives(p)
+    assert alts.labels.tolist() == ["A", "B"] and alts.X.ravel().tolist() == [1.0, 2.0]
+    p.write_bytes("label,x\nA,1\nCaf\xe9,2\n".encode("latin-1"))
+    with pytest.raises(sim.DataFileError, match=r"e\.csv:3: is not UTF-8 text \(byte 0xe9"):
+        sim.read_alternatives(p)
+    p.write_text("x,y,x\n1,2,3\n")
+    with pytest.raises(sim.DataFileError, match=r"e\.csv:1: x: appears twice in the header"):
+        sim.read_alternatives(p)
+    c = tmp_path / "c.jsonl"
+    c.write_text('{"a": 0, "b": 1, "winner": 1, "annotator": 99999999999999999999999}\n')
+    with pytest.raises(sim.DataFileError, match=r"c\.jsonl:1: annotator = 99999999999999999999999: must be an integer in"):
+        sim.read_comparisons(c)
+    c.write_text('{"a": 0, "b": 1, "winner": 1}\n')
+    assert sim.read_comparisons(c, 2).annotator.tolist() == [-1]
+    c2 = tmp_path / "c.csv"
+    c2.write_text("a,b,winner\n0,\u0661,1\n")  # an Arabic-Indic digit: int() would take it
+    with pytest.raises(sim.DataFileError, match=r"c\.csv:2: b = '\u0661': must be an integer"):
+        sim.read_comparisons(c2)
 
 
 # ----------------------------------------------------------------------------- PrefLib fixtures
