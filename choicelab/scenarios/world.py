@@ -260,15 +260,20 @@ class RbfMixtureTypeSpec(_TypeBase):
 
 
 class ExplicitTypeSpec(_TypeBase):
-    """Explicit reward values, one per alternative (clones inherit their original's value)."""
+    """Explicit reward values, one per alternative (clones inherit their original's value).
+
+    ``X_ref`` (optional) names the points the values belong to; by default the world's
+    alternatives before clones are added.
+    """
 
     reward: Literal["explicit"]
     values: Vector
+    X_ref: list[Vector] | None = None
 
     def build_reward(self, alts, topics):
         from choicelab import sim
 
-        return sim.explicit_reward(alts.X, self.values)
+        return sim.explicit_reward(alts.X if self.X_ref is None else self.X_ref, self.values)
 
 
 TypeSpec = Annotated[Union[LinearTypeSpec, IdealPointTypeSpec, TopicTableTypeSpec, RbfMixtureTypeSpec,
@@ -348,6 +353,40 @@ class WorldSpec(_Model):
     def topics(self) -> dict:
         alts = self.alternatives
         return dict(alts.topics) if isinstance(alts, TopicClustersSpec) else {}
+
+    @classmethod
+    def from_instance(cls, instance) -> "WorldSpec":
+        """The world of a :class:`~choicelab.sim.Instance` (points given inline), e.g. a witness.
+
+        Raises ValueError for an instance without positions or with a population whose rewards
+        are plain callables (no world description exists for those).
+        """
+        from choicelab.sim.regions import region_to_dict
+
+        if instance.alternatives is None or instance.population is None or not instance.population.serialisable:
+            raise ValueError("WorldSpec.from_instance needs positions and a population of built-in reward families")
+        alts = instance.alternatives
+        types = []
+        for typ in instance.population.types:
+            desc = typ.reward.to_dict()
+            family = desc.pop("family")
+            desc.pop("region", None)
+            types.append({"share": float(typ.share), "reward": family, **desc})
+        return cls.model_validate({
+            "region": None if instance.region is None else region_to_dict(instance.region),
+            "alternatives": {"generator": "points", "X": alts.X.tolist(), "labels": alts.labels.tolist(),
+                             "clone_of": alts.clone_of.tolist()},
+            "population": {"choice": instance.population.choice, "beta": float(instance.population.beta),
+                           "types": types},
+        })
+
+    def to_instance(self, rng=None):
+        """The :class:`~choicelab.sim.Instance` of this world (clones applied), drawn from ``rng``."""
+        from choicelab import sim
+
+        world = self.build(np.random.default_rng(rng))
+        alts = world.with_clones(np.random.default_rng(rng))
+        return sim.Instance(alts, world.population, world.region)
 
     def build(self, rng) -> World:
         """Region, alternatives (drawn from ``rng``) and population; clones via ``World.with_clones``."""
