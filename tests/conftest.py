@@ -1,7 +1,13 @@
 """Fixtures shared across the test folders."""
 from __future__ import annotations
 
+import os
 import re
+
+# Two test workers share two cores: one BLAS / OpenMP / torch thread each (as the scenario runner
+# gives its workers), set before numpy or torch load. Tiny networks slow down many-fold otherwise.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 import pytest
 

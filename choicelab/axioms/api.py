@@ -12,10 +12,11 @@ import traceback
 
 import numpy as np
 
+from choicelab._validation import as_rng, as_seed
 from choicelab.axioms.base import (
     INCONCLUSIVE, THEORY, Measurement, Verdict, expected_verdict, get_axiom, list_axioms,
 )
-from choicelab.axioms.search import INSTANCE_CHECKS, WITNESS_FORMAT, _rng, cell_seed
+from choicelab.axioms.search import cell_seed
 
 __all__ = ["check", "verify", "replay", "theory_cells"]
 
@@ -66,7 +67,7 @@ def check(axiom_id: str, estimator: str = "mle", instance=None, rng=None, quick:
     get_estimator(estimator)  # unknown names fail here, with the list of known ones
     if not isinstance(quick, (bool, np.bool_)):
         raise TypeError(f"quick must be a bool, got {quick!r}")
-    meas = axiom.check(estimator, instance, _rng(rng), bool(quick))
+    meas = axiom.check(estimator, instance, as_rng(rng), bool(quick))
     if not isinstance(meas, Measurement):
         raise TypeError(f"the check of {axiom_id} returned {type(meas).__name__}, not a Measurement")
     return _verdict(axiom_id, estimator, meas)
@@ -139,14 +140,7 @@ def verify(quick: bool = False, rng=0, estimators=None, axioms=None, progress=No
         In table order. A check that raises is reported as ``inconclusive`` with the error in
         ``detail`` and the traceback in ``data["error"]`` (and does not stop the table).
     """
-    if isinstance(rng, np.random.Generator):
-        seed = int(rng.integers(2**62))
-    elif rng is None:
-        seed = int(np.random.default_rng().integers(2**62))
-    elif isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        seed = int(rng)
-    else:
-        raise TypeError(f"rng must be an int seed, a numpy.random.Generator or None, got {type(rng).__name__}")
+    seed = as_seed(rng, "rng", bound=2**62)
     cells = theory_cells(axioms, estimators, silent)
     if progress is None:
         progress = (not quick) and sys.stderr.isatty()
@@ -180,30 +174,20 @@ def _error_verdict(axiom_id: str, estimator: str, exc: Exception) -> Verdict:
 
 
 def replay(witness: dict) -> Measurement:
-    """Re-run the check that produced ``witness`` on its instance and seed.
+    """Re-run the measurement that produced ``witness``, from the witness alone.
 
-    ``witness`` is a dict from a Verdict (or its JSON). The instance is rebuilt with
-    ``Instance.from_dict`` and the axiom's instance-level check runs with the recorded seed,
-    so the measurement (and the witness it carries) is reproduced exactly.
+    ``witness`` is the dict of a Verdict or Measurement (or its JSON), of any axiom: the
+    instance is rebuilt with ``Instance.from_dict`` and the axiom's one-instance measurement
+    runs with the recorded seed, estimator options and inputs, so the measurement (``measured``,
+    ``magnitude`` and the witness it carries) is reproduced exactly. See
+    :mod:`choicelab.axioms.witness` for the format.
 
     Raises
     ------
     ValueError
-        When the dict is not a replayable witness (``format`` must be
-        ``"choicelab.witness/1"``) or its axiom has no instance-level check.
+        When the dict is not a witness (``format`` must be ``"choicelab.witness/2"``, or the
+        older ``"choicelab.witness/1"``) or names an unknown axiom.
     """
-    from choicelab.sim.instance import Instance
+    from choicelab.axioms.witness import replay as _replay
 
-    if not isinstance(witness, dict) or witness.get("format") != WITNESS_FORMAT:
-        raise ValueError(f"witness must be a dict with format {WITNESS_FORMAT!r}, got "
-                         f"{str(witness)[:200]}")
-    axiom_id = witness.get("axiom")
-    get_axiom(axiom_id)  # loads every axiom module, so INSTANCE_CHECKS is filled
-    try:
-        fn = INSTANCE_CHECKS[axiom_id]
-    except KeyError:
-        raise ValueError(f"axiom {axiom_id!r} has no instance-level check to replay") from None
-    instance = Instance.from_dict(witness["instance"])
-    seed = int(witness["seed"])
-    return fn(witness["estimator"], instance, np.random.default_rng(seed), bool(witness.get("quick", False)),
-              seed=seed)
+    return _replay(witness)

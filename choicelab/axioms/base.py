@@ -6,10 +6,10 @@ with ``THEORY`` and produces the :class:`Verdict`.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Callable
 
-import numpy as np
+from choicelab._json import to_jsonable
 
 HOLDS, VIOLATED, INCONCLUSIVE = "holds", "violated", "inconclusive"
 OUTCOMES = (HOLDS, VIOLATED, INCONCLUSIVE)
@@ -26,9 +26,11 @@ class Measurement:
         The size of the worst violation found, or the statistic the verdict rule used
         (e.g. Delta at the smallest epsilon for A1; a residual for P4).
     witness : dict or None
-        A JSON-serialisable instance that reproduces the measurement (``Instance.to_dict()``
-        plus whatever the axiom adds, e.g. the clone that was inserted); required when
-        ``measured == "violated"``.
+        The witness (:mod:`choicelab.axioms.witness`): a JSON-serialisable record of the
+        instance, estimator options, seed and axiom details from which
+        :func:`choicelab.axioms.replay` re-runs the measurement. Required when
+        ``measured == "violated"``; a "holds" measurement carries the record of the instance it
+        measured (the worst one, when it searched several).
     detail : str
         One line for humans: what was measured and how the verdict rule decided.
     data : dict
@@ -61,34 +63,51 @@ class Verdict:
     data: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["magnitude"] = None if not np.isfinite(self.magnitude) else float(self.magnitude)
-        return d
+        """The verdict as plain JSON types (:func:`choicelab._json.to_jsonable`; NaN becomes None)."""
+        return {f.name: to_jsonable(getattr(self, f.name)) for f in fields(self)}
 
 
 # check(estimator, instance, rng, quick) -> Measurement; instance may be None, meaning
 # "search instances yourself" (random, planted, exhaustive or adversarial).
 CheckFn = Callable[..., Measurement]
+# measure(estimator, instance, rng, quick, *, seed, **inputs) -> Measurement: the measurement on
+# one instance, what a witness records and choicelab.axioms.replay re-runs.
+MeasureFn = Callable[..., Measurement]
 
 
 @dataclass(frozen=True)
 class Axiom:
-    """One checkable statement of SPEC §3."""
+    """One checkable statement of the theory table.
+
+    Attributes
+    ----------
+    id, name, statement, citation : str
+    check : callable
+        ``check(estimator, instance, rng, quick) -> Measurement``; with ``instance=None`` the
+        check searches instances itself.
+    needs_positions : bool
+        True when the check needs alternatives in R^d, not only P.
+    measure : callable or None
+        ``measure(estimator, instance, rng, quick, *, seed, **inputs) -> Measurement``, the
+        measurement on one instance that every witness of this axiom records; ``replay`` calls
+        it with the witness's instance, seed and inputs.
+    """
 
     id: str
     name: str
     statement: str
     citation: str
     check: CheckFn
-    needs_positions: bool = False  # True when the check needs alternatives in R^d, not only P
+    needs_positions: bool = False
+    measure: MeasureFn | None = None
 
 
 _AXIOMS: dict[str, Axiom] = {}
 
 
-def register(axiom: Axiom) -> Axiom:
+def register(axiom: Axiom, replace: bool = False) -> Axiom:
     """Add an axiom to the registry (called at import time by the axiom modules)."""
-    if axiom.id in _AXIOMS and _AXIOMS[axiom.id] is not axiom:
+    if axiom.id in _AXIOMS and _AXIOMS[axiom.id] is not axiom and not replace:
         raise ValueError(f"axiom id {axiom.id!r} registered twice")
     _AXIOMS[axiom.id] = axiom
     return axiom

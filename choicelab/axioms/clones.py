@@ -37,9 +37,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from choicelab.axioms import search
+from choicelab._json import to_jsonable
+from choicelab._validation import as_rng
+from choicelab.axioms import brute_force as bf
+from choicelab.axioms import fitting, search, witness
+from choicelab.axioms import generators as gen
 from choicelab.axioms.base import HOLDS, INCONCLUSIVE, VIOLATED, Axiom, Measurement, register
-from choicelab.axioms.search import REWARD_TOL, SearchSource
+from choicelab.axioms.fitting import REWARD_TOL
+from choicelab.axioms.search import SearchSource
 
 A1_EPS_QUICK = (1e-1, 1e-2, 1e-3, 1e-4)
 A1_EPS = tuple(np.logspace(-1, -4, 7))
@@ -103,7 +108,7 @@ def a1_curve(estimator: str, instance, eps_grid=A1_EPS, indices=None, rng=None, 
     be recomputed independently. Weighted estimators recompute Voronoi weights on every
     enlarged set.
     """
-    rng = search._rng(rng)
+    rng = as_rng(rng)
     eps_grid = np.asarray(eps_grid, dtype=float)
     if instance.X is None or instance.region is None or instance.population is None:
         raise ValueError("A1 needs positions, a region and a population (the clone's preferences come from it)")
@@ -112,7 +117,7 @@ def a1_curve(estimator: str, instance, eps_grid=A1_EPS, indices=None, rng=None, 
     fit_seed = int(rng.integers(2**63 - 1))  # common random numbers for every fit (module docstring)
 
     def fit(inst):
-        return search.fit_outcome(estimator, inst, rng=np.random.default_rng(fit_seed), quick=quick)
+        return fitting.fit_outcome(estimator, inst, rng=np.random.default_rng(fit_seed), quick=quick)
 
     base = fit(instance)
     per_index, points, converged = {}, {}, bool(base.converged)
@@ -144,18 +149,18 @@ def _brute_a1(estimator, instance, curve: dict) -> dict:
     k = curve["worst_index"]
     eps = np.asarray(curve["eps"], dtype=float)
     keep = np.flatnonzero(eps <= A1_SLOPE_EPS * (1 + 1e-9))
-    w0 = search.weights_for(estimator, instance)
+    w0 = fitting.weights_for(estimator, instance)
     try:
-        base = search.brute_outcome(estimator, instance.P, w0)
-    except search.BruteForceUnavailable as exc:
+        base = bf.brute_outcome(estimator, instance.P, w0)
+    except bf.BruteForceUnavailable as exc:
         return {"method": None, "confirmed": None, "note": str(exc)}
     deltas = []
     for i in keep:
         inst2 = _with_clone(instance, k, np.asarray(curve["points"][str(k)][i]))
-        out = search.brute_outcome(estimator, inst2.P, search.weights_for(estimator, inst2))
+        out = bf.brute_outcome(estimator, inst2.P, fitting.weights_for(estimator, inst2))
         deltas.append(_delta(base.scores, out.scores, k))
     outcome, slope = a1_verdict(eps[keep], deltas)
-    return search.jsonable({"method": base.estimator, "confirmed": outcome == VIOLATED,
+    return to_jsonable({"method": base.estimator, "confirmed": outcome == VIOLATED,
                             "margin": float(deltas[-1]), "eps": eps[keep], "delta": deltas, "slope": slope})
 
 
@@ -176,18 +181,21 @@ def _a1_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
         return Measurement(INCONCLUSIVE, magnitude=last, data=data, detail=summary + "; a fit did not converge")
     if outcome == VIOLATED:
         check = _brute_a1(estimator, instance, curve)
-        return search.violation("A1", estimator, instance, seed, quick, last,
+        return witness.violation("A1", estimator, instance, seed, quick, last,
                                 summary + " (levels off above zero)", check, data=data,
                                 clone_of=curve["worst_index"], eps=curve["eps"], delta=curve["delta"])
-    rule = {HOLDS: " (falls towards zero)", INCONCLUSIVE: " (neither levels off nor falls clearly)"}[outcome]
-    return Measurement(outcome, magnitude=last, data=data, detail=summary + rule)
+    if outcome == HOLDS:
+        return witness.held("A1", estimator, instance, seed, quick, last, summary + " (falls towards zero)", data,
+                            clone_of=curve["worst_index"], eps=curve["eps"], delta=curve["delta"], slope=slope)
+    return Measurement(outcome, magnitude=last, data=data,
+                       detail=summary + " (neither levels off nor falls clearly)")
 
 
 def _check_a1(estimator, instance, rng, quick=False) -> Measurement:
     """A1 robustness to approximate clones [PSZ]; default world: topic clusters in the unit square."""
     if instance is not None:
         return search.check_given(_a1_instance, estimator, instance, rng, quick)
-    instances = [search.topic_cluster_instance(rng, per_topic=3 if quick else 4) for _ in range(1 if quick else 3)]
+    instances = [gen.topic_cluster_instance(rng, per_topic=3 if quick else 4) for _ in range(1 if quick else 3)]
     meas = search.run_search("A1", estimator, [SearchSource("topic-clusters", instances)], _a1_instance, rng, quick,
                              collect=lambda meas: meas.data.get("curve", {}))
     curves = meas.data.get("instances") or []
@@ -242,10 +250,10 @@ def a2_compare(before, after, m: int, x: int, tol: float = REWARD_TOL, reward_to
 
 
 def _clone_weights(estimator, instance, cloned, base_weights, x, count):
-    if estimator not in search.WEIGHTED:
+    if not fitting.is_weighted(estimator):
         return None
     if instance.X is not None and instance.region is not None and cloned.X is not None:
-        return search.weights_for(estimator, cloned)  # Voronoi on the enlarged set: copies split the cell
+        return fitting.weights_for(estimator, cloned)  # Voronoi on the enlarged set: copies split the cell
     w = np.concatenate([base_weights, np.zeros(count)])
     w[x] = base_weights[x] / (count + 1)
     w[instance.m:] = base_weights[x] / (count + 1)
@@ -255,7 +263,7 @@ def _clone_weights(estimator, instance, cloned, base_weights, x, count):
 def _a2_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
     """A2 on one instance: exact clones (k = 1, 2, 3) of a few alternatives (all of them when m <= 5)."""
     m = instance.m
-    base = search.fit_outcome(estimator, instance, rng=rng, quick=quick)
+    base = fitting.fit_outcome(estimator, instance, rng=rng, quick=quick)
     if not base.converged:
         return Measurement(INCONCLUSIVE, detail="A2: the fit on M did not converge")
     xs = range(m) if m <= 5 else np.sort(rng.choice(m, size=3 if quick else 5, replace=False))
@@ -263,9 +271,9 @@ def _a2_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
     for x in xs:
         x = int(x)
         for count in A2_COUNTS:
-            cloned = search.clone_instance(instance, x, count)
+            cloned = gen.clone_instance(instance, x, count)
             w = _clone_weights(estimator, instance, cloned, base.weights, x, count)
-            out = search.fit_outcome(estimator, cloned, weights=w, rng=rng, quick=quick)
+            out = fitting.fit_outcome(estimator, cloned, weights=w, rng=rng, quick=quick)
             tried += 1
             if not out.converged:
                 nonconv += 1
@@ -279,29 +287,30 @@ def _a2_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
     if worst is None:
         if nonconv:
             return Measurement(INCONCLUSIVE, detail=f"A2: {nonconv} of {tried} fits with clones did not converge")
-        return Measurement(HOLDS, magnitude=0.0,
-                           detail=f"A2: {tried} clone insertions left winner, order and rewards unchanged")
+        return witness.held("A2", estimator, instance, seed, quick, 0.0,
+                            f"A2: {tried} clone insertions left winner, order and rewards unchanged",
+                            clones=list(A2_COUNTS), outcome=witness.outcome_summary(base))
     x, count, w, out, cmp = worst
     what = [k for k in ("winner_changed", "order_changed", "rewards_changed") if cmp[k]]
     magnitude = cmp["reward_change"] if base.kind == "reward" else float(len(what))
 
     def predicate(b0, b1):
-        brute = a2_compare(b0, b1, m, x, tol=10 * search.BRUTE_TOL, reward_tol=10 * search.BRUTE_TOL)
+        brute = a2_compare(b0, b1, m, x, tol=10 * bf.BRUTE_TOL, reward_tol=10 * bf.BRUTE_TOL)
         return brute["violated"], brute["reward_change"] if b0.kind == "reward" else float(brute["violated"])
 
-    check = search.recheck(estimator, [instance.P, search.clone_matrix(instance.P, x, count)], [base.weights, w],
+    check = bf.recheck(estimator, [instance.P, gen.clone_matrix(instance.P, x, count)], [base.weights, w],
                            predicate)
     detail = (f"A2: adding {count} exact clone(s) of {x} changed {', '.join(k.replace('_changed', '') for k in what)} "
               f"under {estimator} (winners {cmp['winners_before']} -> {cmp['winners_after']}, "
               f"reward change {cmp['reward_change']:.3g})")
-    return search.violation("A2", estimator, instance, seed, quick, magnitude, detail, check,
-                            clone_of=x, clones=count, comparison=cmp, outcome=search.outcome_summary(base),
-                            outcome_with_clones=search.outcome_summary(out), weights_with_clones=w)
+    return witness.violation("A2", estimator, instance, seed, quick, magnitude, detail, check,
+                            clone_of=x, clones=count, comparison=cmp, outcome=witness.outcome_summary(base),
+                            outcome_with_clones=witness.outcome_summary(out), weights_with_clones=w)
 
 
 def borda_clone_profile():
     """The profile [[0, 1, 2], [1, 2, 0]] with counts [3, 2]: Borda's winner changes under clones of 0."""
-    return search.profile_instance([[0, 1, 2], [1, 2, 0]], [0.6, 0.4])
+    return gen.profile_instance([[0, 1, 2], [1, 2, 0]], [0.6, 0.4])
 
 
 def _planted_a2():
@@ -320,26 +329,23 @@ def _check_a2(estimator, instance, rng, quick=False) -> Measurement:
     n = 4 if quick else 20
     sources = [
         SearchSource("planted", _planted_a2()),
-        SearchSource("random", search.random_bt_instances(rng, n, m_range=(3, 7))),
-        SearchSource("random-profile", search.random_profile_instances(rng, 2 * n)),
-        SearchSource("exhaustive", search.exhaustive_matrices((0.1, 0.3, 0.45, 0.6, 0.8) if quick else None)),
-        SearchSource("exhaustive-profile", search.small_profiles(quick)),
+        SearchSource("random", gen.random_bt_instances(rng, n, m_range=(3, 7))),
+        SearchSource("random-profile", gen.random_profile_instances(rng, 2 * n)),
+        SearchSource("exhaustive", gen.exhaustive_matrices((0.1, 0.3, 0.45, 0.6, 0.8) if quick else None)),
+        SearchSource("exhaustive-profile", gen.small_profiles(quick)),
     ]
     return search.run_search("A2", estimator, sources, _a2_instance, rng, quick)
 
 
 # ----------------------------------------------------------------------------- registration
-search.register_instance_check("A1", _a1_instance)
-search.register_instance_check("A2", _a2_instance)
-
 register(Axiom(
     "A1", "Robustness to approximate clones",
     "For every M, L-Lipschitz population and delta > 0 there is eps > 0 such that a clone x' within eps of x "
     "moves every reward on M by at most delta and r(x') is within delta of r(x); measured as the curve "
     "Delta(eps) for eps -> 0.",
-    "[PSZ]", _check_a1, needs_positions=True))
+    "[PSZ]", _check_a1, needs_positions=True, measure=_a1_instance))
 register(Axiom(
     "A2", "Independence of exact clones",
     "Adding exact clones of x leaves the winner (clones collapsed into x) and the relative order of all other "
     "alternatives unchanged; for reward estimators, the other alternatives' rewards too.",
-    "[PSZ]; classical (Tideman)", _check_a2))
+    "[PSZ]; classical (Tideman)", _check_a2, measure=_a2_instance))

@@ -13,20 +13,10 @@ MARKS = {True: "ok", False: "FAIL", None: "?"}
 _SHORT = {"holds": "holds", "violated": "violated", "inconclusive": "inconcl.", "": "-"}
 
 
-def _json_default(value):
-    from choicelab.axioms.search import jsonable
-
-    converted = jsonable(value)
-    if converted is value:
-        return repr(value)
-    return converted
-
-
 def verdict_json(verdict) -> str:
-    """One verdict as a single JSON line (numpy values converted, NaN written as null)."""
-    from choicelab.axioms.search import jsonable
-
-    return json.dumps(jsonable(verdict.to_dict()), default=_json_default, allow_nan=False)
+    """One verdict as a single JSON line (:func:`choicelab._json.to_jsonable`: numpy values converted,
+    NaN written as null); anything JSON cannot hold is written as its ``repr``."""
+    return json.dumps(verdict.to_dict(), default=repr, allow_nan=False)
 
 
 def _magnitude(v) -> str:
@@ -34,15 +24,12 @@ def _magnitude(v) -> str:
 
 
 def _witness_summary(v) -> str:
+    # the table points at the witnesses of violations; "holds" rows carry theirs in the JSON output
     w = v.witness
-    if not w:
+    if not w or v.measured != "violated":
         return ""
     inst = w.get("instance") if isinstance(w, dict) else None
-    m = None
-    if isinstance(inst, dict):
-        m = len(inst.get("labels") or [])
-    elif isinstance(w, dict) and isinstance(w.get("P"), list):
-        m = len(w["P"])
+    m = len(inst.get("labels") or []) if isinstance(inst, dict) else None
     return f"witness: m={m}, seed={w.get('seed')}" if m else "witness attached"
 
 

@@ -5,9 +5,9 @@ and a registered check that either runs it on a given instance or searches insta
 worlds, random profiles, planted structures, exhaustive 3-alternative grids of P and every profile
 of 3 to 5 voters over 3 alternatives and, for the Bradley-Terry estimators, an adversarial search
 over P). Every violation is re-checked by an
-independent computation (:func:`choicelab.axioms.search.brute_outcome`) before it is reported.
+independent computation (:func:`choicelab.axioms.bf.brute_outcome`) before it is reported.
 
-Tolerances: reward differences within :data:`~choicelab.axioms.search.REWARD_TOL` (1e-7) are
+Tolerances: reward differences within :data:`~choicelab.axioms.fitting.REWARD_TOL` (1e-7) are
 ties; a tie where the axiom asks for a strict order makes the instance inconclusive, not
 violated. Voting rules are judged on their own ``order`` and ``winners``.
 """
@@ -15,22 +15,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from choicelab.axioms import search
-from choicelab.axioms.base import HOLDS, INCONCLUSIVE, Axiom, Measurement, register
-from choicelab.axioms.search import REWARD_TOL, SearchSource
+from choicelab.axioms import brute_force as bf
+from choicelab.axioms import fitting, search, witness
+from choicelab.axioms import generators as gen
+from choicelab.axioms.base import INCONCLUSIVE, Axiom, Measurement, register
+from choicelab.axioms.fitting import REWARD_TOL
+from choicelab.axioms.search import SearchSource
 
 PARETO_GAP = 1e-3  # x Pareto-dominates y when every type's reward is higher by at least this
 _MAJ_TOL = 1e-12  # P_ij > 1/2 + this is a strict majority (as in choicelab.estimators.voting)
 
 
 def _is_rule(estimator: str) -> bool:
-    from choicelab.estimators.registry import get_estimator
-
-    return get_estimator(estimator).kind == "rule"
+    return fitting.is_rule(estimator)
 
 
 def _fit(estimator, instance, weights, rng, quick):
-    return search.fit_outcome(estimator, instance, weights=weights, rng=rng, quick=quick)
+    return fitting.fit_outcome(estimator, instance, weights=weights, rng=rng, quick=quick)
 
 
 def _not_converged(axiom, out) -> Measurement:
@@ -57,7 +58,7 @@ def _pareto_margin(pairs, rule: bool):
             bad = [(int(x), int(y)) for x, y in pairs if pos[x] > pos[y]]
             return bool(bad), float(len(bad))
         margins = out.scores[pairs[:, 0]] - out.scores[pairs[:, 1]]
-        return bool(margins.min() < -search.BRUTE_TOL), float(-margins.min())
+        return bool(margins.min() < -bf.BRUTE_TOL), float(-margins.min())
 
     return predicate
 
@@ -87,13 +88,14 @@ def _a3_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
             return Measurement(INCONCLUSIVE, magnitude=magnitude,
                                detail=f"A3: dominated pair {worst} tied within {REWARD_TOL:g}")
     if worst is None:
-        return Measurement(HOLDS, magnitude=magnitude,
-                           detail=f"A3: {len(pairs)} Pareto-dominated pairs all ordered correctly")
-    check = search.recheck(estimator, [instance.P], out.weights, _pareto_margin(pairs, rule))
+        return witness.held("A3", estimator, instance, seed, quick, magnitude,
+                            f"A3: {len(pairs)} Pareto-dominated pairs all ordered correctly",
+                            dominated_pairs=pairs, outcome=witness.outcome_summary(out))
+    check = bf.recheck(estimator, [instance.P], out.weights, _pareto_margin(pairs, rule))
     x, y = worst
-    return search.violation("A3", estimator, instance, seed, quick, magnitude,
+    return witness.violation("A3", estimator, instance, seed, quick, magnitude,
                             f"A3: every type prefers {x} to {y}, but {estimator} ranks {y} at least as high",
-                            check, dominated_pair=[x, y], outcome=search.outcome_summary(out))
+                            check, dominated_pair=[x, y], outcome=witness.outcome_summary(out))
 
 
 def _check_a3(estimator, instance, rng, quick=False) -> Measurement:
@@ -102,8 +104,8 @@ def _check_a3(estimator, instance, rng, quick=False) -> Measurement:
         return search.check_given(_a3_instance, estimator, instance, rng, quick)
     n = 6 if quick else 40
     sources = [
-        SearchSource("random", search.random_bt_instances(rng, n, m_range=(3, 8), aligned=3.0)),
-        SearchSource("random-profile", search.random_profile_instances(rng, n // 2, n_types=(2, 4))),
+        SearchSource("random", gen.random_bt_instances(rng, n, m_range=(3, 8), aligned=3.0)),
+        SearchSource("random-profile", gen.random_profile_instances(rng, n // 2, n_types=(2, 4))),
     ]
     return search.run_search("A3", estimator, sources, _a3_instance, rng, quick)
 
@@ -129,7 +131,7 @@ def _a4_predicate(maj, rule: bool):
             bad = [(i, j) for i, j in pairs if pos[i] > pos[j]]
             return bool(bad), float(len(bad))
         worst = max(out.scores[j] - out.scores[i] for i, j in pairs)
-        return bool(worst > search.BRUTE_TOL), float(worst)
+        return bool(worst > bf.BRUTE_TOL), float(worst)
 
     return predicate
 
@@ -143,6 +145,8 @@ def _a4_instance(estimator, instance, rng, quick, seed=None, weights=None) -> Me
     out = _fit(estimator, instance, weights, rng, quick)
     if not out.converged:
         return _not_converged("A4", out)
+    # explicit weights are an input of the measurement: the witness records them and replay passes them back
+    record = {} if weights is None else {"weights": weights, "inputs": {"weights": weights}}
     rule = out.kind == "rule"
     pairs = [(int(maj[a]), int(maj[b])) for a in range(len(maj)) for b in range(a + 1, len(maj))]
     if rule:
@@ -160,40 +164,21 @@ def _a4_instance(estimator, instance, rng, quick, seed=None, weights=None) -> Me
             return Measurement(INCONCLUSIVE, magnitude=magnitude,
                                detail=f"A4: majority pair {pair} tied within {REWARD_TOL:g}")
     if worst is None:
-        return Measurement(HOLDS, magnitude=magnitude,
-                           detail=f"A4: output follows the majority order {maj.tolist()}")
-    check = search.recheck(estimator, [P], out.weights, _a4_predicate(maj, rule))
+        return witness.held("A4", estimator, instance, seed, quick, magnitude,
+                            f"A4: output follows the majority order {maj.tolist()}", **record,
+                            majority_order=maj, outcome=witness.outcome_summary(out))
+    check = bf.recheck(estimator, [P], out.weights, _a4_predicate(maj, rule))
     i, j = worst
-    return search.violation(
+    return witness.violation(
         "A4", estimator, instance, seed, quick, magnitude,
         f"A4: majority order {maj.tolist()} ({i} beats {j}, P = {P[i, j]:.3g}), but {estimator} ranks {j} "
         f"above {i} (order {out.order.tolist()})", check,
-        majority_order=maj, reversed_pair=[i, j], outcome=search.outcome_summary(out))
+        record=record, majority_order=maj, reversed_pair=[i, j], outcome=witness.outcome_summary(out))
 
 
 def _adversarial(axiom, estimator, instance_check, margin_of, mode, quick):
     """Adversarial search over P for the BT estimators (uniform weights for weighted_mle)."""
-
-    def run(rng):
-        from choicelab import sim
-
-        m = 3 if quick else 4
-
-        def margin(P):
-            inst = sim.Instance.from_matrix(P)
-            out = _fit(estimator, inst, None, rng, quick)
-            return margin_of(P, out)
-
-        P, value = search.adversarial_matrix_search(margin, m, rng, mode=mode, restarts=1 if quick else 6,
-                                                    maxiter=60 if quick else 400, stop_at=REWARD_TOL)
-        if P is not None and value > REWARD_TOL:
-            seed = int(rng.integers(2**62))
-            return instance_check(estimator, sim.Instance.from_matrix(P), np.random.default_rng(seed), quick,
-                                  seed=seed)
-        return Measurement(HOLDS, magnitude=float(value),
-                           detail=f"{axiom}: adversarial search found no violation (best margin {value:.3g})")
-
-    return run
+    return search.adversary(axiom, estimator, instance_check, margin_of, mode, quick)
 
 
 def _a4_margin(P, out):
@@ -209,7 +194,7 @@ def _bt_adversary(estimator):
 
 def _exhaustive(quick):
     values = (0.1, 0.3, 0.45, 0.6, 0.8) if quick else None
-    return search.exhaustive_matrices(values)
+    return gen.exhaustive_matrices(values)
 
 
 def _check_a4(estimator, instance, rng, quick=False) -> Measurement:
@@ -218,11 +203,11 @@ def _check_a4(estimator, instance, rng, quick=False) -> Measurement:
         return search.check_given(_a4_instance, estimator, instance, rng, quick)
     n = 4 if quick else 20
     sources = [
-        SearchSource("planted", search.planted_linear_majority_instances(rng, n)),
+        SearchSource("planted", gen.planted_linear_majority_instances(rng, n)),
         SearchSource("exhaustive", _exhaustive(quick)),
-        SearchSource("exhaustive-profile", search.small_profiles(quick)),
-        SearchSource("random-profile", search.random_profile_instances(rng, 2 * n)),
-        SearchSource("random", search.random_bt_instances(rng, n)),
+        SearchSource("exhaustive-profile", gen.small_profiles(quick)),
+        SearchSource("random-profile", gen.random_profile_instances(rng, 2 * n)),
+        SearchSource("random", gen.random_bt_instances(rng, n)),
     ]
     adv = _adversarial("A4", estimator, _a4_instance, _a4_margin, "linear", quick) if _bt_adversary(estimator) else None
     return search.run_search("A4", estimator, sources, _a4_instance, rng, quick, adversarial=adv)
@@ -245,7 +230,7 @@ def _a5_predicate(c, rule: bool):
             return tuple(out.winners) != (c,), float(tuple(out.winners) != (c,))
         others = np.delete(out.scores, c)
         margin = float(others.max() - out.scores[c])
-        return bool(margin > search.BRUTE_TOL), margin
+        return bool(margin > bf.BRUTE_TOL), margin
 
     return predicate
 
@@ -271,13 +256,15 @@ def _a5_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
                                detail=f"A5: Condorcet winner {c} tied with the top within {REWARD_TOL:g}")
         ok = magnitude < 0
     if ok:
-        return Measurement(HOLDS, magnitude=magnitude, detail=f"A5: Condorcet winner {c} is ranked first")
-    check = search.recheck(estimator, [P], out.weights, _a5_predicate(c, rule))
+        return witness.held("A5", estimator, instance, seed, quick, magnitude,
+                            f"A5: Condorcet winner {c} is ranked first", condorcet_winner=c,
+                            outcome=witness.outcome_summary(out))
+    check = bf.recheck(estimator, [P], out.weights, _a5_predicate(c, rule))
     top = int(out.order[0])
-    return search.violation(
+    return witness.violation(
         "A5", estimator, instance, seed, quick, magnitude,
         f"A5: {c} is the Condorcet winner, but {estimator} puts {top} first (winners {list(out.winners)})",
-        check, condorcet_winner=c, outcome=search.outcome_summary(out))
+        check, condorcet_winner=c, outcome=witness.outcome_summary(out))
 
 
 def _a5_margin(P, out):
@@ -293,11 +280,11 @@ def _check_a5(estimator, instance, rng, quick=False) -> Measurement:
         return search.check_given(_a5_instance, estimator, instance, rng, quick)
     n = 4 if quick else 20
     sources = [
-        SearchSource("planted", search.planted_condorcet_instances(rng, n)),
+        SearchSource("planted", gen.planted_condorcet_instances(rng, n)),
         SearchSource("exhaustive", _exhaustive(quick)),
-        SearchSource("exhaustive-profile", search.small_profiles(quick)),
-        SearchSource("random-profile", search.random_profile_instances(rng, 2 * n)),
-        SearchSource("random", search.random_bt_instances(rng, n)),
+        SearchSource("exhaustive-profile", gen.small_profiles(quick)),
+        SearchSource("random-profile", gen.random_profile_instances(rng, 2 * n)),
+        SearchSource("random", gen.random_bt_instances(rng, n)),
     ]
     adv = (_adversarial("A5", estimator, _a5_instance, _a5_margin, "condorcet", quick)
            if _bt_adversary(estimator) else None)
@@ -331,7 +318,7 @@ def _a6_predicate(x, rule: bool):
         if rule:
             drop = int(_positions(after.order)[x]) - int(_positions(before.order)[x])
         else:
-            drop = _rank(after.scores, x, search.BRUTE_TOL) - _rank(before.scores, x, -search.BRUTE_TOL)
+            drop = _rank(after.scores, x, bf.BRUTE_TOL) - _rank(before.scores, x, -bf.BRUTE_TOL)
         return drop > 0, float(drop)
 
     return predicate
@@ -376,14 +363,16 @@ def _a6_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
         if nonconv:
             return Measurement(INCONCLUSIVE, magnitude=float(drop),
                                detail=f"A6: {nonconv} of {tried} perturbed fits did not converge")
-        return Measurement(HOLDS, magnitude=float(drop),
-                           detail=f"A6: {tried} raised preferences never lowered the raised alternative's rank")
-    check = search.recheck(estimator, [P, P2], out.weights, _a6_predicate(x, rule))
-    return search.violation(
+        return witness.held("A6", estimator, instance, seed, quick, float(drop),
+                            f"A6: {tried} raised preferences never lowered the raised alternative's rank",
+                            raised_pair=[x, y], delta=delta, outcome_before=witness.outcome_summary(out),
+                            outcome_after=witness.outcome_summary(out2))
+    check = bf.recheck(estimator, [P, P2], out.weights, _a6_predicate(x, rule))
+    return witness.violation(
         "A6", estimator, instance, seed, quick, float(drop),
         f"A6: raising P[{x}, {y}] by {delta:.3g} lowered {x}'s rank by {drop} under {estimator}", check,
-        raised_pair=[x, y], delta=delta, outcome_before=search.outcome_summary(out),
-        outcome_after=search.outcome_summary(out2), weights=out.weights)
+        raised_pair=[x, y], delta=delta, outcome_before=witness.outcome_summary(out),
+        outcome_after=witness.outcome_summary(out2), weights_used=out.weights)
 
 
 def _a6_margin_factory(estimator, quick, rng):
@@ -407,9 +396,9 @@ def _check_a6(estimator, instance, rng, quick=False) -> Measurement:
         return search.check_given(_a6_instance, estimator, instance, rng, quick)
     n = 5 if quick else 30
     sources = [
-        SearchSource("random", search.random_bt_instances(rng, n)),
-        SearchSource("random-profile", search.random_profile_instances(rng, n)),
-        SearchSource("exhaustive", search.exhaustive_matrices((0.1, 0.5, 0.9) if quick else (0.1, 0.3, 0.5, 0.7, 0.9),
+        SearchSource("random", gen.random_bt_instances(rng, n)),
+        SearchSource("random-profile", gen.random_profile_instances(rng, n)),
+        SearchSource("exhaustive", gen.exhaustive_matrices((0.1, 0.5, 0.9) if quick else (0.1, 0.3, 0.5, 0.7, 0.9),
                                                               distinct_strengths=False)),
     ]
     adv = None
@@ -419,22 +408,19 @@ def _check_a6(estimator, instance, rng, quick=False) -> Measurement:
 
 
 # ----------------------------------------------------------------------------- registration
-for _id, _fn in (("A3", _a3_instance), ("A4", _a4_instance), ("A5", _a5_instance), ("A6", _a6_instance)):
-    search.register_instance_check(_id, _fn)
-
 register(Axiom(
     "A3", "Pareto",
     "If every annotator type strictly prefers x to y then r(x) > r(y).",
-    "derived: P(x > z) > P(y > z) for all z", _check_a3, needs_positions=True))
+    "derived: P(x > z) > P(y > z) for all z", _check_a3, needs_positions=True, measure=_a3_instance))
 register(Axiom(
     "A4", "Pairwise majority consistency",
     "If the majority relation (P_ij > 1/2) is a linear order, the output ranking is that order.",
-    "[GE]", _check_a4))
+    "[GE]", _check_a4, measure=_a4_instance))
 register(Axiom(
     "A5", "Condorcet consistency",
     "An alternative that beats every other by majority gets the top reward.",
-    "derived counterexample P_ab = P_ac = 0.51, P_bc = 0.99", _check_a5))
+    "derived counterexample P_ab = P_ac = 0.51, P_bc = 0.99", _check_a5, measure=_a5_instance))
 register(Axiom(
     "A6", "Monotonicity",
     "Raising P_xy (and lowering P_yx by the same amount) never lowers x's rank.",
-    "derived from P5", _check_a6))
+    "derived from P5", _check_a6, measure=_a6_instance))

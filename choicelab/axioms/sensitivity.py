@@ -1,7 +1,11 @@
 """Preference sensitivity of Bradley-Terry and Plackett-Luce models (SPEC §3, X1-X4, [XK]).
 
 Closed forms (X1, X2, X4), the sensitivity map reports draw as a heatmap, the three-option
-experiment of X3 (scenarios reuse it) and the checks that register X1-X4.
+experiment of X3 (scenarios reuse it) and the checks that register X1-X4. Every fit goes through
+the estimator registry; each check measures one world at a time (``_x1_instance``, ...) with a
+witness that :func:`choicelab.axioms.replay` re-runs. Worlds that are not a single instance are
+documented sub-records of the witness's ``inputs``: X1's ``world`` (three BT rewards), X3's
+``three_option`` experiment (grid, ``P_jk``, comparisons per pair, ``lam``), X4's ``utilities``.
 
 Notation: three alternatives i, j, k; ``P_ij`` is the probability that i beats j. Under BT,
 ``logit P_ik = logit P_ij + logit P_jk`` (the rewards telescope), so the untrained pair
@@ -15,7 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit, logit
 
+from choicelab._validation import as_rng
+from choicelab.axioms import fitting, search, witness
+from choicelab.axioms import generators as gen
 from choicelab.axioms.base import HOLDS, INCONCLUSIVE, VIOLATED, Axiom, Measurement, register
+from choicelab.axioms.search import SearchSource
 
 __all__ = [
     "bt_chain", "bt_sensitivity", "sensitivity_bound", "sensitivity_map", "X2Thresholds",
@@ -35,14 +43,6 @@ def _open_probabilities(p, name: str) -> np.ndarray:
         first = arr[bad].ravel()[0]
         raise ValueError(f"{name} must lie strictly between 0 and 1, got {first!r}")
     return arr
-
-
-def _rng(rng) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
 
 
 def _log_cosh(x: np.ndarray) -> np.ndarray:
@@ -393,7 +393,7 @@ def three_option_experiment(estimator: str, p_ij_grid, p_jk: float, rng=None, *,
     from choicelab import sim
     from choicelab.estimators.registry import get_estimator
 
-    rng = _rng(rng)
+    rng = as_rng(rng)
     grid = _open_probabilities(p_ij_grid, "p_ij_grid")
     if grid.ndim != 1 or grid.size < 2:
         raise ValueError(f"three_option_experiment: p_ij_grid must be 1-D with at least 2 values, got shape {grid.shape}")
@@ -432,78 +432,92 @@ def three_option_experiment(estimator: str, p_ij_grid, p_jk: float, rng=None, *,
 
 LAM_X1 = 1e-6  # X1 fits: small enough that the fitted model reproduces the world to ~1e-6
 X1_TOL = 1e-3  # relative error allowed between finite differences and the closed form
+X1_STEP = 1e-3  # the finite-difference step in r_i
 
 
-def _fit_rewards(estimator: str, P: np.ndarray, lam: float, rng, quick: bool) -> tuple[np.ndarray, bool]:
-    """Rewards of a BT-type estimator on representative data ``P``."""
-    if estimator == "mle":
-        from choicelab.estimators.bt import bt_mle
-
-        fit = bt_mle(P, lam=lam)
-        return np.asarray(fit.rewards, dtype=float), bool(fit.converged)
-    from choicelab import sim
-    from choicelab.estimators.registry import get_estimator
-
-    out = get_estimator(estimator).fit(sim.Instance.from_matrix(P), lam=lam, rng=rng, quick=quick)
-    return np.asarray(out.scores, dtype=float), bool(out.converged)
+def _measure_once(measure, estimator: str, instance, rng, quick: bool, **inputs) -> Measurement:
+    """Run a one-world measurement once, with a fresh seed drawn from ``rng`` (the world may be no instance)."""
+    seed = int(as_rng(rng).integers(2**62))
+    return measure(estimator, instance, np.random.default_rng(seed), quick, seed=seed, **inputs)
 
 
-def _bt_matrix(r: np.ndarray) -> np.ndarray:
-    return expit(r[:, None] - r[None, :])
+def _pooled(meas: Measurement, key: str, summary) -> Measurement:
+    """A search result with the per-world rows of ``data[key]`` pooled (see ``run_search(collect=...)``)."""
+    if meas.measured == VIOLATED:
+        return meas
+    rows = [row for rows in meas.data.get("instances", []) for row in rows]
+    data = {k: v for k, v in meas.data.items() if k != "instances"} | {key: rows}
+    detail = summary(rows, meas.magnitude) if meas.measured == HOLDS else meas.detail
+    return Measurement(meas.measured, magnitude=meas.magnitude, witness=meas.witness, data=data, detail=detail)
+
+
+def _x1_instance(estimator: str, instance, rng, quick: bool, seed=None, world=None) -> Measurement:
+    """X1 on one BT world ``r`` (three rewards): the logit identity and the derivative, by finite differences.
+
+    The estimator is fitted (registry, ``lam = LAM_X1``) on the world's matrix and on the worlds
+    with ``r_i +- h`` (which moves ``P_ij`` and ``P_ik`` but not ``P_jk``); the central difference
+    ``(P_ik(+) - P_ik(-)) / (P_ij(+) - P_ij(-))`` of the fitted probabilities is compared with
+    ``P_ik(1 - P_ik) / (P_ij(1 - P_ij))`` at the base fit. Without ``world`` the world is the
+    estimator's fit (``lam = 0.1``) on alternatives 0, 1, 2 of ``instance``.
+    """
+    if world is None:
+        if instance is None or instance.m < 3:
+            return search.not_applicable("X1", f"X1 needs at least 3 alternatives, got {getattr(instance, 'm', 0)}")
+        fitted = np.asarray(fitting.fit_outcome(estimator, instance, lam=0.1, rng=rng, quick=quick).scores, dtype=float)
+        world = fitted[:3] - fitted[:3].mean()
+    r = np.asarray(world, dtype=float)
+    if instance is None:
+        instance = gen.bt_world_instance(r)
+    h = X1_STEP
+    fits, converged = {}, True
+    for tag, shift in (("base", 0.0), ("plus", h), ("minus", -h)):
+        rr = r.copy()
+        rr[I] += shift
+        out = fitting.fit_outcome(estimator, gen.bt_world_instance(rr), lam=LAM_X1, rng=rng, quick=quick)
+        converged &= bool(out.converged)
+        fits[tag] = np.asarray(out.scores, dtype=float)
+    s = fits["base"]
+    p_ij, p_jk, p_ik = (float(expit(s[a] - s[b])) for a, b in ((I, J), (J, K), (I, K)))
+    identity = abs(float(logit(p_ik) - logit(p_ij) - logit(p_jk)))
+    dp_ik = expit(fits["plus"][I] - fits["plus"][K]) - expit(fits["minus"][I] - fits["minus"][K])
+    dp_ij = expit(fits["plus"][I] - fits["plus"][J]) - expit(fits["minus"][I] - fits["minus"][J])
+    fd = float(dp_ik / dp_ij)
+    closed = float(bt_sensitivity(p_ij, p_jk))
+    rel = abs(fd - closed) / closed
+    err = max(rel, identity)
+    rows = [{"world": r.tolist(), "p_ij": p_ij, "p_jk": p_jk, "p_ik": p_ik, "identity_residual": identity,
+             "finite_difference": fd, "closed_form": closed, "relative_error": rel}]
+    data = {"worlds": rows}
+    record = {"lam": LAM_X1, "inputs": {"world": r}}
+    details = {"world_rewards": r, "fitted_rewards": s, "step": h, "finite_difference": fd, "closed_form": closed,
+               "identity_residual": identity}
+    if err > X1_TOL:
+        return witness.violation("X1", estimator, instance, seed, quick, err,
+                                 f"X1: fitted model departs from the BT sensitivity (relative error {err:.2e} > "
+                                 f"{X1_TOL:g})", None, data, record=record, **details)
+    if not converged:
+        return Measurement(INCONCLUSIVE, magnitude=err, data=data, detail="X1: a fit did not converge")
+    return witness.held("X1", estimator, instance, seed, quick, err,
+                        f"X1: logit identity and dP_ik/dP_ij = P_ik(1-P_ik)/(P_ij(1-P_ij)) on the world {r.round(3)} "
+                        f"(relative error {err:.2e})", data, **record, **details)
 
 
 def _check_x1(estimator: str, instance, rng, quick: bool = False) -> Measurement:
-    """X1 on fitted BT models: the logit identity and the derivative, by finite differences.
-
-    Worlds are 3-alternative BT worlds with random utilities (or, given an instance, the BT world
-    of its fitted rewards on alternatives 0, 1, 2). The estimator is fitted on the world's matrix
-    and on the worlds with ``r_i +- h`` (which moves ``P_ij`` and ``P_ik`` but not ``P_jk``); the
-    central difference ``(P_ik(+) - P_ik(-)) / (P_ij(+) - P_ij(-))`` of the fitted probabilities is
-    compared with ``P_ik(1 - P_ik) / (P_ij(1 - P_ij))`` at the base fit.
-    """
-    rng = _rng(rng)
+    """X1 on fitted BT models (see ``_x1_instance``): 3 (quick) or 10 random 3-alternative BT worlds
+    (rewards ``N(0, 1.5^2)``), or the world of the estimator's fit on a given instance."""
+    rng = as_rng(rng)
     if instance is not None:
-        P0 = np.asarray(instance.P, dtype=float)
-        if P0.shape[0] < 3:
-            return Measurement(INCONCLUSIVE, detail=f"X1 needs at least 3 alternatives, got {P0.shape[0]}")
-        r_inst, _ = _fit_rewards(estimator, P0, 0.1, rng, quick)
-        worlds = [r_inst[:3] - r_inst[:3].mean()]
-    else:
-        worlds = [rng.normal(0.0, 1.5, size=3) for _ in range(3 if quick else 10)]
-    h = 1e-3
-    rows, worst, witness, nonconv = [], 0.0, None, 0
-    for r in worlds:
-        fits = {}
-        for tag, shift in (("base", 0.0), ("plus", h), ("minus", -h)):
-            rr = r.copy()
-            rr[I] += shift
-            s, ok = _fit_rewards(estimator, _bt_matrix(rr), LAM_X1, rng, quick)
-            nonconv += not ok
-            fits[tag] = s
-        s = fits["base"]
-        p_ij, p_jk, p_ik = (float(expit(s[a] - s[b])) for a, b in ((I, J), (J, K), (I, K)))
-        identity = abs(float(logit(p_ik) - logit(p_ij) - logit(p_jk)))
-        dp_ik = expit(fits["plus"][I] - fits["plus"][K]) - expit(fits["minus"][I] - fits["minus"][K])
-        dp_ij = expit(fits["plus"][I] - fits["plus"][J]) - expit(fits["minus"][I] - fits["minus"][J])
-        fd = float(dp_ik / dp_ij)
-        closed = float(bt_sensitivity(p_ij, p_jk))
-        rel = abs(fd - closed) / closed
-        err = max(rel, identity)
-        worst = max(worst, err)
-        rows.append({"world": r.tolist(), "p_ij": p_ij, "p_jk": p_jk, "p_ik": p_ik, "identity_residual": identity,
-                     "finite_difference": fd, "closed_form": closed, "relative_error": rel})
-        if err > X1_TOL and witness is None:
-            witness = {"world_rewards": r.tolist(), "fitted_rewards": s.tolist(), "step": h, "lam": LAM_X1,
-                       "finite_difference": fd, "closed_form": closed, "identity_residual": identity}
-    data = {"worlds": rows}
-    if witness is not None:
-        return Measurement(VIOLATED, magnitude=worst, witness=witness, data=data,
-                           detail=f"X1: fitted model departs from the BT sensitivity (relative error {worst:.2e} > {X1_TOL:g})")
-    if nonconv:
-        return Measurement(INCONCLUSIVE, magnitude=worst, data=data, detail=f"X1: {nonconv} fits did not converge")
-    return Measurement(HOLDS, magnitude=worst, data=data,
-                       detail=f"X1: logit identity and dP_ik/dP_ij = P_ik(1-P_ik)/(P_ij(1-P_ij)) on {len(rows)} fitted "
-                              f"worlds (finite differences, worst relative error {worst:.2e})")
+        return search.check_given(_x1_instance, estimator, instance, rng, quick)
+    worlds = [rng.normal(0.0, 1.5, size=3) for _ in range(3 if quick else 10)]
+    candidates = [(gen.bt_world_instance(r), {"world": r}) for r in worlds]
+    meas = search.run_search("X1", estimator, [SearchSource("bt-worlds", candidates)], _x1_instance, rng, quick,
+                             collect=lambda m: m.data.get("worlds", []))
+
+    def summary(rows, magnitude):
+        return (f"X1: logit identity and dP_ik/dP_ij = P_ik(1-P_ik)/(P_ij(1-P_ij)) on {len(rows)} fitted worlds "
+                f"(finite differences, worst relative error {magnitude:.2e})")
+
+    return _pooled(meas, "worlds", summary)
 
 
 X2_KAPPAS = (1.0, 2.0, 5.0, 25.0, 100.0, 1000.0)
@@ -515,10 +529,11 @@ def _sigmoid_difference(x: np.ndarray, h: float) -> np.ndarray:
     return expit(y + h) - expit(y - h)
 
 
-def _check_x2(estimator: str, instance, rng, quick: bool = False) -> Measurement:
+def _x2_instance(estimator: str, instance, rng, quick: bool, seed=None) -> Measurement:
     """X2 over a fine grid of ``(P_ij, P_jk)``: the bound and the thresholds for several ``kappa``.
 
-    The grid is uniform in logit space on [-12, 12]^2 (dominant preferences included). At every
+    The grid is uniform in logit space on [-12, 12]^2 (dominant preferences included), 201 (quick)
+    or 801 points per axis: the grid is the world, so the witness has no instance. At every
     point the sensitivity map is cross-checked against a central difference of
     :func:`bt_chain` in ``P_ij``, compared with ``1/(4 P_ij (1 - P_ij))``, and, for each ``kappa``,
     every point with sensitivity above ``kappa`` must satisfy :func:`x2_thresholds`. The statement
@@ -554,16 +569,22 @@ def _check_x2(estimator: str, instance, rng, quick: bool = False) -> Measurement
             "map": {"p_ij": grid[coarse].tolist(), "p_jk": grid[coarse].tolist(),
                     "values": S[np.ix_(coarse, coarse)].tolist()}}
     magnitude = max(excess, 0.0)
+    details = {"grid_points_per_axis": n, "bound_excess": excess, "finite_difference_error": fd_error}
     if bad is not None or excess > 1e-9:
-        return Measurement(VIOLATED, magnitude=magnitude, data=data,
-                           witness=bad or {"bound_excess": excess},
-                           detail="X2: a grid point exceeds the bound or a threshold")
+        return witness.violation("X2", estimator, None, seed, quick, magnitude,
+                                 "X2: a grid point exceeds the bound or a threshold", None, data, record={"lam": None},
+                                 **details, point=bad)
     if fd_error > 1e-4:
         return Measurement(INCONCLUSIVE, magnitude=fd_error, data=data,
                            detail=f"X2: sensitivity map and finite differences disagree ({fd_error:.1e})")
-    return Measurement(HOLDS, magnitude=magnitude, data=data,
-                       detail=f"X2: on a {n}x{n} grid the sensitivity stays below 1/(4 P_ij(1-P_ij)) and exceeds "
-                              f"kappa in {X2_KAPPAS} only outside the thresholds")
+    return witness.held("X2", estimator, None, seed, quick, magnitude,
+                        f"X2: on a {n}x{n} grid the sensitivity stays below 1/(4 P_ij(1-P_ij)) and exceeds "
+                        f"kappa in {X2_KAPPAS} only outside the thresholds", data, lam=None, **details)
+
+
+def _check_x2(estimator: str, instance, rng, quick: bool = False) -> Measurement:
+    """X2 on the grid of ``_x2_instance`` (a given instance is not used)."""
+    return _measure_once(_x2_instance, estimator, None, rng, quick)
 
 
 # ---------------------------------------------------------------------------------------
@@ -599,18 +620,21 @@ def pl_ranking_counts(utilities, n: int):
     return Rankings(orders=tuple(orders), counts=np.asarray(counts, dtype=np.int64), m=int(u.size))
 
 
-def _pl_fit(rankings, lam: float):
-    from choicelab.estimators.plackett_luce import pl_mle
+def _pl_fit(rankings, lam: float, estimator: str = "pl_mle", rng=None):
+    """A Plackett-Luce fit (registry) on rankings over ``rankings.m`` alternatives."""
+    from choicelab.sim.instance import Instance
 
-    fit = pl_mle(rankings, lam=lam)
-    return np.asarray(fit.rewards, dtype=float), bool(fit.converged)
+    instance = Instance.from_matrix(np.full((rankings.m, rankings.m), 0.5))  # only m matters with data given
+    out = fitting.fit_outcome(estimator, instance, data=rankings, lam=lam, rng=rng)
+    return np.asarray(out.scores, dtype=float), bool(out.converged)
 
 
 def _bt_fit_comparisons(comps, m: int, lam: float):
-    from choicelab.estimators.bt import bt_mle_comparisons
+    """The standard BT MLE (registry ``"mle"``) on sampled comparisons over ``m`` alternatives."""
+    from choicelab.sim.instance import Instance
 
-    fit = bt_mle_comparisons(comps, m, lam=lam)
-    return np.asarray(fit.rewards, dtype=float), bool(fit.converged)
+    out = fitting.fit_outcome("mle", Instance.from_matrix(np.full((m, m), 0.5)), data=comps, lam=lam)
+    return np.asarray(out.scores, dtype=float), bool(out.converged)
 
 
 def _x4_bound_errors(u: np.ndarray, h: float = 1e-4) -> tuple[float, float]:
@@ -673,44 +697,81 @@ def pairwise_vs_tuple_experiment(p_ij_grid, p_jk: float, *, n: int = 20000, lam:
             "max_tuple_sensitivity": float(np.max(np.abs(slope(rows["tuple_q_i"]))))}
 
 
+X4_RANKINGS = 100000  # voters of the representative rankings a fitted X4 world is learned from
+
+
+def _x4_instance(estimator: str, instance, rng, quick: bool, seed=None, utilities=None,
+                 source: str = "random") -> Measurement:
+    """X4 on one PL world: ``dq_{i|T}/dP_il = q_{i|T}^2 / P_il^2 <= 1`` for every ordered pair (i, l).
+
+    ``utilities`` (input) are the world; with ``source="pl_mle"`` the estimator is first fitted
+    (registry) on :data:`X4_RANKINGS` representative rankings of the world
+    (:func:`pl_ranking_counts`) and the fitted utilities are differentiated instead. Without
+    ``utilities``, a given instance's world is the estimator's fit on it.
+    """
+    converged = True
+    if utilities is None:
+        if instance is None:
+            return search.not_applicable("X4", "no world: neither utilities nor an instance")
+        out = fitting.fit_outcome(estimator, instance, rng=rng, quick=quick)
+        utilities, converged = np.asarray(out.scores, dtype=float), bool(out.converged)
+    u = np.asarray(utilities, dtype=float)
+    if instance is None:
+        instance = gen.bt_world_instance(u)  # PL pairwise probabilities are BT: P_il = sigma(u_i - u_l)
+    if source == "pl_mle":
+        u_eval, ok = _pl_fit(pl_ranking_counts(u, X4_RANKINGS), 0.1, estimator, rng)
+        converged &= ok
+    else:
+        u_eval = u
+    err, val = _x4_bound_errors(u_eval)
+    rows = [{"source": source, "K": int(u_eval.size), "relative_error": err, "largest": val}]
+    magnitude = max(err, val - 1.0, 0.0)
+    data = {"tuples": rows}
+    record = {"lam": 0.1 if source == "pl_mle" else None, "inputs": {"utilities": u, "source": source}}
+    details = {"utilities": u_eval, "relative_error": err, "largest": val}
+    if err > X4_TOL or val > 1.0 + 1e-12:
+        return witness.violation("X4", estimator, instance, seed, quick, magnitude,
+                                 f"X4: q^2/P_il^2 disagrees with finite differences ({err:.1e}) or exceeds 1 "
+                                 f"({val:.6f})", None, data, record=record, **details)
+    if not converged:
+        return Measurement(INCONCLUSIVE, magnitude=magnitude, data=data, detail="X4: a PL fit did not converge")
+    return witness.held("X4", estimator, instance, seed, quick, magnitude,
+                        f"X4: dq_i|T/dP_il = q^2/P_il^2 <= 1 on a K = {u_eval.size} tuple ({source}; relative error "
+                        f"{err:.1e}, largest {val:.4f})", data, **record, **details)
+
+
 def _check_x4(estimator: str, instance, rng, quick: bool = False) -> Measurement:
     """X4: ``dq_{i|T}/dP_il = q_{i|T}^2 / P_il^2 <= 1`` under PL, by finite differences.
 
-    Checked on random utilities (tuples of K = 3..6) and on PL models fitted by ``pl_mle`` to
-    representative full rankings of random K = 3, 4 worlds; every ordered pair (i, l) of the
-    tuple is differentiated (``r_l +- h``, all other utilities fixed). The pairwise-versus-tuple
-    experiment is attached as ``data["experiment"]`` without a verdict.
+    Checked on random utilities (tuples of K = 3..6) and on PL models fitted (registry) to
+    representative full rankings of random K = 3, 4 worlds (``_x4_instance``); every ordered
+    pair (i, l) of the tuple is differentiated (``r_l +- h``, all other utilities fixed). The
+    pairwise-versus-tuple experiment is attached as ``data["experiment"]`` without a verdict. A
+    given instance is not used.
     """
     if estimator != "pl_mle":
         return Measurement(INCONCLUSIVE, detail=f"X4 is checked on estimator 'pl_mle'; nothing to measure for {estimator!r}")
-    rng = _rng(rng)
-    rows, worst_err, worst_val, witness, nonconv = [], 0.0, 0.0, None, 0
+    rng = as_rng(rng)
     worlds = [("random", rng.normal(0.0, 2.5, size=int(rng.integers(3, 7)))) for _ in range(5 if quick else 20)]
-    for _ in range(2 if quick else 5):
-        u = rng.normal(0.0, 1.5, size=int(rng.integers(3, 5)))
-        fitted, ok = _pl_fit(pl_ranking_counts(u, 100000), 0.1)
-        nonconv += not ok
-        worlds.append(("pl_mle", fitted))
-    for source, u in worlds:
-        err, val = _x4_bound_errors(u)
-        rows.append({"source": source, "K": int(u.size), "relative_error": err, "largest": val})
-        worst_err, worst_val = max(worst_err, err), max(worst_val, val)
-        if (err > X4_TOL or val > 1.0 + 1e-12) and witness is None:
-            witness = {"source": source, "utilities": u.tolist(), "relative_error": err, "largest": val}
+    worlds += [("pl_mle", rng.normal(0.0, 1.5, size=int(rng.integers(3, 5)))) for _ in range(2 if quick else 5)]
+    candidates = [(gen.bt_world_instance(u), {"utilities": u, "source": source}) for source, u in worlds]
+    meas = search.run_search("X4", estimator, [SearchSource("pl-worlds", candidates)], _x4_instance, rng, quick,
+                             collect=lambda m: m.data.get("tuples", []))
+    if meas.measured == VIOLATED:
+        return meas
     grid = default_p_ij_grid(0.99, points=5 if quick else 13)
-    data = {"tuples": rows, "experiment": pairwise_vs_tuple_experiment(grid, 0.99, n=20000)}
-    magnitude = max(worst_err, worst_val - 1.0, 0.0)
-    if witness is not None:
-        return Measurement(VIOLATED, magnitude=magnitude, witness=witness, data=data,
-                           detail=f"X4: q^2/P_il^2 disagrees with finite differences ({worst_err:.1e}) or exceeds 1 "
-                                  f"({worst_val:.6f})")
-    if nonconv:
-        return Measurement(INCONCLUSIVE, magnitude=magnitude, data=data, detail=f"X4: {nonconv} PL fits did not converge")
-    exp = data["experiment"]
-    return Measurement(HOLDS, magnitude=magnitude, data=data,
-                       detail=f"X4: dq_i|T/dP_il = q^2/P_il^2 <= 1 on {len(rows)} tuples (finite differences, "
-                              f"relative error {worst_err:.1e}, largest {worst_val:.4f}); experiment: max pairwise "
-                              f"sensitivity {exp['max_pairwise_sensitivity']:.3g}, tuple {exp['max_tuple_sensitivity']:.3g}")
+    experiment = pairwise_vs_tuple_experiment(grid, 0.99, n=20000)
+
+    def summary(rows, magnitude):
+        worst_err = max(r["relative_error"] for r in rows)
+        worst_val = max(r["largest"] for r in rows)
+        return (f"X4: dq_i|T/dP_il = q^2/P_il^2 <= 1 on {len(rows)} tuples (finite differences, relative error "
+                f"{worst_err:.1e}, largest {worst_val:.4f}); experiment: max pairwise sensitivity "
+                f"{experiment['max_pairwise_sensitivity']:.3g}, tuple {experiment['max_tuple_sensitivity']:.3g}")
+
+    meas = _pooled(meas, "tuples", summary)
+    return Measurement(meas.measured, magnitude=meas.magnitude, witness=meas.witness,
+                       data={**meas.data, "experiment": experiment}, detail=meas.detail)
 
 
 # ---------------------------------------------------------------------------------------
@@ -743,6 +804,36 @@ def x3_outcome(estimator: str, curves: "ThreeOptionCurves") -> tuple[str, str]:
     return HOLDS, summary
 
 
+def _x3_instance(estimator: str, instance, rng, quick: bool, seed=None, three_option=None) -> Measurement:
+    """X3 on one three-option experiment (:func:`three_option_experiment`, verdict :func:`x3_outcome`).
+
+    ``three_option`` (input; the witness's documented sub-record) holds ``p_ij_grid``, ``p_jk``,
+    ``n_per_pair`` and ``lam``; by default ``P_jk = 0.99`` and :func:`default_p_ij_grid` with 5
+    (quick) or 11 points. The experiment builds its own worlds, so the witness has no instance.
+    """
+    setup = dict(three_option or {})
+    setup.setdefault("p_jk", X3_P_JK)
+    setup.setdefault("p_ij_grid", default_p_ij_grid(setup["p_jk"], points=5 if quick else 11))
+    setup.setdefault("n_per_pair", 20000)
+    setup.setdefault("lam", 0.1)
+    grid = np.asarray(setup["p_ij_grid"], dtype=float)
+    curves = three_option_experiment(estimator, grid, float(setup["p_jk"]), rng, n_per_pair=int(setup["n_per_pair"]),
+                                     lam=float(setup["lam"]), quick=quick)
+    outcome, summary = x3_outcome(estimator, curves)
+    err = curves.max_error
+    data = {"curves": curves.to_dict(), "tolerance": X3_TOL.get(estimator, X3_DEFAULT_TOL),
+            "p_ij_interval": float(grid.max() - grid.min())}
+    detail = f"X3 (P_jk = {setup['p_jk']}): {summary}"
+    record = {"lam": float(setup["lam"]), "inputs": {"three_option": setup}}
+    if outcome == VIOLATED:
+        return witness.violation("X3", estimator, None, seed, quick, err, detail, None, data, record=record,
+                                 curves=curves.to_dict())
+    if outcome == HOLDS:
+        return witness.held("X3", estimator, None, seed, quick, err, detail, data, **record,
+                            learned_p_ik=curves.learned_p_ik, closed_form_p_ik=curves.closed_form_p_ik)
+    return Measurement(outcome, magnitude=err, data=data, detail=detail)
+
+
 def _check_x3(estimator: str, instance, rng, quick: bool = False) -> Measurement:
     """X3: the learned untrained-pair probability follows X1 and swings from near 0 to near 1.
 
@@ -752,16 +843,7 @@ def _check_x3(estimator: str, instance, rng, quick: bool = False) -> Measurement
     tabular MLE and DPO, 0.1 for neural models) and crosses from below 0.1 to above 0.9.
     The check builds its own three-option worlds; ``instance`` is not used.
     """
-    rng = _rng(rng)
-    grid = default_p_ij_grid(X3_P_JK, points=5 if quick else 11)
-    curves = three_option_experiment(estimator, grid, X3_P_JK, rng, quick=quick)
-    outcome, summary = x3_outcome(estimator, curves)
-    err = curves.max_error
-    data = {"curves": curves.to_dict(), "tolerance": X3_TOL.get(estimator, X3_DEFAULT_TOL),
-            "p_ij_interval": float(grid.max() - grid.min())}
-    detail = f"X3 (P_jk = {X3_P_JK}): {summary}"
-    witness = curves.to_dict() if outcome == VIOLATED else None
-    return Measurement(outcome, magnitude=err, witness=witness, data=data, detail=detail)
+    return _measure_once(_x3_instance, estimator, None, rng, quick)
 
 
 # ---------------------------------------------------------------------------------------
@@ -771,22 +853,22 @@ register(Axiom(
     "X1", "BT sensitivity",
     "Under BT, logit P_ik = logit P_ij + logit P_jk and dP_ik/dP_ij (P_jk fixed) = "
     "P_ik(1 - P_ik) / (P_ij(1 - P_ij)).",
-    "[XK]", _check_x1))
+    "[XK]", _check_x1, measure=_x1_instance))
 register(Axiom(
     "X2", "Strong preferences drive sensitivity",
     "dP_ik/dP_ij <= 1/(4 P_ij(1 - P_ij)); sensitivity above kappa >= 1 needs P_ij outside "
     "[(1 - sqrt(1 - 1/kappa))/2, (1 + sqrt(1 - 1/kappa))/2] and P_jk dominant in the opposite "
     "direction (|logit P_jk| > log kappa).",
-    "[XK]; derived bound", _check_x2))
+    "[XK]; derived bound", _check_x2, measure=_x2_instance))
 register(Axiom(
     "X3", "Learned models inherit the sensitivity",
     "Fitting BT (tabular, neural) or DPO to data whose trained pairs hold one dominant preference "
     "moves the untrained pair's predicted probability from near 0 to near 1 under small changes of "
     "the other trained pair, as X1 predicts.",
-    "[XK]", _check_x3))
+    "[XK]", _check_x3, measure=_x3_instance))
 register(Axiom(
     "X4", "Plackett-Luce / K-tuples",
     "Under PL, within a tuple T containing i and l, dq_{i|T}/dP_il = q_{i|T}^2 / P_il^2 <= 1 "
     "(utilities other than r_l fixed); the pairwise-versus-tuple experiment is reported as a "
     "measurement.",
-    "[XK]; derived bound", _check_x4))
+    "[XK]; derived bound", _check_x4, measure=_x4_instance))

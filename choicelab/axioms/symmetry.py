@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from choicelab.axioms import search
-from choicelab.axioms.base import HOLDS, INCONCLUSIVE, Axiom, Measurement, register
+from choicelab.axioms import brute_force as bf
+from choicelab.axioms import fitting, search, witness
+from choicelab.axioms import generators as gen
+from choicelab.axioms.base import INCONCLUSIVE, Axiom, Measurement, register
 from choicelab.axioms.search import SearchSource
 
 SYMMETRY_TOL = 1e-7  # |r - r'| / max(1, |r|_inf); P itself changes by rounding (~1e-16) when types move
@@ -73,42 +75,43 @@ def _a7_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
     if np.array_equal(perm, np.arange(pop.T)):
         perm = np.roll(perm, 1)
     permuted = sim.Instance(instance.alternatives, _permuted_population(pop, perm), instance.region)
-    weights = search.weights_for(estimator, instance, rng)
-    a = search.fit_outcome(estimator, instance, weights=weights, rng=np.random.default_rng(seed), quick=quick)
-    b = search.fit_outcome(estimator, permuted, weights=weights, rng=np.random.default_rng(seed), quick=quick)
+    weights = fitting.weights_for(estimator, instance, rng)
+    a = fitting.fit_outcome(estimator, instance, weights=weights, rng=np.random.default_rng(seed), quick=quick)
+    b = fitting.fit_outcome(estimator, permuted, weights=weights, rng=np.random.default_rng(seed), quick=quick)
     comps = pop.sample_comparisons(instance.X, SAMPLE_SIZE[bool(quick)], rng=rng)
     relabelled = _relabel_annotators(comps, perm, rng)
     fits = [("types permuted (representative P)", a, b, instance.P, permuted.P)]
     # a voting rule needs every pair in the sampled data; small samples may miss one
     incomplete = bool(np.any(np.isnan(_empirical(comps, instance.m))))
     if not (a.kind == "rule" and incomplete):
-        c = search.fit_outcome(estimator, instance, weights=weights, data=comps, rng=np.random.default_rng(seed),
-                               quick=quick)
-        d = search.fit_outcome(estimator, instance, weights=weights, data=relabelled,
-                               rng=np.random.default_rng(seed), quick=quick)
+        c = fitting.fit_outcome(estimator, instance, weights=weights, data=comps, rng=np.random.default_rng(seed),
+                                quick=quick)
+        d = fitting.fit_outcome(estimator, instance, weights=weights, data=relabelled,
+                                rng=np.random.default_rng(seed), quick=quick)
         fits.append(("annotators relabelled and records shuffled (sampled data)", c, d,
                      win_counts(comps, instance.m), win_counts(relabelled, instance.m)))
     if not all(f[1].converged and f[2].converged for f in fits):
         return Measurement(INCONCLUSIVE, detail="A7: a fit did not converge")
     worst = max(fits, key=lambda f: _changed(f[1], f[2])[1])
     changed, diff = _changed(worst[1], worst[2])
+    record = {"data": comps}  # the sampled comparisons (drawn from the seed again on replay)
     if not any(_changed(f[1], f[2])[0] for f in fits):
-        return Measurement(HOLDS, magnitude=diff,
-                           detail=f"A7: output unchanged under {len(fits)} annotator permutations "
-                                  f"(relative difference {diff:.1e})")
+        return witness.held("A7", estimator, instance, seed, quick, diff,
+                            f"A7: output unchanged under {len(fits)} annotator permutations "
+                            f"(relative difference {diff:.1e})", **record, type_permutation=perm)
     what, x, y, M1, M2 = next(f for f in fits if _changed(f[1], f[2])[0])
     kind = "counts" if "sampled" in what else "P"
     if x.kind == "rule" and kind == "counts":
         M1, M2 = _empirical(comps, instance.m), _empirical(relabelled, instance.m)
 
     def predicate(o1, o2):
-        return _changed(o1, o2, tol=max(SYMMETRY_TOL, 10 * search.BRUTE_TOL))
+        return _changed(o1, o2, tol=max(SYMMETRY_TOL, 10 * bf.BRUTE_TOL))
 
-    check = search.recheck(estimator, [M1, M2], weights, predicate)
-    return search.violation("A7", estimator, instance, seed, quick, diff,
-                            f"A7: {estimator} output changed when {what} (relative difference {diff:.2e})", check,
-                            type_permutation=perm, change=what, outcome=search.outcome_summary(x),
-                            outcome_permuted=search.outcome_summary(y))
+    check = bf.recheck(estimator, [M1, M2], weights, predicate)
+    return witness.violation("A7", estimator, instance, seed, quick, diff,
+                             f"A7: {estimator} output changed when {what} (relative difference {diff:.2e})", check,
+                             record=record, type_permutation=perm, change=what, outcome=witness.outcome_summary(x),
+                             outcome_permuted=witness.outcome_summary(y))
 
 
 def _empirical(comps, m):
@@ -123,8 +126,8 @@ def _check_a7(estimator, instance, rng, quick=False) -> Measurement:
         return search.check_given(_a7_instance, estimator, instance, rng, quick)
     n = 3 if quick else 15
     sources = [
-        SearchSource("random", search.random_bt_instances(rng, n, m_range=(3, 8))),
-        SearchSource("random-profile", search.random_profile_instances(rng, n)),
+        SearchSource("random", gen.random_bt_instances(rng, n, m_range=(3, 8))),
+        SearchSource("random-profile", gen.random_profile_instances(rng, n)),
     ]
     return search.run_search("A7", estimator, sources, _a7_instance, rng, quick)
 
@@ -136,25 +139,25 @@ def _a8_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
     perm = rng.permutation(m)
     if m > 1 and np.array_equal(perm, np.arange(m)):
         perm = np.roll(perm, 1)
-    relabelled = search.permute_instance(instance, perm)
-    a = search.fit_outcome(estimator, instance, rng=np.random.default_rng(seed), quick=quick)
-    b = search.fit_outcome(estimator, relabelled, rng=np.random.default_rng(seed), quick=quick)
+    relabelled = gen.permute_instance(instance, perm)
+    a = fitting.fit_outcome(estimator, instance, rng=np.random.default_rng(seed), quick=quick)
+    b = fitting.fit_outcome(estimator, relabelled, rng=np.random.default_rng(seed), quick=quick)
     if not (a.converged and b.converged):
         return Measurement(INCONCLUSIVE, detail="A8: a fit did not converge")
     changed, diff = _changed(a, b, perm)
     if not changed:
-        return Measurement(HOLDS, magnitude=diff,
-                           detail=f"A8: relabelling permuted the output (relative difference {diff:.1e})")
+        return witness.held("A8", estimator, instance, seed, quick, diff,
+                            f"A8: relabelling permuted the output (relative difference {diff:.1e})", permutation=perm)
     P = np.asarray(instance.P, dtype=float)
 
     def predicate(o1, o2):
-        return _changed(o1, o2, perm, tol=max(SYMMETRY_TOL, 10 * search.BRUTE_TOL))
+        return _changed(o1, o2, perm, tol=max(SYMMETRY_TOL, 10 * bf.BRUTE_TOL))
 
-    check = search.recheck(estimator, [P, P[np.ix_(perm, perm)]], [a.weights, b.weights], predicate)
-    return search.violation("A8", estimator, instance, seed, quick, diff,
-                            f"A8: relabelling alternatives by {perm.tolist()} did not permute the {estimator} output "
-                            f"(relative difference {diff:.2e})", check, permutation=perm,
-                            outcome=search.outcome_summary(a), outcome_relabelled=search.outcome_summary(b))
+    check = bf.recheck(estimator, [P, P[np.ix_(perm, perm)]], [a.weights, b.weights], predicate)
+    return witness.violation("A8", estimator, instance, seed, quick, diff,
+                             f"A8: relabelling alternatives by {perm.tolist()} did not permute the {estimator} output "
+                             f"(relative difference {diff:.2e})", check, permutation=perm,
+                             outcome=witness.outcome_summary(a), outcome_relabelled=witness.outcome_summary(b))
 
 
 def _check_a8(estimator, instance, rng, quick=False) -> Measurement:
@@ -163,22 +166,20 @@ def _check_a8(estimator, instance, rng, quick=False) -> Measurement:
         return search.check_given(_a8_instance, estimator, instance, rng, quick)
     n = 3 if quick else 15
     sources = [
-        SearchSource("random", search.random_bt_instances(rng, n, m_range=(3, 9))),
-        SearchSource("random-profile", search.random_profile_instances(rng, n)),
-        SearchSource("planted", search.planted_condorcet_instances(rng, 2) + [search.tennessee_instance()]),
+        SearchSource("random", gen.random_bt_instances(rng, n, m_range=(3, 9))),
+        SearchSource("random-profile", gen.random_profile_instances(rng, n)),
+        SearchSource("planted", gen.planted_condorcet_instances(rng, 2) + [gen.tennessee_instance()]),
     ]
     return search.run_search("A8", estimator, sources, _a8_instance, rng, quick)
 
 
 # ----------------------------------------------------------------------------- registration
-search.register_instance_check("A7", _a7_instance)
-search.register_instance_check("A8", _a8_instance)
-
 register(Axiom(
     "A7", "Anonymity",
     "Permuting annotators changes nothing: the output depends on P (or on the multiset of answers) only.",
-    "derived: the estimators read P or win counts", _check_a7, needs_positions=True))
+    "derived: the estimators read P or win counts", _check_a7, needs_positions=True,
+    measure=_a7_instance))
 register(Axiom(
     "A8", "Neutrality",
     "Relabelling alternatives permutes the output (for the weighted MLE, positions move with labels).",
-    "derived", _check_a8))
+    "derived", _check_a8, measure=_a8_instance))

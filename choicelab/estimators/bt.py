@@ -34,6 +34,7 @@ import warnings
 import numpy as np
 from scipy import sparse as _sp
 
+from choicelab._validation import check_lambda, check_preference_matrix, check_weights
 from choicelab.estimators.results import FitResult
 
 __all__ = ["bt_mle", "bt_mle_counts", "bt_mle_comparisons", "ConvergenceWarning"]
@@ -50,7 +51,6 @@ _DENSE_FILL = 0.25
 # Dense evaluations work on row blocks of about this many entries, so temporaries stay in cache.
 _BLOCK_ENTRIES = 1 << 16
 _MATVEC_ROWS = 64
-_WEIGHT_SUM_ATOL = 1e-9
 _ARMIJO_C1 = 1e-4
 _MAX_BACKTRACKS = 50
 _EPS = np.finfo(float).eps
@@ -77,12 +77,13 @@ def bt_mle(P, weights=None, lam=0.1, *, tol=1e-10, max_iter=100, method="auto", 
     Parameters
     ----------
     P : (m, m) array_like
-        Preference matrix, entries in [0, 1]. The diagonal is ignored (the sums run over
-        ``i != j``). ``P_ij + P_ji = 1`` is the SPEC convention but is not required: pair (i, j)
-        then counts with total mass ``P_ij + P_ji`` (e.g. an empirical matrix with zeros on
-        uncompared pairs).
+        Preference matrix, validated like every preference matrix in choicelab
+        (:func:`choicelab._validation.check_preference_matrix`): entries in [0, 1], ``P_ii = 1/2``
+        and ``P_ij + P_ji = 1`` within 1e-9. Data that do not satisfy this (e.g. an empirical
+        matrix with zeros on uncompared pairs) are counts: use :func:`bt_mle_counts`.
     weights : (m,) array_like or None
-        ``None`` for Eq. 1. Otherwise ``w >= 0`` with ``|sum(w) - 1| <= 1e-9`` (never rescaled).
+        ``None`` for Eq. 1. Otherwise ``w >= 0`` with ``|sum(w) - 1| <= 1e-9`` (never rescaled;
+        :func:`choicelab._validation.check_weights`).
     lam : float
         Regularization strength, ``lam > 0`` (it makes the objective strictly convex on the
         alternatives with positive weight, hence the solution unique).
@@ -136,13 +137,9 @@ def bt_mle(P, weights=None, lam=0.1, *, tol=1e-10, max_iter=100, method="auto", 
     >>> bool(fit.converged), bool(fit.rewards[0] > 0 > fit.rewards[1])
     (True, True)
     """
-    P = _as_square_matrix(P, "P")
-    if np.any(~np.isfinite(P)):
-        i, j = np.argwhere(~np.isfinite(P))[0]
-        raise ValueError(f"bt_mle: P[{i}, {j}] = {P[i, j]} is not finite")
-    if np.any((P < 0) | (P > 1)):
-        i, j = np.argwhere((P < 0) | (P > 1))[0]
-        raise ValueError(f"bt_mle: P must have entries in [0, 1]; P[{i}, {j}] = {P[i, j]}")
+    if _sp.issparse(P):
+        raise TypeError(f"P must be a dense array here, got a sparse {type(P).__name__} (use bt_mle_counts)")
+    P = check_preference_matrix(P, "P", who="bt_mle")
     lam = _check_lam(lam, allow_zero=False, name="bt_mle")
     m = P.shape[0]
     w, weighted = _check_weights(weights, m, "bt_mle")
@@ -274,30 +271,13 @@ def _as_square_matrix(X, name):
 
 
 def _check_lam(lam, allow_zero, name):
-    if isinstance(lam, bool) or not isinstance(lam, numbers.Real):
-        raise TypeError(f"{name}: lam must be a real number, got {lam!r}")
-    lam = float(lam)
-    if not math.isfinite(lam) or lam < 0 or (lam == 0 and not allow_zero):
-        need = "lam >= 0" if allow_zero else "lam > 0 (the objective on a preference matrix needs it to be unique)"
-        raise ValueError(f"{name}: need {need}, got lam={lam!r}")
-    return lam
+    return check_lambda(lam, who=name, allow_zero=allow_zero)
 
 
 def _check_weights(weights, m, name):
     if weights is None:
         return np.ones(m), False
-    w = np.asarray(weights, dtype=float)
-    if w.shape != (m,):
-        raise ValueError(f"{name}: weights must have shape ({m},), got {w.shape}")
-    if np.any(~np.isfinite(w)):
-        raise ValueError(f"{name}: weights must be finite, got {w[~np.isfinite(w)][0]}")
-    if np.any(w < 0):
-        i = int(np.flatnonzero(w < 0)[0])
-        raise ValueError(f"{name}: weights must be >= 0; weights[{i}] = {w[i]}")
-    total = float(w.sum())
-    if abs(total - 1.0) > _WEIGHT_SUM_ATOL:
-        raise ValueError(f"{name}: weights must sum to 1 (SPEC Eq. 2; they are never rescaled), got sum {total!r}")
-    return w, True
+    return check_weights(weights, m, who=name), True
 
 
 def _check_solver_args(tol, max_iter, method, name):

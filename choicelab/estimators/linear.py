@@ -16,6 +16,7 @@ import numpy as np
 from scipy.sparse import coo_array
 from scipy.special import expit
 
+from choicelab._validation import check_lambda, check_weights
 from choicelab.estimators.results import _order_from_scores
 
 
@@ -80,20 +81,7 @@ def _check_X(X) -> np.ndarray:
 
 
 def _check_weights(weights, m: int) -> np.ndarray:
-    if weights is None:
-        return np.ones(m)
-    try:
-        w = np.asarray(weights, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"weights must be a numeric (m,) array, got {type(weights).__name__}") from exc
-    if w.shape != (m,):
-        raise ValueError(f"weights must have shape ({m},) (one per row of X), got {w.shape}")
-    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
-    if bad.size:
-        raise ValueError(f"weights[{bad[0]}] = {w[bad[0]]}; weights must be finite and non-negative")
-    if abs(w.sum() - 1.0) > 1e-9:
-        raise ValueError(f"weights must sum to 1 (SPEC Eq. 2), got sum(weights) = {w.sum()!r}")
-    return w
+    return np.ones(m) if weights is None else check_weights(weights, m)
 
 
 def _pair_data(comps, m: int):
@@ -269,12 +257,7 @@ def linear_mle(X, comps, weights=None, lam: float = 0.1, *, tol: float = 1e-10,
     X = _check_X(X)
     m, d = X.shape
     w = _check_weights(weights, m)
-    try:
-        lam = float(lam)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"lam must be a real number, got {lam!r}") from exc
-    if not np.isfinite(lam) or lam < 0:
-        raise ValueError(f"lam must be finite and >= 0, got {lam}")
+    lam = check_lambda(lam)
     tol = float(tol)
     if not np.isfinite(tol) or tol <= 0:
         raise ValueError(f"tol must be a positive number, got {tol}")

@@ -68,6 +68,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import erf, expit
 
+from choicelab._validation import as_seed, check_preference_matrix, check_weights
 from choicelab.estimators.results import FitResult
 from choicelab.sim.data import Comparisons, Rankings
 
@@ -75,8 +76,6 @@ __all__ = ["NeuralFit", "neural_bt", "neural_pl", "tabular_dpo", "output_reg_for
 
 _ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "softplus")
 _SCHEDULES = ("constant", "linear", "cosine")
-_MATRIX_TOL = 1e-9  # allowed deviation from P_ij + P_ji = 1
-_WEIGHT_SUM_TOL = 1e-8  # allowed deviation from sum(w) = 1
 _INDEX_BUDGET = 1 << 20  # minibatch indices drawn ahead per chunk, over all seeds
 _ROW_BLOCK = 8192  # alternatives per block when a whole X is evaluated outside training
 
@@ -949,23 +948,8 @@ def _as_points(X, name, d=None) -> np.ndarray:
 
 
 def _check_matrix(P, name, argname="P") -> np.ndarray:
-    try:
-        P = np.asarray(P, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}: {argname} must be a numeric (m, m) matrix, got {type(P).__name__}") from exc
-    if P.ndim != 2 or P.shape[0] != P.shape[1] or P.shape[0] < 2:
-        raise ValueError(f"{name}: {argname} must be a square (m, m) matrix with m >= 2, got shape {P.shape}")
-    off = ~np.eye(P.shape[0], dtype=bool)
-    bad = np.argwhere(off & ~((P >= 0) & (P <= 1)))  # also catches nan
-    if bad.size:
-        i, j = bad[0]
-        raise ValueError(f"{name}: {argname}[{i}, {j}] = {P[i, j]} is outside [0, 1]")
-    dev = np.where(off, np.abs(P + P.T - 1.0), 0.0)
-    if np.any(dev > _MATRIX_TOL):
-        i, j = np.unravel_index(int(np.argmax(dev)), dev.shape)
-        raise ValueError(f"{name}: {argname}[{i}, {j}] + {argname}[{j}, {i}] = {P[i, j] + P[j, i]}, "
-                         "but the convention is P_ij + P_ji = 1 (SPEC §1)")
-    return P
+    # the one preference-matrix rule of choicelab; a network needs at least one pair
+    return check_preference_matrix(P, argname, who=name, min_m=2).astype(np.float64, copy=False)
 
 
 def _check_pairs(pairs, m, name):
@@ -985,21 +969,7 @@ def _check_pairs(pairs, m, name):
 
 
 def _check_weights(weights, m, name):
-    if weights is None:
-        return None
-    try:
-        w = np.asarray(weights, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}: weights must be a numeric (m,) array, got {type(weights).__name__}") from exc
-    if w.shape != (m,):
-        raise ValueError(f"{name}: weights has shape {w.shape}, expected ({m},)")
-    bad = np.flatnonzero(~(np.isfinite(w) & (w >= 0)))
-    if bad.size:
-        raise ValueError(f"{name}: weights[{bad[0]}] = {w[bad[0]]} is not a finite non-negative number")
-    if abs(w.sum() - 1.0) > _WEIGHT_SUM_TOL:
-        raise ValueError(f"{name}: weights sum to {float(w.sum())!r}, but SPEC Eq. 2 needs sum(w) = 1 "
-                         "(choicelab never renormalises silently)")
-    return w
+    return None if weights is None else check_weights(weights, m, who=name)
 
 
 def _is_int(value) -> bool:
@@ -1046,11 +1016,8 @@ def _seed_ids(seeds, name) -> list:
 
 
 def _base_seed(seed, name) -> int:
-    if seed is None or isinstance(seed, np.random.Generator):
-        return int(np.random.default_rng(seed).integers(2**63))
-    if not _is_int(seed) or seed < 0:
-        raise ValueError(f"{name}: seed must be a non-negative integer, a numpy Generator or None, got {seed!r}")
-    return int(seed)
+    # a Generator or None draws the base seed; an int >= 0 is the base seed (the one rng rule)
+    return as_seed(seed, "seed", who=name)
 
 
 def _torch_dtype(dtype, name, torch):

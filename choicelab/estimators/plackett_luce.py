@@ -13,36 +13,20 @@ import warnings
 import numpy as np
 from scipy.special import logsumexp
 
+from choicelab._validation import check_lambda, check_weights
 from choicelab.estimators.results import FitResult
 
 
 # --------------------------------------------------------------------------- data preparation
 def _check_lam(lam) -> float:
-    try:
-        lam = float(lam)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"lam must be a real number, got {lam!r}") from exc
-    if not np.isfinite(lam) or lam < 0:
-        raise ValueError(f"lam must be finite and >= 0, got {lam}")
-    return lam
+    return check_lambda(lam)
 
 
 def _check_weights(weights, m: int) -> np.ndarray:
-    """Weights of SPEC Eq. 2, strictly positive here (see :func:`pl_mle`)."""
+    """Weights of the weighted objective, strictly positive here (see :func:`pl_mle`)."""
     if weights is None:
         return np.ones(m)
-    try:
-        w = np.asarray(weights, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"weights must be a numeric (m,) array, got {type(weights).__name__}") from exc
-    if w.shape != (m,):
-        raise ValueError(f"weights must have shape ({m},), got {w.shape}")
-    bad = np.flatnonzero(~np.isfinite(w) | (w <= 0))
-    if bad.size:
-        raise ValueError(f"weights[{bad[0]}] = {w[bad[0]]}; Plackett-Luce weights must be finite and > 0")
-    if abs(w.sum() - 1.0) > 1e-9:
-        raise ValueError(f"weights must sum to 1 (SPEC Eq. 2), got sum(weights) = {w.sum()!r}")
-    return w
+    return check_weights(weights, m, positive=True)
 
 
 def _check_rankings(rankings, m):

@@ -47,6 +47,8 @@ from typing import Callable
 
 import numpy as np
 
+from choicelab._validation import as_rng, check_lambda, check_weights
+
 __all__ = ["Estimator", "EstimatorOutput", "get_estimator", "list_estimators", "register", "unregister", "ORDER_TOL",
            "QUICK_NEURAL", "DATA_FORMS"]
 
@@ -140,11 +142,7 @@ class Estimator:
 
 # ----------------------------------------------------------------------------- helpers
 def _as_rng(rng) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
+    return as_rng(rng)
 
 
 def _as_instance(instance):
@@ -159,12 +157,7 @@ def _as_instance(instance):
 
 
 def _check_lam(lam, name: str) -> float:
-    if isinstance(lam, bool) or not isinstance(lam, numbers.Real):
-        raise TypeError(f"{name}: lam must be a real number, got {lam!r}")
-    lam = float(lam)
-    if not np.isfinite(lam) or lam < 0:
-        raise ValueError(f"{name}: lam must be finite and >= 0, got {lam!r}")
-    return lam
+    return check_lambda(lam, who=name)
 
 
 def _check_data(data, name: str):
@@ -193,10 +186,7 @@ def _no_weights(weights, name: str):
 def _resolve_weights(instance, weights, rng, name: str) -> np.ndarray:
     """The given weights, or the Voronoi weights of instance.X in instance.region (SPEC §2)."""
     if weights is not None:
-        w = np.asarray(weights, dtype=float)
-        if w.shape != (instance.m,):
-            raise ValueError(f"{name}: weights must have shape ({instance.m},), got {w.shape}")
-        return w
+        return check_weights(weights, instance.m, who=name)
     if instance.X is None or instance.region is None:
         raise ValueError(
             f"{name}: this instance has no positions and region (matrix-only), so Voronoi weights cannot be "
@@ -393,6 +383,7 @@ def _neural_params():
         seeds: int = Field(20, ge=1)
         activation: str = Field("relu", pattern="^(relu|tanh|sigmoid|gelu|softplus)$")
         output_reg: float | None = Field(None, ge=0)
+        seed: int | None = Field(None, ge=0, description="base seed; by default the runner draws one per fit")
 
     return NeuralOptions
 

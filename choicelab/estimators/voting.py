@@ -17,42 +17,18 @@ from functools import lru_cache
 
 import numpy as np
 
+from choicelab._validation import check_preference_matrix, check_weights
 from choicelab.estimators.results import RuleResult, _order_from_scores
 
 _SCORE_TOL = 1e-9  # scores this close count as tied (sums of P entries carry rounding error)
-_MATRIX_TOL = 1e-9  # allowed deviation from P_ii = 1/2 and P_ij + P_ji = 1
 _KEMENY_ENUMERATION_MAX = 8
 
 
 # --------------------------------------------------------------------------- validation
 def _check_preference_matrix(P, name: str = "P") -> np.ndarray:
-    """Return ``P`` as a float array after checking the SPEC §1 conventions."""
-    try:
-        P = np.asarray(P, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a numeric (m, m) array, got {type(P).__name__}") from exc
-    if P.ndim != 2 or P.shape[0] != P.shape[1] or P.shape[0] == 0:
-        raise ValueError(f"{name} must be a non-empty square (m, m) matrix, got shape {P.shape}")
-    bad = np.argwhere(~np.isfinite(P))
-    if bad.size:
-        i, j = bad[0]
-        raise ValueError(f"{name}[{i}, {j}] = {P[i, j]} is not finite")
-    bad = np.argwhere((P < 0) | (P > 1))
-    if bad.size:
-        i, j = bad[0]
-        raise ValueError(f"{name}[{i}, {j}] = {P[i, j]} is outside [0, 1]")
-    diag = np.abs(np.diag(P) - 0.5)
-    if np.any(diag > _MATRIX_TOL):
-        i = int(np.argmax(diag))
-        raise ValueError(f"{name}[{i}, {i}] = {P[i, i]}, but the convention is P_ii = 1/2 (SPEC §1)")
-    dev = np.abs(P + P.T - 1.0)
-    if np.any(dev > _MATRIX_TOL):
-        i, j = np.unravel_index(int(np.argmax(dev)), dev.shape)
-        raise ValueError(
-            f"{name}[{i}, {j}] + {name}[{j}, {i}] = {P[i, j]} + {P[j, i]} = {P[i, j] + P[j, i]}, "
-            "but the convention is P_ij + P_ji = 1 (SPEC §1)"
-        )
-    return P
+    """Return ``P`` as a float array after checking the preference-matrix rules (one rule for all of
+    choicelab: :func:`choicelab._validation.check_preference_matrix`)."""
+    return check_preference_matrix(P, name)
 
 
 def _check_tol(tol, name: str = "tol") -> float:
@@ -131,18 +107,7 @@ def wawr(P, w, *, tol: float = _SCORE_TOL) -> RuleResult:
     weighted MLE is the WAWR order. Ties as in :func:`borda`.
     """
     P = _check_preference_matrix(P)
-    m = P.shape[0]
-    try:
-        w = np.asarray(w, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"w must be a numeric (m,) array, got {type(w).__name__}") from exc
-    if w.shape != (m,):
-        raise ValueError(f"w must have shape ({m},) to match P, got {w.shape}")
-    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
-    if bad.size:
-        raise ValueError(f"w[{bad[0]}] = {w[bad[0]]}; weights must be finite and non-negative")
-    if abs(w.sum() - 1.0) > 1e-9:
-        raise ValueError(f"w must sum to 1 (SPEC Eq. 2), got sum(w) = {w.sum()!r}")
+    w = check_weights(w, P.shape[0], "w")
     scores = P @ w
     return _result(scores, _top_scorers(scores, tol), {"rule": "wawr"}, tol=tol)
 

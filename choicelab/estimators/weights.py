@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from choicelab._validation import as_rng
 from choicelab.sim.regions import Ball, Box
 
 __all__ = [
@@ -619,8 +620,4 @@ def _check_positive_real(value, name):
 
 
 def _as_generator(rng) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_))):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {rng!r}")
+    return as_rng(rng)

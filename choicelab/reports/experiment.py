@@ -43,13 +43,15 @@ def experiment_sections(rep, b) -> None:
         rep.add(B._Para("Each sweep point is its own section: values are summarised over the seeds of that point "
                         "only, never across sweep values."))
     points = _points(results, sweep_keys)
+    if sweep_keys:  # figures that put the swept value on an axis, drawn once for the whole batch
+        _figures(rep, b, results, {}, about, B, across=True, sweep_keys=sweep_keys)
     for point, frame in points:
         if sweep_keys:
             rep.add(B._Heading(3, ", ".join(f"{k} = {json.dumps(v) if not isinstance(v, str) else v}"
                                             for k, v in point.items())))
         for measure in dict.fromkeys(frame["measure"]):
             _measure_table(rep, frame[frame["measure"] == measure], measure, about, B)
-        _figures(rep, b, frame, point, about, B)
+        _figures(rep, b, frame, point, about, B, sweep_keys=sweep_keys)
 
 
 def _points(frame, keys):
@@ -102,22 +104,36 @@ def _mode_table(rep, frame, measure, desc, B) -> None:
                      tuple(rows[:_MAX_ROWS]), caption=f"measure {measure}: {desc}".strip()))
 
 
-def _figures(rep, b, frame, point, about, B) -> None:
+class _FigureContext:
+    """What a figure may read besides the results frame: blobs, the swept keys, the descriptions."""
+
+    def __init__(self, b, sweep_keys, about):
+        self._b, self.sweep_keys, self.about = b, list(sweep_keys), about
+
+    def blob(self, run_id, name):
+        return self._b.blob(run_id, name)
+
+
+def _figures(rep, b, frame, point, about, B, across=False, sweep_keys=()) -> None:
     from choicelab.reports import figures as F
 
-    declared = [f for f in b.figures if f not in F.LEGACY_FIGURES]
-    registry = {name: e for name, e in F.list_figures().items() if e is not None}
+    declared = list(b.figures)
+    registry = F.list_figures()
     present = set(frame["measure"])
     names = declared or [n for n, e in registry.items() if e.measures and set(e.measures) <= present]
+    names = [n for n in names if n not in registry or registry[n].across_sweep == across]
     suffix = "" if not point else "-" + "-".join(f"{v}" for v in point.values())
+    ctx = _FigureContext(b, sweep_keys, about)
     for name in names:
         entry = registry.get(name)
         if entry is None:
-            rep.add(B._Para(f"Figure {name}: not in the figure registry of this installation (a plugin not loaded?)."))
+            if not across:
+                rep.add(B._Para(f"Figure {name}: not in the figure registry of this installation (a plugin not "
+                                "loaded?)."))
             continue
         sub = frame[frame["measure"].isin(entry.measures)] if entry.measures else frame
         try:
-            made = entry.fn(sub)
+            made = entry.fn(sub, ctx) if entry.wants_ctx else entry.fn(sub)
         except Exception as exc:  # one failing figure must not cost the report
             rep.add(B._Para(f"Figure {name} could not be drawn: {type(exc).__name__}: {exc}"))
             continue
@@ -129,6 +145,8 @@ def _figures(rep, b, frame, point, about, B) -> None:
 
 
 def _verdicts_section(rep, b, verdicts, sweep_keys) -> None:
+    import json as _json
+
     from choicelab.reports import build as B
 
     rep.add(B._Heading(2, "Theory against measurement"))
@@ -141,10 +159,20 @@ def _verdicts_section(rep, b, verdicts, sweep_keys) -> None:
             m == "holds" for m in measured) else "inconclusive")
         expected = next((e for e in sub["expected"] if e), "")
         agrees = None if not expected or combined == "inconclusive" else combined == expected
-        head = list(values)
-        rows.append(tuple(head) + (expected or "–", f"{combined} ({measured.count(combined)} of {len(measured)} runs)",
-                                   B._MARK[agrees]))
-    header = tuple(sweep_keys) + ("condition", "axiom", "estimator", "theory", "measured", "agreement")
+        link = ""
+        bad = sub[(sub["measured"] == "violated") & sub["witness"].notna()]
+        if not bad.empty:  # the first counterexample, as a file beside the report
+            cond, axiom, est = values[-3], values[-2], values[-1]
+            name = f"witnesses/{B._file_part(axiom)}-{B._file_part(est)}-{B._file_part(cond)}-{len(rep.witnesses)}.json"
+            witness = bad["witness"].iloc[0]
+            rep.witnesses[name] = _json.dumps({"axiom": axiom, "estimator": est, "condition": cond,
+                                               "run_id": bad["run_id"].iloc[0], "seed": int(bad["seed"].iloc[0]),
+                                               "witness": _json.loads(witness)}, indent=1)
+            link = B._Link("witness", name)
+        rows.append(tuple(values) + (expected or "–", f"{combined} ({measured.count(combined)} of {len(measured)} runs)",
+                                     B._MARK[agrees], link))
+    header = tuple(sweep_keys) + ("condition", "axiom", "estimator", "theory", "measured", "agreement", "witness")
     rep.add(B._Table(header, tuple(rows[:_MAX_ROWS]),
-                     caption="A violation in any run is a counterexample (its witness is in the verdicts table: "
-                             "choicelab export --table verdicts); 'holds' means no run found one."))
+                     caption="A violation in any run is a counterexample; its witness (the instance and what the "
+                             "check added) is the linked file, and every witness is in the verdicts table "
+                             "(choicelab export --table verdicts). 'holds' means no run found one."))

@@ -282,47 +282,57 @@ def to_png(fig, dpi: int = 110) -> bytes:
 # The figure registry: figures drawn from the typed results table, one decorated function each.
 
 class FigureEntry:
-    """A registry entry: ``fn(frame) -> Figure or (Figure, caption) or None``.
+    """A registry entry: ``fn(frame) -> Figure or (Figure, caption) or None``, or ``fn(frame, ctx)``.
 
     ``frame`` is a pandas DataFrame of the typed results table (columns ``run_id, seed,
-    condition, estimator, measure, item, label, value, stderr, ci_low, ci_high``) restricted to
-    one sweep point and to the figure's ``measures``; returning None draws nothing.
+    <swept keys>, condition, estimator, measure, item, label, value, stderr, ci_low, ci_high``)
+    restricted to one sweep point (the whole batch when ``across_sweep``) and to the figure's
+    ``measures``; returning None draws nothing. A function with a second parameter receives a
+    context with ``blob(run_id, name)`` (arrays stored beside a run, or None), ``sweep_keys`` and
+    ``about`` (the batch's recorded descriptions).
     """
 
-    __slots__ = ("name", "fn", "measures", "description", "source")
+    __slots__ = ("name", "fn", "measures", "description", "source", "across_sweep", "wants_ctx")
 
-    def __init__(self, name, fn, measures, description, source):
+    def __init__(self, name, fn, measures, description, source, across_sweep=False):
+        import inspect
+
         self.name, self.fn, self.measures, self.description, self.source = name, fn, measures, description, source
+        self.across_sweep = across_sweep
+        try:
+            self.wants_ctx = len(inspect.signature(fn).parameters) >= 2
+        except (TypeError, ValueError):
+            self.wants_ctx = False
 
     def __repr__(self):
         return f"FigureEntry({self.name!r}, measures={self.measures!r})"
 
 
 _FIGURES: dict = {}
-# figures of the fixed-kind scenarios (drawn by choicelab.reports.build from their blobs)
-LEGACY_FIGURES = ("topic_rewards", "delta_curves", "sensitivity_heatmap", "voronoi_cells", "majority_graph",
-                  "theory_table", "residuals", "clone_diagnostic")
 
 
-def register(name: str, *, measures=(), description: str | None = None, replace: bool = False):
-    """Decorator adding a figure ``fn(frame)`` drawn when a batch has every measure in ``measures``."""
+def register(name: str, *, measures=(), across_sweep: bool = False, description: str | None = None,
+             replace: bool = False):
+    """Decorator adding a figure drawn when a batch has every measure in ``measures``.
+
+    ``across_sweep``: the figure receives every sweep point at once and puts the swept value on
+    an axis (otherwise it is drawn once per sweep point).
+    """
     measures = (measures,) if isinstance(measures, str) else tuple(measures)
 
     def decorator(fn):
-        if (name in _FIGURES or name in LEGACY_FIGURES) and not replace:
+        if name in _FIGURES and not replace:
             raise ValueError(f"register: a figure called {name!r} is already registered")
         doc = description or (fn.__doc__ or "").strip().split("\n")[0]
-        _FIGURES[name] = FigureEntry(name, fn, measures, doc, getattr(fn, "__module__", "plugin"))
+        _FIGURES[name] = FigureEntry(name, fn, measures, doc, getattr(fn, "__module__", "plugin"), across_sweep)
         return fn
 
     return decorator
 
 
 def list_figures() -> dict:
-    """Every registered figure by name (registry figures and the fixed-kind ones)."""
-    out = {name: None for name in LEGACY_FIGURES}
-    out.update(_FIGURES)
-    return out
+    """Every registered figure by name."""
+    return dict(_FIGURES)
 
 
 def get_figure(name: str) -> FigureEntry:
@@ -417,3 +427,135 @@ def a1_curves(frame):
         curves[_text(name)] = (eps[order], t["mean"].to_numpy(dtype=float)[order])
     return delta_curves(curves), ("Largest reward move Δ(ε) when an ε-approximate clone joins (contract A1); "
                                   "mean over seeds.")
+
+
+def _first_blob(frame, ctx, name):
+    for run_id in dict.fromkeys(frame["run_id"]):
+        arr = ctx.blob(run_id, name)
+        if arr is not None:
+            return run_id, arr
+    return None, None
+
+
+@register("majority_graph", measures=())
+def majority_graph_figure(frame, ctx):
+    """The majority relation of the first run's preference matrix (an edge i -> j when P_ij > 1/2)."""
+    for cond in dict.fromkeys(frame["condition"]) if not frame.empty else ["default"]:
+        run_id, P = _first_blob(frame, ctx, f"P.{cond}")
+        if P is not None:
+            labels = ctx.blob(run_id, f"labels.{cond}")
+            fig = majority_graph(P, labels=None if labels is None else [_text(x) for x in labels],
+                                 title=_text(f"Majority graph (condition {cond}, first run)"))
+            return fig, "The majority relation of the first run's preference matrix: an edge i → j when P_ij > 1/2."
+    return None
+
+
+@register("voronoi_cells", measures=())
+def voronoi_cells_figure(frame, ctx):
+    """2-D Voronoi cells of the first run's alternatives coloured by weight, clones marked."""
+    import json
+
+    for cond in dict.fromkeys(frame["condition"]) if not frame.empty else ["default"]:
+        run_id, X = _first_blob(frame, ctx, f"X.{cond}")
+        w = None if run_id is None else ctx.blob(run_id, f"weights.{cond}")
+        if X is None or w is None or X.shape[1] != 2:
+            continue
+        region = ctx.blob(run_id, "region")
+        if region is not None:
+            desc = json.loads(str(region))
+            if desc["type"] == "box":
+                bounds = (desc["lo"], desc["hi"])
+            else:
+                c, r = np.asarray(desc["center"]), desc["radius"]
+                bounds = ((c - r).tolist(), (c + r).tolist())
+        else:
+            pad = 0.1 * np.ptp(X, axis=0)
+            bounds = ((X.min(axis=0) - pad).tolist(), (X.max(axis=0) + pad).tolist())
+        fig = voronoi_cells(X, w, bounds, clone_of=ctx.blob(run_id, f"clone_of.{cond}"),
+                            title=_text(f"Voronoi weights (condition {cond}, first run)"))
+        return fig, ("Each alternative's Voronoi cell in the region, coloured by its weight (the share of the "
+                     "region closer to it than to any other alternative); crosses mark clones.")
+    return None
+
+
+@register("identity_residuals", measures=("borda_identity",), across_sweep=True)
+def identity_residuals(frame, ctx):
+    """Largest residual of the Borda identity (contract P4 / P5) per run, against the swept value."""
+    data = frame[(frame["measure"] == "borda_identity") & (frame["item"] == "residual")]
+    if data.empty:
+        return None
+    key = ctx.sweep_keys[0] if ctx.sweep_keys else None
+    series = {}
+    for est, sub in data.groupby("estimator", sort=False):
+        x = sub[key].to_numpy(dtype=float) if key else np.arange(len(sub), dtype=float)
+        series[_text(est)] = (x, sub["value"].to_numpy(dtype=float))
+    from choicelab.axioms.theorems import IDENTITY_TOL
+
+    fig = residuals(series, tol=IDENTITY_TOL)
+    if key:
+        fig.axes[0].set_xlabel(_text(key))
+    return fig, ("Largest first-order residual max_i |Σ_j w_j σ(r_i − r_j) + λ r_i − Σ_j w_j P_ij| of every run; "
+                 "the dashed line is the tolerance under which the identity counts as holding.")
+
+
+@register("three_option_curves", measures=("three_option",))
+def three_option_figure(frame):
+    """Learned P_ik of the never-trained pair against the BT prediction, per estimator (contract X3)."""
+    data = frame[frame["measure"] == "three_option"]
+    curves = {}
+    for est, sub in data.groupby("estimator", sort=False):
+        learned = {float(r.item): r.value for r in sub.itertuples() if _is_number(r.item)}
+        closed = {float(r.item.split(":", 1)[1]): r.value for r in sub.itertuples()
+                  if str(r.item).startswith("closed_form:")}
+        p = np.array(sorted(learned))
+        if p.size:
+            curves[_text(est)] = (p, np.array([learned[x] for x in p]), np.array([closed.get(x, np.nan) for x in p]))
+    if not curves:
+        return None
+    return three_option_curves(curves, float("nan")), (
+        "Learned probability of the never-trained pair (i, k) as the trained P_ij moves, against the BT "
+        "prediction σ(logit P_ij + logit P_jk) (contract X3): a small change of P_ij swings P_ik from near 0 to near 1.")
+
+
+@register("sensitivity_heatmap", measures=("sensitivity_map",))
+def sensitivity_heatmap_figure(frame):
+    """dP_ik/dP_ij of the BT chain over (P_ij, P_jk), with the X2 thresholds (contract X1, X2)."""
+    data = frame[frame["measure"] == "sensitivity_map"]
+    if data.empty:
+        return None
+    first = data[data["run_id"] == data["run_id"].iloc[0]]
+    pairs = [tuple(float(v) for v in str(i).split(",")) for i in first["item"]]
+    a = np.array(sorted({p for p, _ in pairs}))
+    b = np.array(sorted({q for _, q in pairs}))
+    values = np.full((a.size, b.size), np.nan)
+    ia = {v: k for k, v in enumerate(a)}
+    ib = {v: k for k, v in enumerate(b)}
+    for (p, q), v in zip(pairs, first["value"].to_numpy(dtype=float)):
+        values[ia[p], ib[q]] = v
+    kappa = 2.0
+    return sensitivity_heatmap(a, b, values, kappa=kappa), (
+        f"∂P_ik/∂P_ij of the BT chain over (P_ij, P_jk) (contract X1), log colour scale; dashed lines: the X2 "
+        f"thresholds for κ = {kappa:g}, outside which alone the sensitivity can exceed κ.")
+
+
+@register("clone_diagnostic", measures=("clone_diagnostic",))
+def clone_diagnostic_figure(frame, ctx):
+    """m·w_i per alternative (1 = an even share of the space), alternatives in dense clusters highlighted."""
+    run_id, ratio = _first_blob(frame, ctx, "diagnostic.weight_ratio")
+    if ratio is None:
+        return None
+    cond = frame["condition"].iloc[0]
+    labels = ctx.blob(run_id, f"labels.{cond}")
+    dense = ctx.blob(run_id, "diagnostic.dense")
+    labels = [str(i) for i in range(ratio.size)] if labels is None else [_text(x) for x in labels]
+    return weight_ratios(labels, ratio, np.asarray(dense, dtype=bool)), (
+        "m·w_i of every alternative: 1 is an even share of the region; near-duplicates share a cell and fall far "
+        "below 1 (highlighted: flagged as sitting in a dense cluster).")
+
+
+def _is_number(text) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True

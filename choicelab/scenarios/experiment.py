@@ -10,7 +10,8 @@ a computation::
     [conditions]    names = ["original", "clones"] (default ["default"]);
                     coupling = "independent" | "paired"
     [estimators]    names = [...] (registry names), lam, [estimators.options.NAME] (the entry's
-                    declared options), [estimators.voronoi] (method, n_samples) for weighted ones
+                    declared options), [estimators.weights] (name = a weighting, default "voronoi",
+                    and its options) for the weighted ones
     [measures]      names = [...] (registry names: scores, rank, top_item, topic_rewards,
                     kendall_tau, reward_change, fit_quality, weights, a1_curve, any axiom id),
                     [measures.options.NAME]
@@ -102,7 +103,13 @@ class FilesData(_Model):
     rankings: str | None = None
 
 
-DataSpec = Annotated[Union[RepresentativeData, ComparisonsData, RankingsData, FilesData],
+class NoData(_Model):
+    """No data and no fits by the runner: the measures build their own instances (axiom searches, [XK])."""
+
+    kind: Literal["none"]
+
+
+DataSpec = Annotated[Union[RepresentativeData, ComparisonsData, RankingsData, FilesData, NoData],
                      Field(discriminator="kind")]
 
 
@@ -113,13 +120,6 @@ class ConditionsSpec(_Model):
     coupling: Literal["independent", "paired"] = "independent"
 
 
-class VoronoiSpec(_Model):
-    """How weighted estimators get their Voronoi weights."""
-
-    method: Literal["auto", "exact", "monte_carlo", "kdtree", "brute"] = "auto"
-    n_samples: PositiveInt = 200_000
-
-
 class EstimatorsSpec(_Model):
     """``[estimators]``: registry names, lambda, per-estimator options, weights."""
 
@@ -127,7 +127,7 @@ class EstimatorsSpec(_Model):
     lam: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.1
     quick: bool = False
     options: dict[str, dict] = {}
-    voronoi: VoronoiSpec = VoronoiSpec()
+    weights: dict = {"name": "voronoi"}
 
 
 class MeasuresSpec(_Model):
@@ -152,7 +152,7 @@ class ExperimentSpec(_Model):
     world: WorldSpec = WorldSpec()
     data: DataSpec = RepresentativeData(kind="representative")
     conditions: ConditionsSpec = ConditionsSpec()
-    estimators: EstimatorsSpec
+    estimators: EstimatorsSpec = EstimatorsSpec(names=["mle"])
     measures: MeasuresSpec = MeasuresSpec()
     sweep: dict[str, list] = {}
     report: ReportSpec = ReportSpec()
@@ -263,7 +263,8 @@ def describe(spec: ExperimentSpec) -> dict:
     regime = {"representative": "representative data (the exact preference matrix P)",
               "comparisons": f"{getattr(data, 'n', 0)} sampled comparisons per condition",
               "rankings": f"{getattr(data, 'n', 0)} sampled rankings per condition",
-              "files": "the data files named in [data]"}[data.kind]
+              "files": "the data files named in [data]",
+              "none": "no data of the run's own: each measure builds its instances (searches, [XK] data sets)"}[data.kind]
     coupling = ("the conditions' data are drawn independently ([PSZ]'s design)"
                 if spec.conditions.coupling == "independent" else
                 "the conditions' data are maximally coupled (a comparison among shared alternatives is the same in "
@@ -469,7 +470,12 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
 
     data = spec.data
     form = _DATA_FORM.get(data.kind)
-    if data.kind != "files" and (world.alternatives is None or world.population is None):
+    if data.kind == "none":
+        form = None
+        if conds_names_other(spec):
+            _fail(ctx, ("conditions", "names"), spec.conditions.names,
+                  "data.kind = 'none' runs no fits, so only the condition 'default' applies")
+    elif data.kind != "files" and (world.alternatives is None or world.population is None):
         missing = "alternatives" if world.alternatives is None else "population"
         _fail(ctx, ("world", missing), _MISSING, f"is required for data.kind = {data.kind!r} (or use data.kind = 'files')")
     if data.kind == "files":
@@ -531,12 +537,22 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
             _fail(ctx, ("estimators", "names"), name, f"unknown estimator (item [{k}])" +
                   (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known)}"))
         entry = get_estimator(name)
-        if form not in entry.consumes:
+        if form is not None and form not in entry.consumes:
             _fail(ctx, ("estimators", "names"), name,
                   f"cannot use data.kind = {data.kind!r} (item [{k}]: {name} consumes "
                   f"{', '.join(entry.consumes)}; the data give {form})")
     if len(set(est.names)) != len(est.names):
         _fail(ctx, ("estimators", "names"), est.names, "must not repeat an estimator")
+    from choicelab.estimators.weightings import get_weighting, list_weightings
+
+    wname = est.weights.get("name", "voronoi")
+    known_w = [w.name for w in list_weightings()]
+    if wname not in known_w:
+        hint = difflib.get_close_matches(str(wname), known_w, n=1)
+        _fail(ctx, ("estimators", "weights", "name"), wname, "unknown weighting" +
+              (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known_w)}"))
+    wopts = {k: v for k, v in est.weights.items() if k != "name"}
+    _validate_options(get_weighting(wname).params, wopts, ("estimators", "weights"), raw, ctx, f"weighting {wname!r}")
     for name, opts in est.options.items():
         if name not in est.names:
             _fail(ctx, ("estimators", "options", name), opts, "names no estimator of estimators.names "
@@ -580,7 +596,15 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
     return spec.model_copy(update=updates) if updates else spec
 
 
+def conds_names_other(spec) -> bool:
+    return spec.conditions.names != ["default"]
+
+
 def _unmet(need: str, spec, world, form) -> str | None:
+    if need in ("fits", "instance") and spec.data.kind == "none":
+        return "needs the scenario's world and data, but data.kind = 'none' has none"
+    if need == "data-none" and spec.data.kind != "none":
+        return "builds its own data sets; use it with data.kind = 'none'"
     if need == "topics" and not world.topics:
         return "needs a world with named topics (generator = 'topic_clusters')"
     if need == "positions" and world.alternatives is None:
@@ -678,7 +702,8 @@ def _point_spec(raw: dict, point: dict, ctx) -> ExperimentSpec:
     try:
         spec, _ = _validate(raw, ctx)
     except ScenarioError as exc:
-        culprit = max(point, key=lambda k: _common_prefix(k, exc.key or ""))
+        failing = exc.key or ""
+        culprit = max(point, key=lambda k: _common_prefix(k, failing))
         raise ScenarioError(ctx.file, f"sweep.{culprit}", point[culprit], ctx.line(("sweep", culprit)),
                             f"gives an invalid scenario: {exc.key} = {exc.value!r}: {exc.message}"
                             if exc.key else f"gives an invalid scenario: {exc.message}") from None
@@ -728,7 +753,16 @@ class ConditionData:
 
 
 def run_experiment(params: dict, seed: int, out) -> None:
-    """Run one experiment (``params`` = the validated, expanded scenario) into ``out`` (TaskOutput)."""
+    """Run one experiment (``params`` = the validated, expanded scenario) into ``out`` (TaskOutput).
+
+    Draw order, all from ``rng = default_rng(seed)``: the world; each condition's alternatives
+    (in condition order); then, with ``independent`` coupling, per condition in order: its data,
+    its weights, its fits (estimator order); with ``paired`` coupling, two shared seeds (weight
+    samples, estimator fits), all conditions' data at once, then per condition its weights and
+    fits from the shared seeds. Measures run last, in order: under ``independent`` coupling they
+    draw from the run's ``rng`` in sequence (measure, condition, estimator); under ``paired`` each
+    (measure, estimator) gets a generator of its own, the same for every condition.
+    """
     from choicelab.scenarios import conditions as conditions_registry
     from choicelab.scenarios.measures import MeasureContext, get_measure
 
@@ -737,51 +771,82 @@ def run_experiment(params: dict, seed: int, out) -> None:
     rng = np.random.default_rng(seed)
     world = spec.world.build(rng)
     names = spec.conditions.names
-    alts = {c: conditions_registry.get_condition(c).build(world, rng) for c in names}
+    fitting = spec.data.kind != "none"
+    alts = {c: conditions_registry.get_condition(c).build(world, rng) for c in names} if fitting else \
+        {c: world.alternatives for c in names}
     paired = spec.conditions.coupling == "paired"
     est_entries = [_estimator(n) for n in spec.estimators.names]
-    weighted = any(e.weighted for e in est_entries)
+    # the runner fits only when a measure reads its fits (an A1 curve or an axiom check refits itself)
+    fits_needed = fitting and any("fits" in get_measure(n).needs for n in spec.measures.names)
+    weighted = fits_needed and any(e.weighted for e in est_entries)
     shared = None
     if paired:  # common random numbers: one weight-sample seed and one fit seed for every condition
         shared = (int(rng.integers(2**63 - 1)), int(rng.integers(2**63 - 1)))
-    datas = _draw_data(spec, world, names, alts, rng, paired)
+    datas = _draw_data(spec, world, names, alts, rng, paired=True) if paired and fitting else {}
     conds, outputs = {}, {}
     for c in names:
         A = alts[c]
+        outputs[c] = {e.name: None for e in est_entries}
+        if not fitting:
+            conds[c] = ConditionData(name=c, alternatives=A, instance=None, data=None, weights=None)
+            continue
+        if not paired:
+            datas[c] = _draw_data(spec, world, [c], alts, rng, paired=False)[c]
         region = world.region if world.region is not None else _bounding_box(A.X)
         inst = _instance(A, world.population, region, datas[c])
         w = None
         if weighted:
-            from choicelab.estimators.weights import voronoi_weights
-
-            v = spec.estimators.voronoi
-            wrng = np.random.default_rng(shared[0]) if paired else rng
-            w = np.asarray(voronoi_weights(A.X, region, method=v.method, n_samples=v.n_samples, rng=wrng), dtype=float)
+            w = compute_weights(spec, A.X, region, np.random.default_rng(shared[0]) if paired else rng)
         conds[c] = ConditionData(name=c, alternatives=A, instance=inst, data=datas[c], weights=w)
-        outputs[c] = {}
-        for k, entry in enumerate(est_entries):
+        for k, entry in enumerate(est_entries if fits_needed else ()):
             frng = np.random.default_rng([shared[1], k]) if paired else rng
             opts = spec.estimators.options.get(entry.name, {})
             if entry.params is not None:
                 opts = entry.params.model_validate(opts).model_dump(exclude_none=True)
+                if "seed" in entry.params.model_fields and "seed" not in opts:
+                    # an estimator with a seed option gets one integer seed per fit from the run's generator
+                    opts["seed"] = int(frng.integers(0, 2**62))
             outputs[c][entry.name] = entry.fit(inst, data=datas[c], weights=w if entry.weighted else None,
                                                lam=spec.estimators.lam, rng=frng, quick=spec.estimators.quick, **opts)
         if A.d <= 2:
             out.blobs[f"X.{c}"] = np.asarray(A.X, dtype=float)
             out.blobs[f"clone_of.{c}"] = np.asarray(A.clone_of, dtype=np.int64)
+            out.blobs[f"labels.{c}"] = np.asarray([str(x) for x in A.labels])
             if w is not None:
                 out.blobs[f"weights.{c}"] = w
+        if A.m <= 64 and inst is not None:
+            out.blobs[f"P.{c}"] = np.asarray(inst.P, dtype=float)
+    if world.region is not None:
+        from choicelab.sim.regions import region_to_dict
+
+        out.blobs["region"] = np.array(json.dumps(region_to_dict(world.region)))
     for mname in spec.measures.names:
         measure = get_measure(mname)
         mopts = spec.measures.options.get(mname, {})
         mparams = measure.params.model_validate(mopts) if measure.params is not None else None
-        calls = [(c, e.name) for c in names for e in est_entries] if measure.per == "fit" else [(None, None)]
+        if measure.per == "fit":
+            calls = [(c, e.name) for c in names for e in est_entries]
+        elif measure.per == "estimator":
+            calls = [(names[0], e.name) for e in est_entries]
+        else:
+            calls = [(None, None)]
         for c, e in calls:
-            mrng = np.random.default_rng([seed, zlib.crc32(mname.encode()), zlib.crc32(f"{c}/{e}".encode())])
+            mrng = np.random.default_rng([seed, zlib.crc32(mname.encode()), zlib.crc32(str(e).encode())]) \
+                if paired else rng
             ctx = MeasureContext(spec=spec, seed=seed, rng=mrng, world=world, conditions=conds, outputs=outputs,
-                                 params=mparams, condition=c, estimator=e, output=None if c is None else outputs[c][e])
+                                 params=mparams, condition=c, estimator=e,
+                                 output=None if c is None else outputs[c][e], blobs=out.blobs)
             for item in measure.fn(ctx) or ():
                 _record(out, mname, c, e, item)
+
+
+def compute_weights(spec, X, region, rng) -> np.ndarray:
+    """The scenario's weighting (``[estimators.weights]``, default Voronoi) of the points ``X``."""
+    from choicelab.estimators.weightings import get_weighting
+
+    opts = dict(spec.estimators.weights)
+    name = opts.pop("name", "voronoi")
+    return get_weighting(name).compute(X, region, rng, **opts)
 
 
 def _estimator(name):
@@ -792,7 +857,7 @@ def _estimator(name):
 
 def _draw_data(spec, world, names, alts, rng, paired) -> dict:
     data = spec.data
-    if data.kind == "representative":
+    if data.kind in ("representative", "none"):
         return {c: None for c in names}
     if data.kind == "files":
         from choicelab.scenarios.spec import read_comparisons

@@ -24,7 +24,7 @@ def summarise_experiment(store, batch: str) -> dict:
     modes = (meta.get("about") or {}).get("summaries", {})
     points = []
     if frame.empty:
-        return {"kind": "experiment", "sweep_keys": keys, "points": points}
+        return {"kind": "experiment", "sweep_keys": keys, "points": points, "verdicts": {}}
     groups = frame.groupby(keys, sort=True, dropna=False) if keys else [((), frame)]
     for values, sub in groups:
         values = values if isinstance(values, tuple) else (values,)
@@ -44,7 +44,13 @@ def summarise_experiment(store, batch: str) -> dict:
                 row["label_runs"] = int(labels.iloc[0])
             rows.append(row)
         points.append({"point": point, "rows": rows})
-    return {"kind": "experiment", "sweep_keys": keys, "points": points}
+    verdicts = store.to_frame("verdicts", batch)
+    cells: dict = {}
+    for r in verdicts.itertuples():
+        entry = cells.setdefault(r.estimator, {"agree": 0, "disagree": 0, "undecided": 0})
+        undecided = r.agrees is None or bool(np.asarray(r.agrees != r.agrees)) or str(r.agrees) == "<NA>"
+        entry["undecided" if undecided else "agree" if bool(r.agrees) else "disagree"] += 1
+    return {"kind": "experiment", "sweep_keys": keys, "points": points, "verdicts": cells}
 
 
 def format_experiment_summary(summary: dict) -> list[str]:
@@ -71,4 +77,8 @@ def format_experiment_summary(summary: dict) -> list[str]:
                 lines.append(f"{head} {mean}")
     if len(points) > _MAX_POINTS:
         lines.append(f"    ... and {len(points) - _MAX_POINTS} more sweep points (choicelab report)")
+    if summary.get("verdicts"):
+        lines.append("  verdicts per estimator (agree / disagree with theory / undecided):")
+        for est, c in summary["verdicts"].items():
+            lines.append(f"    {est:<20} {c['agree']:>3} / {c['disagree']:>3} / {c['undecided']:>3}")
     return lines

@@ -5,37 +5,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from choicelab._validation import check_preference_matrix
 from choicelab.sim.alternatives import Alternatives
 from choicelab.sim.population import Population
 from choicelab.sim.regions import Ball, Box, region_from_dict, region_to_dict
 
-_TOL = 1e-9
 _FORMAT = "choicelab.Instance/1"
 
 
 def _check_matrix(P) -> np.ndarray:
-    """Validate a preference matrix (SPEC §1): square, in [0, 1], P_ii = 1/2, P + P^T = 1."""
-    try:
-        P = np.array(P, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"P must be a numeric (m, m) array, got {type(P).__name__}") from None
-    if P.ndim != 2 or P.shape[0] != P.shape[1] or P.shape[0] == 0:
-        raise ValueError(f"P must be a non-empty square (m, m) matrix, got shape {P.shape}")
-    bad = np.argwhere(~np.isfinite(P) | (P < 0) | (P > 1))
-    if bad.size:
-        i, j = bad[0]
-        raise ValueError(f"P entries must lie in [0, 1], got P[{i}, {j}] = {P[i, j]}")
-    diag = np.flatnonzero(np.abs(np.diag(P) - 0.5) > _TOL)
-    if diag.size:
-        i = int(diag[0])
-        raise ValueError(f"P must have P[i, i] = 1/2, got P[{i}, {i}] = {P[i, i]}")
-    gap = np.abs(P + P.T - 1.0)
-    if gap.max() > _TOL:
-        i, j = np.unravel_index(int(np.argmax(gap)), gap.shape)
-        raise ValueError(
-            f"P must satisfy P[i, j] + P[j, i] = 1 within {_TOL:g}, got P[{i}, {j}] = {P[i, j]} "
-            f"and P[{j}, {i}] = {P[j, i]} (sum {float(P[i, j] + P[j, i])!r})"
-        )
+    """A read-only copy of a validated preference matrix (the one rule: ``check_preference_matrix``)."""
+    P = np.array(check_preference_matrix(P, "P"), dtype=float)
     P.flags.writeable = False
     return P
 

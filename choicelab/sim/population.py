@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit, ndtr, softmax
 
+from choicelab._validation import check_weights
 from choicelab.sim.data import Comparisons, Rankings
 from choicelab.sim.regions import Ball, Box, _as_rng, region_from_dict, region_to_dict
 
 CHOICE_MODELS = ("bt", "thurstone", "deterministic")
-_SHARE_TOL = 1e-9
 _SQRT2 = math.sqrt(2.0)
 
 
@@ -499,12 +499,8 @@ class Population:
         for t, typ in enumerate(types):
             if not isinstance(typ, AnnotatorType):
                 raise TypeError(f"types[{t}] must be an AnnotatorType, got {type(typ).__name__}")
-        total = math.fsum(typ.share for typ in types)
-        if abs(total - 1.0) > _SHARE_TOL:
-            raise ValueError(
-                f"shares must sum to 1 within {_SHARE_TOL:g}, got sum {total!r} from shares "
-                f"{[typ.share for typ in types]}"
-            )
+        # each share is already positive (AnnotatorType); the sum follows the one weights rule
+        check_weights([typ.share for typ in types], len(types), "shares")
         if self.choice not in CHOICE_MODELS:
             raise ValueError(f"choice must be one of {CHOICE_MODELS}, got {self.choice!r}")
         object.__setattr__(self, "types", types)
@@ -758,14 +754,7 @@ def _draw_pairs(design, m: int, n: int, rng: np.random.Generator) -> tuple[np.nd
             k = int(bad[0])
             raise ValueError(f"design[{k}] = {arr[k].tolist()} must be two distinct indices in [0, {m})")
         return arr[:, 0].copy(), arr[:, 1].copy()
-    q = np.asarray(design, dtype=float)
-    if q.shape != (m,):
-        raise ValueError(f"design probability vector must have shape ({m},), got {q.shape}")
-    if not np.all(np.isfinite(q)) or np.any(q < 0):
-        k = int(np.flatnonzero(~np.isfinite(q) | (q < 0))[0])
-        raise ValueError(f"design probabilities must be finite and >= 0, got design[{k}] = {q[k]}")
-    if abs(math.fsum(q) - 1.0) > _SHARE_TOL:
-        raise ValueError(f"design probabilities must sum to 1 within {_SHARE_TOL:g}, got {math.fsum(q)!r}")
+    q = check_weights(design, m, "design")  # a probability vector: the one weights rule
     if np.count_nonzero(q) < 2:
         raise ValueError(f"design needs at least two alternatives with positive probability, got {np.count_nonzero(q)}")
     # exact sampler for P(a=i, b=j) ∝ q_i q_j (i != j): a from its marginal q_a (1 - q_a), then

@@ -6,13 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from choicelab._validation import as_rng
+
 
 def _as_rng(rng) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
+    return as_rng(rng)
 
 
 def _as_points(X, dim: int, name: str = "X") -> np.ndarray:

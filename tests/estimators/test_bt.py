@@ -358,8 +358,8 @@ def test_warm_start_at_the_optimum_takes_no_step():
         (dict(weights=[1.5, -0.5]), ValueError, r"weights\[1\] = -0\.5"),
         (dict(weights=[0.5, 0.6]), ValueError, r"sum to 1.*1\.1"),
         (dict(weights=[1.0]), ValueError, r"shape \(2,\)"),
-        (dict(lam=-0.1), ValueError, "lam=-0.1"),
-        (dict(lam=0.0), ValueError, "lam=0.0"),
+        (dict(lam=-0.1), ValueError, "lam must be finite and > 0, got -0.1"),
+        (dict(lam=0.0), ValueError, "lam must be finite and > 0, got 0.0"),
         (dict(lam="big"), TypeError, "'big'"),
         (dict(method="lbfgs"), ValueError, "'lbfgs'"),
         (dict(tol=0.0), ValueError, "tol"),
@@ -375,12 +375,25 @@ def test_bt_mle_rejects_bad_input(kwargs, exc, match):
         bt_mle(P, **args)
 
 
+def test_bt_mle_rejects_a_matrix_that_is_not_complementary():
+    # one preference-matrix rule for bt, voting, neural and Instance (choicelab._validation)
+    P = np.array([[0.5, 0.7, 0.4], [0.3, 0.5, 0.65], [0.6, 0.4, 0.5]])
+    with pytest.raises(ValueError, match=r"bt_mle: P\[1, 2\] \+ P\[2, 1\] = 1\.05.*P_ij \+ P_ji = 1"):
+        bt_mle(P)
+    Q = np.array([[0.5, 0.7], [0.3, 0.4]])
+    with pytest.raises(ValueError, match=r"bt_mle: P\[1, 1\] = 0\.4, but P_ii = 1/2"):
+        bt_mle(Q)
+    # uncompared pairs are count data: bt_mle_counts takes them
+    N = np.array([[0.0, 0.7, 0.0], [0.3, 0.0, 0.6], [0.0, 0.4, 0.0]])
+    assert bt_mle_counts(N, lam=0.1).converged
+
+
 def test_counts_reject_bad_input():
     with pytest.raises(ValueError, match="nonnegative.*-1"):
         bt_mle_counts(np.array([[0.0, -1.0], [1.0, 0.0]]))
     with pytest.raises(ValueError, match=r"zero diagonal.*N\[0, 0\] = 2"):
         bt_mle_counts(sparse.csr_array(np.array([[2.0, 1.0], [1.0, 0.0]])))
-    with pytest.raises(ValueError, match="lam=-1"):
+    with pytest.raises(ValueError, match="lam must be finite and >= 0, got -1"):
         bt_mle_counts(np.array([[0.0, 1.0], [1.0, 0.0]]), lam=-1)
     with pytest.raises(TypeError, match="Comparisons"):
         bt_mle_comparisons([(0, 1)], 2)

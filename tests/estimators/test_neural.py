@@ -482,9 +482,9 @@ def small():
     (dict(weight_decay=-1.0), "weight_decay must be a non-negative finite number, got -1.0"),
     (dict(output_reg=-0.5), "output_reg must be a non-negative finite number, got -0.5"),
     (dict(seed=-3), "seed must be .* got -3"),
-    (dict(weights=np.array([0.5, 0.5, 0.5, 0.5])), "weights sum to 2.0"),
+    (dict(weights=np.array([0.5, 0.5, 0.5, 0.5])), "weights must sum to 1 within 1e-09.*got sum 2.0"),
     (dict(weights=np.array([1.5, -0.5, 0.0, 0.0])), r"weights\[1\] = -0.5"),
-    (dict(weights=np.ones(3) / 3), r"weights has shape \(3,\), expected \(4,\)"),
+    (dict(weights=np.ones(3) / 3), r"weights must have shape \(4,\), got shape \(3,\)"),
 ])
 def test_neural_bt_bad_arguments_raise_with_the_value(small, kwargs, message):
     X, comps = small

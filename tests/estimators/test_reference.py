@@ -107,12 +107,16 @@ def test_unregularized_counts_agree_with_newton():
 
 
 def test_non_complementary_matrix_agrees():
-    # an empirical-style P with zeros on uncompared pairs (P_ij + P_ji != 1)
+    # an empirical-style P with zeros on uncompared pairs (P_ij + P_ji != 1) is count data:
+    # bt_mle refuses it (one preference-matrix rule), bt_mle_counts solves the same objective
     rng = np.random.default_rng(11)
     m = 10
     P = _bt_matrix(rng, m) * (rng.random((m, m)) < 0.5)
+    np.fill_diagonal(P, 0.0)
     ref = bt_mle_cvxpy(P, lam=0.2)
-    np.testing.assert_allclose(bt_mle(P, lam=0.2).rewards, ref.rewards, atol=1e-6)
+    np.testing.assert_allclose(bt_mle_counts(P, lam=0.2).rewards, ref.rewards, atol=1e-6)
+    with pytest.raises(ValueError, match="bt_mle: P.*required"):
+        bt_mle(P, lam=0.2)
 
 
 def test_zero_weight_entries_are_nan_and_the_rest_agree():

@@ -328,7 +328,7 @@ def test_paired_experiment_couples_the_conditions_data(tmp_path):
 
 def test_paired_runs_use_common_weight_samples_and_fit_seeds(tmp_path, capsys):
     """With paired coupling and no clones in either condition, both conditions' fits are identical."""
-    text = _BASE + ('[estimators]\nnames = ["weighted_mle"]\n[estimators.voronoi]\nmethod = "monte_carlo"\n'
+    text = _BASE + ('[estimators]\nnames = ["weighted_mle"]\n[estimators.weights]\nname = "voronoi"\nmethod = "monte_carlo"\n'
                     'n_samples = 2000\n[data]\nkind = "comparisons"\nn = 300\n'
                     '[conditions]\nnames = ["original", "aa_control"]\ncoupling = "paired"\n')
     path = _write(tmp_path, text, "paired.toml")

@@ -10,8 +10,10 @@ A measure is one decorated function ``fn(ctx) -> Iterable[Row]``::
         yield measures.Row("margin", "", float(s[-1] - s[-2]))
 
 ``per="fit"`` functions are called once per (condition, estimator) of a run, with ``ctx.output``
-the estimator's :class:`~choicelab.estimators.registry.EstimatorOutput`; ``per="run"``
-functions once per run, naming the ``condition`` and ``estimator`` of each row themselves.
+the estimator's :class:`~choicelab.estimators.registry.EstimatorOutput` (None when the scenario
+has ``data.kind = "none"``); ``per="estimator"`` once per estimator (for measures that build
+their own data sets, e.g. the three-option experiment); ``per="run"`` once per run, naming the
+``condition`` and ``estimator`` of each row themselves.
 Either can read everything the run computed (:class:`MeasureContext`). A measure may also
 yield :class:`~choicelab.axioms.base.Verdict` objects: they land in the verdicts table, with a
 results row (measure = the axiom id, item ``measured``) beside each.
@@ -27,7 +29,7 @@ from typing import Callable
 
 __all__ = ["Row", "Measure", "MeasureContext", "register", "unregister", "get_measure", "list_measures"]
 
-PER = ("fit", "run")
+PER = ("fit", "estimator", "run")
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,13 @@ class MeasureContext:
     condition: str | None = None
     estimator: str | None = None
     output: object = None
+    blobs: dict | None = None
+
+    def add_blob(self, name: str, array) -> None:
+        """Store an array beside the run (reports can draw from it); numeric or unicode dtype."""
+        import numpy as np
+
+        self.blobs[name] = np.asarray(array)
 
     @property
     def alternatives(self):
@@ -120,24 +129,30 @@ class MeasureContext:
 
 
 _MEASURES: dict[str, Measure] = {}
-_BUILTIN_MODULES = ("basic", "axiom_checks")
+_BUILTIN_MODULES = ("basic", "axiom_checks", "identities", "sensitivity", "diagnostics", "selftest")
 _loaded = False
 
 
 def register(name: str, *, per: str = "fit", needs=(), params=None, description: str | None = None,
-             summary: str = "mean", replace: bool = False):
+             summary: str = "mean", fits: bool | None = None, replace: bool = False):
     """Decorator adding a measure ``fn(ctx) -> Iterable[Row]`` under ``name``.
 
     Parameters
     ----------
     name : str
-    per : {"fit", "run"}
-        Called per (condition, estimator) or once per run.
+    per : {"fit", "estimator", "run"}
+        Called per (condition, estimator), per estimator, or once per run.
     needs : tuple of str
-        What the run must provide: ``"positions"``, ``"population"``, ``"topics"``,
-        ``"conditions>=2"``, ``"reward"`` (reward estimators only); checked when a scenario loads.
+        What the run must provide: ``"positions"``, ``"population"``, ``"topics"``, ``"region"``,
+        ``"conditions>=2"``, ``"reward"`` (reward estimators only), ``"fits"`` (the runner's
+        fits, so not ``data.kind = "none"``), ``"data-none"`` (only with ``data.kind = "none"``);
+        checked when a scenario loads.
     params : pydantic model class, optional
         The measure's options; unknown keys are rejected at load.
+    fits : bool, optional
+        Whether the measure reads the runner's fits (``ctx.output``); default True for
+        ``per="fit"`` measures. A measure that refits by itself (an A1 curve, an axiom check)
+        passes False, so the runner skips fits nobody reads.
     summary : {"mean", "mode"}
         How reports and console summaries condense the runs of one item: the mean (with its
         standard error) of the values, or the most frequent label (a categorical result such
@@ -148,6 +163,8 @@ def register(name: str, *, per: str = "fit", needs=(), params=None, description:
     if per not in PER:
         raise ValueError(f"register({name!r}): per must be one of {PER}, got {per!r}")
     needs = (needs,) if isinstance(needs, str) else tuple(needs)
+    if (per == "fit" if fits is None else fits) and "fits" not in needs:
+        needs = needs + ("fits",)
 
     def decorator(fn):
         if name in _MEASURES and not replace:

@@ -17,15 +17,31 @@ class AxiomOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     quick: bool = True
-    search: bool = Field(False, description="ignore the scenario's world and let the check search instances")
+    search: bool | None = Field(None, description="let the check search instances (default: when the scenario "
+                                                   "has no data, i.e. data.kind = 'none')")
+
+    def problems(self, spec):
+        if self.search is False and spec.data.kind == "none":
+            return [("search", self.search, "an axiom measure without search needs the scenario's instance; "
+                                            "set search = true or give the scenario a world and data")]
+        return []
 
 
 def _axiom_measure(axiom_id: str):
     def measure(ctx):
         from choicelab import axioms
 
-        instance = None if ctx.params.search else ctx.conditions[ctx.condition].instance
-        yield axioms.check(axiom_id, estimator=ctx.estimator, instance=instance, rng=ctx.rng, quick=ctx.params.quick)
+        from choicelab.scenarios.measures.identities import _verdict
+
+        search = ctx.params.search if ctx.params.search is not None else ctx.conditions[ctx.condition].instance is None
+        instance = None if search else ctx.conditions[ctx.condition].instance
+        try:
+            yield axioms.check(axiom_id, estimator=ctx.estimator, instance=instance, rng=ctx.rng,
+                               quick=ctx.params.quick)
+        except Exception as exc:  # a check that cannot run on this estimator must not hide the other cells
+            message = f"{type(exc).__name__}: {exc}"
+            yield Row("error", message[:300], 1.0)
+            yield _verdict(axiom_id, ctx.estimator, "inconclusive", float("nan"), {"error": message})
 
     measure.__doc__ = f"Contract {axiom_id} checked on this fit's instance (theory vs measurement, with a witness)."
     return measure
@@ -35,7 +51,7 @@ def _register_axioms() -> None:
     from choicelab.axioms.base import list_axioms
 
     for axiom in list_axioms():
-        register(axiom.id, params=AxiomOptions,
+        register(axiom.id, params=AxiomOptions, summary="mode", fits=False,
                  description=f"contract {axiom.id} ({axiom.name}): theory vs measurement with a witness")(
             _axiom_measure(axiom.id))
 
@@ -53,10 +69,12 @@ class A1CurveOptions(BaseModel):
     quick: bool = True
 
 
-@register("a1_curve", params=A1CurveOptions, needs=("positions", "population", "region", "reward"))
+@register("a1_curve", params=A1CurveOptions, needs=("positions", "population", "region", "reward", "instance"),
+          fits=False)
 def a1_curve(ctx):
-    """Delta(eps) of contract A1: the largest reward move when an eps-clone joins (item = eps)."""
+    """Delta(eps) of contract A1: the largest reward move when an eps-clone joins (item = eps), its slope and verdict."""
     from choicelab.axioms.clones import a1_curve as curve, a1_verdict
+    from choicelab.scenarios.measures.identities import _verdict
 
     opts = ctx.params
     inst = ctx.conditions[ctx.condition].instance
@@ -66,3 +84,9 @@ def a1_curve(ctx):
         yield Row(float(e), f"eps={e:.3g}", float(d))
     outcome, slope = a1_verdict(eps, delta)
     yield Row("slope", "log-log slope", float(slope))
+    yield Row("converged", "converged", float(res["converged"]))
+    witness = None
+    if outcome == "violated":
+        witness = {"instance": inst.to_dict(), "eps": eps.tolist(), "delta": delta.tolist(),
+                   "worst_index": res.get("worst_index")}
+    yield _verdict("A1", ctx.estimator, outcome, float(delta[np.argmin(eps)]), witness)

@@ -19,7 +19,7 @@ def _origin(alts) -> np.ndarray:
     return np.where(alts.clone_of >= 0, alts.clone_of, np.arange(alts.m))
 
 
-@register("scores")
+@register("scores", needs=("fits",))
 def scores(ctx):
     """The estimator's score of every alternative (rewards, or a voting rule's scores), clones included."""
     alts = ctx.alternatives
@@ -27,7 +27,7 @@ def scores(ctx):
         yield Row(i, alternative_label(alts, i), float(s))
 
 
-@register("rank")
+@register("rank", needs=("fits",))
 def rank(ctx):
     """Position of every alternative in the estimator's order (1 = best; ties keep index order)."""
     alts = ctx.alternatives
@@ -37,7 +37,7 @@ def rank(ctx):
         yield Row(i, alternative_label(alts, i), float(pos[i]))
 
 
-@register("top_item", summary="mode")
+@register("top_item", summary="mode", needs=("fits",))
 def top_item(ctx):
     """The estimator's best alternative with clones collapsed into their original (value = its index)."""
     alts = ctx.alternatives
@@ -45,7 +45,7 @@ def top_item(ctx):
     yield Row("top", str(alts.labels[top]), float(top))
 
 
-@register("topic_rewards", needs=("topics",))
+@register("topic_rewards", needs=("topics", "fits"))
 def topic_rewards(ctx):
     """Mean score of each topic's original alternatives ([PSZ] case study)."""
     alts = ctx.alternatives
@@ -57,7 +57,7 @@ def topic_rewards(ctx):
         yield Row(topic, topic, float(s[members].mean()))
 
 
-@register("top_topic", needs=("topics",), summary="mode")
+@register("top_topic", needs=("topics", "fits"), summary="mode")
 def top_topic(ctx):
     """The topic with the highest mean score of its originals (value = its position among the topics)."""
     alts = ctx.alternatives
@@ -71,14 +71,26 @@ def top_topic(ctx):
 
 
 class KendallTauOptions(BaseModel):
-    """Options of ``kendall_tau``."""
+    """Options of ``kendall_tau``: one reference estimator, or one per estimator (a table name = reference)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    reference: str = "mle"
+    reference: str | dict[str, str] = "mle"
+
+    def reference_of(self, estimator: str) -> str | None:
+        if isinstance(self.reference, str):
+            return self.reference
+        return self.reference.get(estimator)
 
     def problems(self, spec):
-        if self.reference not in spec.estimators.names:
-            return [("reference", self.reference, f"must be one of estimators.names ({', '.join(spec.estimators.names)})")]
+        names = spec.estimators.names
+        refs = [self.reference] if isinstance(self.reference, str) else list(self.reference.values())
+        keys = [] if isinstance(self.reference, str) else list(self.reference)
+        for r in refs:
+            if r not in names:
+                return [("reference", r, f"must be one of estimators.names ({', '.join(names)})")]
+        for k in keys:
+            if k not in names:
+                return [("reference", k, f"names no estimator of estimators.names ({', '.join(names)})")]
         return []
 
 
@@ -92,10 +104,12 @@ def kendall_tau_value(x, y) -> float:
     return float(kendalltau(x, y).statistic)
 
 
-@register("kendall_tau", params=KendallTauOptions)
+@register("kendall_tau", params=KendallTauOptions, needs=("fits",))
 def kendall_tau(ctx):
     """Kendall's tau between this estimator's and the ``reference`` estimator's scores on the originals."""
-    ref = ctx.params.reference
+    ref = ctx.params.reference_of(ctx.estimator)
+    if ref is None or ref == ctx.estimator:
+        return
     alts = ctx.alternatives
     keep = alts.clone_of < 0
     other = ctx.outputs[ctx.condition][ref].scores
@@ -114,7 +128,7 @@ class RewardChangeOptions(BaseModel):
         return []
 
 
-@register("reward_change", params=RewardChangeOptions, needs=("conditions>=2",))
+@register("reward_change", params=RewardChangeOptions, needs=("conditions>=2", "fits"))
 def reward_change(ctx):
     """Score of each original in this condition minus its score in the ``baseline`` condition."""
     base = ctx.params.baseline
@@ -128,7 +142,43 @@ def reward_change(ctx):
         yield Row(i, alternative_label(alts, i), float(now[i] - before[i]))
 
 
-@register("fit_quality")
+class TopChangeOptions(BaseModel):
+    """Options of ``top_change``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    baseline: str = "original"
+    of: str = "item"
+
+    def problems(self, spec):
+        if self.baseline not in spec.conditions.names:
+            return [("baseline", self.baseline, f"must be one of conditions.names ({', '.join(spec.conditions.names)})")]
+        if self.of not in ("item", "topic"):
+            return [("of", self.of, "must be 'item' or 'topic'")]
+        return []
+
+
+def _top_of(ctx, condition, of):
+    alts = ctx.conditions[condition].alternatives
+    s = np.asarray(ctx.outputs[condition][ctx.estimator].scores, dtype=float)
+    if of == "topic":
+        labels = np.asarray([str(x) for x in alts.labels])
+        originals = alts.clone_of < 0
+        means = [s[originals & (labels == t)].mean() for t in ctx.world.topics]
+        return list(ctx.world.topics)[int(np.argmax(means))]
+    return int(_origin(alts)[int(np.asarray(ctx.outputs[condition][ctx.estimator].order)[0])])
+
+
+@register("top_change", params=TopChangeOptions, needs=("conditions>=2", "fits"))
+def top_change(ctx):
+    """1 when the best item (or topic) differs from the ``baseline`` condition's, else 0 (clones collapsed)."""
+    base = ctx.params.baseline
+    if ctx.condition == base:
+        return
+    before, now = _top_of(ctx, base, ctx.params.of), _top_of(ctx, ctx.condition, ctx.params.of)
+    yield Row("changed", f"{before} -> {now}", float(before != now))
+
+
+@register("fit_quality", needs=("fits",))
 def fit_quality(ctx):
     """The solver's report: converged (1/0), iterations, gradient norm, final training loss."""
     out = ctx.output
@@ -143,7 +193,7 @@ def fit_quality(ctx):
         yield Row("final_loss", "final_loss", float(np.mean(loss)))
 
 
-@register("weights")
+@register("weights", needs=("fits",))
 def weights(ctx):
     """The clone-robust weights a weighted estimator used (nothing for unweighted ones)."""
     w = ctx.output.weights

@@ -1,7 +1,8 @@
-"""The ``choicelab`` command: list, run, verify, report.
+"""The ``choicelab`` command: list, run, verify, report, export (all command-line glue lives here).
 
-Every subcommand imports its machinery lazily so that ``choicelab --help`` stays fast and
-imports neither torch nor cvxpy.
+One module per subcommand (``run.py`` for list and run, ``verify.py``, ``report.py``,
+``export.py``); the domain packages know no command line. Every subcommand imports its
+machinery lazily, so that ``choicelab --help`` stays fast and imports neither torch nor cvxpy.
 """
 from __future__ import annotations
 
@@ -66,19 +67,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         if args.command == "list":
-            from choicelab.scenarios.commands import list_command
+            from choicelab.cli.run import list_command
             return list_command(args)
         if args.command == "run":
-            from choicelab.scenarios.commands import run_command
+            from choicelab.cli.run import run_command
             return run_command(args)
         if args.command == "verify":
-            from choicelab.axioms.commands import verify_command
+            from choicelab.cli.verify import verify_command
             return verify_command(args)
         if args.command == "report":
-            from choicelab.reports.commands import report_command
+            from choicelab.cli.report import report_command
             return report_command(args)
         if args.command == "export":
-            from choicelab.scenarios.export import export_command
+            from choicelab.cli.export import export_command
             return export_command(args)
     except KeyboardInterrupt:
         print("choicelab: interrupted; finished runs are kept in the store", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""The ``choicelab report`` command (called by :mod:`choicelab.cli`).
+"""The ``choicelab report`` command.
 
 Exit status: 0 when every report was written; 2 for bad input (no store at ``--db``, an
 unknown ``--batch``), with a one-line message on stderr and no traceback.

@@ -1,4 +1,4 @@
-"""The ``choicelab list`` and ``choicelab run`` commands (called by :mod:`choicelab.cli`).
+"""The ``choicelab list`` and ``choicelab run`` commands.
 
 Exit status of ``run``: 0 when every run is done, 1 when some run raised (its error is in the
 store; running again retries it), 2 for bad input (unknown scenario, malformed scenario or data
@@ -18,46 +18,55 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _estimator_names() -> list[str]:
-    from choicelab.scenarios.spec import _known_estimators
+def _registries() -> dict:
+    """Every registry's entries (name and one line), for ``choicelab list``."""
+    from choicelab.axioms.base import list_axioms
+    from choicelab.estimators.registry import list_estimators
+    from choicelab.estimators.weightings import list_weightings
+    from choicelab.reports.figures import list_figures
+    from choicelab.scenarios.conditions import list_conditions
+    from choicelab.scenarios.measures import list_measures
 
-    return _known_estimators()
-
-
-def _axioms() -> list[dict]:
-    try:
-        from choicelab.axioms.base import list_axioms
-
-        return [{"id": a.id, "name": a.name} for a in list_axioms()]
-    except ImportError:  # some axiom modules are not there yet: fall back to the SPEC ids
-        from choicelab.scenarios.spec import _AXIOM_IDS
-
-        return [{"id": a, "name": ""} for a in _AXIOM_IDS]
+    return {
+        "estimators": [{"name": e.name, "kind": e.kind, "consumes": list(e.consumes), "description": e.description}
+                       for e in list_estimators()],
+        "measures": [{"name": m.name, "per": m.per, "description": m.description} for m in list_measures()],
+        "conditions": [{"name": c.name, "description": c.description} for c in list_conditions()],
+        "weightings": [{"name": w.name, "description": w.description} for w in list_weightings()],
+        "figures": [{"name": n, "measures": list(f.measures), "description": f.description}
+                    for n, f in list_figures().items()],
+        "axioms": [{"id": a.id, "name": a.name} for a in list_axioms()],
+    }
 
 
 def list_command(args) -> int:
-    """``choicelab list [--json]``: built-in scenarios, estimators and axioms."""
+    """``choicelab list [--json]``: built-in scenarios and every registry (estimators, measures, ...)."""
     from choicelab.scenarios.spec import ScenarioError, list_builtin, load_scenario
 
     scenarios = []
     for name in list_builtin():
         try:
             sc = load_scenario(name)
-            scenarios.append({"name": name, "kind": sc.kind, "runs": len(sc.seeds) * _grid_size(sc),
+            scenarios.append({"name": name, "runs": len(sc.seeds) * _grid_size(sc),
                               "description": sc.description.strip().splitlines()[0] if sc.description.strip() else ""})
         except ScenarioError as exc:  # a broken built-in is a bug; show it rather than hide it
-            scenarios.append({"name": name, "kind": "?", "runs": 0, "description": f"INVALID: {exc}"})
-    estimators, axioms = _estimator_names(), _axioms()
+            scenarios.append({"name": name, "runs": 0, "description": f"INVALID: {exc}"})
+    registries = _registries()
     if getattr(args, "json", False):
-        print(json.dumps({"scenarios": scenarios, "estimators": estimators, "axioms": axioms}, indent=2))
+        print(json.dumps({"scenarios": scenarios, **registries}, indent=2))
         return 0
     print("Scenarios (choicelab run NAME):")
     width = max((len(s["name"]) for s in scenarios), default=10)
     for s in scenarios:
-        print(f"  {s['name']:<{width}}  {s['kind']:<16} {s['runs']:>4} runs  {s['description']}")
-    print("\nEstimators:\n  " + ", ".join(estimators))
-    print("\nAxioms:")
-    for a in axioms:
+        print(f"  {s['name']:<{width}} {s['runs']:>4} runs  {s['description']}")
+    for section in ("estimators", "measures", "conditions", "weightings", "figures"):
+        entries = registries[section]
+        width = max((len(e["name"]) for e in entries), default=10)
+        print(f"\n{section.capitalize()}:")
+        for e in entries:
+            print(f"  {e['name']:<{width}}  {e['description'][:100]}")
+    print("\nAxioms (also measures, by id):")
+    for a in registries["axioms"]:
         print(f"  {a['id']:<4} {a['name']}")
     return 0
 
@@ -78,7 +87,7 @@ def run_command(args) -> int:
 
     import os
 
-    from choicelab.scenarios.runner import _THREAD_VARS
+    from choicelab.scenarios.runner import _THREAD_VARS  # noqa: F811
 
     # Runs are single-threaded by design (parallelism comes from workers); with workers=1 they
     # run in this process, and tiny torch models slow down many-fold with more intra-op threads.
@@ -135,7 +144,7 @@ def run_command(args) -> int:
 def _print_summary(summary, key: dict, counts: dict) -> None:
     s = summary
     how = "inline" if s.workers == 1 and s.engine == "local" else f"{s.engine}, {s.workers} workers"
-    print(f"{s.batch} ({s.kind}): {s.total} runs: {s.done} done now, {s.skipped} already done, "
+    print(f"{s.batch}: {s.total} runs: {s.done} done now, {s.skipped} already done, "
           f"{len(s.errors)} errors in {s.seconds:.1f} s ({how if s.workers else 'nothing to run'})")
     print(f"  store: {Path(s.store).resolve()}  (batch totals: {counts['done']} done, {counts['error']} error, "
           f"{counts['running']} unfinished)")
@@ -145,22 +154,8 @@ def _print_summary(summary, key: dict, counts: dict) -> None:
         print(f"  ... and {len(s.errors) - 5} more errors (see the runs table)")
     if s.warnings:
         print(f"  {len(s.warnings)} distinct warnings, e.g. {s.warnings[0][:150]}")
-    if key.get("kind") == "experiment":
-        from choicelab.scenarios.summary import format_experiment_summary
+    from choicelab.scenarios.summary import format_experiment_summary
 
-        for line in format_experiment_summary(key):
-            print(line)
-    elif key.get("kind") == "case_study":
-        print("  top topic (topic rewards averaged over runs):")
-        for est, entry in key["estimators"].items():
-            orig, clon = entry.get("original", {}), entry.get("clones", {})
-            flip = "  <- changes with clones" if entry.get("flip") else ""
-            print(f"    {est:<20} original: {orig.get('top_topic', '-'):<14} clones: {clon.get('top_topic', '-')}{flip}")
-    elif key.get("kind") == "axiom_matrix":
-        print("  cells per estimator (agree / disagree with theory / undecided / raised):")
-        for est, c in key["cells"].items():
-            print(f"    {est:<20} {c['agree']:>3} / {c['disagree']:>3} / {c['undecided']:>3} / {c['error']:>3}")
-    elif key.get("means"):
-        print("  mean over runs:")
-        for name, value in key["means"].items():
-            print(f"    {name:<44} {value:.6g}")
+    for line in format_experiment_summary(key):
+        print(line)
+
