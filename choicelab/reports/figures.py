@@ -478,10 +478,10 @@ def voronoi_cells_figure(frame, ctx):
     return None
 
 
-@register("identity_residuals", measures=("borda_identity",), across_sweep=True)
+@register("identity_residuals", measures=("identity_residual",), across_sweep=True)
 def identity_residuals(frame, ctx):
     """Largest residual of the Borda identity (contract P4 / P5) per run, against the swept value."""
-    data = frame[(frame["measure"] == "borda_identity") & (frame["item"] == "residual")]
+    data = frame[(frame["measure"] == "identity_residual") & (frame["item"] == "residual")]
     if data.empty:
         return None
     key = ctx.sweep_keys[0] if ctx.sweep_keys else None
@@ -489,9 +489,8 @@ def identity_residuals(frame, ctx):
     for est, sub in data.groupby("estimator", sort=False):
         x = sub[key].to_numpy(dtype=float) if key else np.arange(len(sub), dtype=float)
         series[_text(est)] = (x, sub["value"].to_numpy(dtype=float))
-    from choicelab.axioms.theorems import IDENTITY_TOL
-
-    fig = residuals(series, tol=IDENTITY_TOL)
+    tol = frame[(frame["measure"] == "identity_residual") & (frame["item"] == "tolerance")]["value"]
+    fig = residuals(series, tol=float(tol.iloc[0]) if len(tol) else None)
     if key:
         fig.axes[0].set_xlabel(_text(key))
     return fig, ("Largest first-order residual max_i |Σ_j w_j σ(r_i − r_j) + λ r_i − Σ_j w_j P_ij| of every run; "

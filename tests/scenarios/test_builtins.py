@@ -123,7 +123,7 @@ def test_borda_preset_reproduces_the_recorded_residuals():
                     "converged": "converged"}.get(metric)
             if item is not None:
                 # residuals are rounding-level numbers (about 1e-16): compare them at 1e-8, as stated
-                assert _same(new[("default", est, "borda_identity", item)]["value"], value, 1e-8), (est, metric)
+                assert _same(new[("default", est, "identity_residual", item)]["value"], value, 1e-8), (est, metric)
             elif metric == "verdict":
                 assert verdicts[est]["measured"] == _code(value)
                 assert verdicts[est]["axiom"] == key.split(".")[0]

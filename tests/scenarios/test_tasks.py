@@ -238,10 +238,10 @@ def test_summaries_from_hand_written_rows(tmp_path):
         cells = summarise("axiom_matrix", store, "m")["cells"]
         assert cells == {"mle": {"agree": 1, "disagree": 1, "undecided": 1, "error": 1},
                          "copeland": {"agree": 1, "disagree": 0, "undecided": 0, "error": 0}}
-        store.record_batch("b", "borda_identity")
-        runs = [Run(f"b{k}", "b", "borda_identity", {}, k, {}) for k in range(2)]
+        store.record_batch("b", "identity_residual")
+        runs = [Run(f"b{k}", "b", "identity_residual", {}, k, {}) for k in range(2)]
         store.mark_running(runs)
         for k, run in enumerate(runs):
             store.record_done(run.run_id, [("mle", "residual", "max", 1e-10 * (k + 1)), ("mle", "converged", "", 1.0)],
                               {}, seconds=0.0)
-        assert summarise("borda_identity", store, "b")["means"] == {"mle residual max": pytest.approx(1.5e-10)}
+        assert summarise("identity_residual", store, "b")["means"] == {"mle residual max": pytest.approx(1.5e-10)}

@@ -16,8 +16,8 @@ def _verdict(axiom_id, estimator, measured, magnitude, witness):
                    magnitude=float(magnitude), witness=witness)
 
 
-@register("borda_identity", needs=("fits", "reward"))
-def borda_identity(ctx):
+@register("identity_residual", needs=("fits", "reward"))
+def identity_residual(ctx):
     """Contract P4 / P5 on this fit: residual max_i |sum_j w_j s(r_i - r_j) + lam r_i - sum_j w_j P_ij|, |sum_i w_i r_i|.
 
     ``w`` is uniform (1 each) for an unweighted estimator (P4, Borda) and the fit's weights for a
@@ -40,6 +40,7 @@ def borda_identity(ctx):
     yield Row("weighted_sum", "|sum_i w_i r_i|", centre)
     yield Row("order_agreement", "Kendall tau vs Borda / WAWR", kendall_tau_value(r, P @ ww))
     yield Row("converged", "converged", float(bool(out.converged)))
+    yield Row("tolerance", "the identity holds below this", float(IDENTITY_TOL))
     axiom_id = "P4" if weights is None else "P5"
     measured = "inconclusive" if not out.converged else "holds" if max(worst, centre) < IDENTITY_TOL else "violated"
     witness = None
