@@ -36,6 +36,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster)")
     p_run.add_argument("--seed", type=int, default=None, help="override the scenario's base seed")
     p_run.add_argument("--json", action="store_true", help="print a JSON summary, no progress bar")
+    p_run.add_argument("--new-batch", default=None, metavar="NAME",
+                       help="store the runs under this batch name instead of the scenario's")
+    p_run.add_argument("--replace", action="store_true",
+                       help="delete the batch's earlier runs first (when its parameters changed)")
+    p_run.add_argument("--max-runs", type=int, default=None, metavar="N",
+                       help="refuse a batch of more runs (default: the scenario's max_runs, 100000)")
     p_run.add_argument("--plugin", action="append", default=[], metavar="MODULE_OR_FILE",
                        help="import this module or .py file (in every worker) before running; repeatable")
 

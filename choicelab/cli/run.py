@@ -98,8 +98,11 @@ def run_command(args) -> int:
     scheduler, seed = getattr(args, "scheduler", None), getattr(args, "seed", None)
     if workers is not None and workers < 1:
         return _fail(f"run: --workers must be >= 1, got {workers}")
-    if seed is not None and seed < 0:
-        return _fail(f"run: --seed must be >= 0, got {seed}")
+    if seed is not None and not 0 <= seed < 2**63:
+        return _fail(f"run: --seed must be an integer in [0, 2**63), got {seed}")
+    max_runs = getattr(args, "max_runs", None)
+    if max_runs is not None and max_runs < 1:
+        return _fail(f"run: --max-runs must be >= 1, got {max_runs}")
     if engine not in ENGINES:
         return _fail(f"run: --engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if scheduler is not None and engine != "dask":
@@ -109,11 +112,22 @@ def run_command(args) -> int:
         return _fail(f"run: --db {str(db)!r}: folder {str(db.resolve().parent)!r} does not exist")
     plugins = list(getattr(args, "plugin", None) or [])
     try:
-        scenarios = [load_scenario(name, plugins=plugins) for name in args.scenarios]
+        scenarios = [load_scenario(name, plugins=plugins, max_runs=getattr(args, "max_runs", None))
+                     for name in args.scenarios]
     except ScenarioError as exc:
         return _fail(str(exc))
     except Exception as exc:  # a plugin given with --plugin failed to import
         return _fail(f"run: --plugin: cannot import a plugin: {type(exc).__name__}: {exc}")
+    new_batch = getattr(args, "new_batch", None)
+    if new_batch is not None:
+        import dataclasses
+        import re as _re
+
+        if len(scenarios) != 1:
+            return _fail("run: --new-batch names one batch; give one scenario")
+        if not _re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", new_batch):
+            return _fail(f"run: --new-batch {new_batch!r}: a batch name is letters, digits, '.', '_' or '-'")
+        scenarios = [dataclasses.replace(scenarios[0], name=new_batch)]
     names = [sc.name for sc in scenarios]
     if len(set(names)) != len(names):
         return _fail(f"run: two scenarios share the batch name {next(n for n in names if names.count(n) > 1)!r}")
@@ -126,7 +140,8 @@ def run_command(args) -> int:
         for sc in scenarios:
             try:
                 summary = run_batch(sc, store, workers=workers, engine=engine, scheduler=scheduler,
-                                    progress=False if as_json else None, seed=seed)
+                                    progress=False if as_json else None, seed=seed,
+                                    replace=bool(getattr(args, "replace", False)))
             except ValueError as exc:
                 return _fail(f"run: {exc}")
             key = summarise(sc.kind, store, sc.name)

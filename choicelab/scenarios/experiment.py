@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from choicelab.scenarios.world import FileSpec, WorldSpec, world_problems
 
@@ -64,13 +64,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+Seed = Annotated[int, Field(ge=0, lt=2**63)]
+
+
 class HeadSpec(_Model):
-    """``[scenario]``: batch name, description, seeds."""
+    """``[scenario]``: batch name, description, seeds, the largest batch it may expand to."""
 
     name: Annotated[str, Field(pattern=_NAME)]
     description: str = ""
-    seeds: Union[PositiveInt, Annotated[list[NonNegativeInt], Field(min_length=1)]] = 1
-    base_seed: NonNegativeInt = 0
+    seeds: Union[Annotated[int, Field(ge=1, le=10**6)], Annotated[list[Seed], Field(min_length=1)]] = 1
+    base_seed: Seed = 0
+    max_runs: PositiveInt = 100_000
 
 
 class RepresentativeData(_Model):
@@ -204,11 +208,14 @@ def import_plugins(modules, folder=None) -> list[str]:
 
 
 # -------------------------------------------------------------------------------------- parsing
-def parse_experiment(raw: dict, ctx, plugins=()):
+def parse_experiment(raw: dict, ctx, plugins=(), max_runs: int | None = None):
     """Validate a scenario of this model; returns a :class:`~choicelab.scenarios.spec.Scenario`.
 
     ``ctx`` is the scenario file context of :mod:`choicelab.scenarios.spec` (file, text, line
-    lookup); every error is a ScenarioError with file, line, dotted key and value.
+    lookup); every error is a ScenarioError with file, line, dotted key and value. Before any
+    sweep point is validated, the batch's size (points x seeds) is checked against ``max_runs``
+    (default ``[scenario] max_runs``, 100000); then every point is validated, its memory need
+    estimated, and its world built once (seed 0), so that a scenario that cannot run fails here.
     """
     from choicelab.scenarios.spec import Scenario, ScenarioError
 
@@ -223,16 +230,129 @@ def parse_experiment(raw: dict, ctx, plugins=()):
     raw.setdefault("plugins", {})["modules"] = normalised
     spec, digests = _validate(raw, ctx)
     sweep = spec.sweep
-    points = list(_grid(sweep))
-    for point in points:  # every sweep point must make a valid scenario, before any run starts
-        _point_spec(raw, point, ctx)
     head = spec.scenario
     seeds = tuple(range(head.seeds)) if isinstance(head.seeds, int) else tuple(head.seeds)
+    if head.base_seed + max(seeds) >= 2**63:
+        _fail(ctx, ("scenario", "base_seed"), head.base_seed, f"base_seed + the largest seed offset ({max(seeds)}) "
+                                                              "must stay below 2**63")
+    n_points = 1
+    for values in sweep.values():
+        n_points *= len(values)
+    limit = head.max_runs if max_runs is None else max_runs
+    if n_points * len(seeds) > limit:  # said before validating anything: a huge grid must not spin in silence
+        from choicelab.scenarios.spec import _MISSING
+
+        _fail(ctx, ("sweep",) if sweep else ("scenario", "seeds"), _MISSING,
+              f"the batch would have {n_points} sweep point{'s' if n_points != 1 else ''} x {len(seeds)} seeds = "
+              f"{n_points * len(seeds)} runs, more than max_runs = {limit} (raise [scenario] max_runs or "
+              "choicelab run --max-runs N)")
+    points = list(_grid(sweep))
+    show = n_points >= 500 and sys.stderr.isatty()
+    if show:
+        print(f"{ctx.file}: validating {n_points} sweep points x {len(seeds)} seeds = {n_points * len(seeds)} runs",
+              file=sys.stderr)
+    built: set = set()
+    for point in points:  # every sweep point must make a valid scenario, before any run starts
+        pspec = _point_spec(raw, point, ctx)
+        _check_can_run(pspec, point, ctx, built)
     params = spec.model_dump(mode="json", exclude={"sweep", "report"})
     return Scenario(name=head.name, kind=KIND, description=head.description, seeds=seeds, base_seed=head.base_seed,
                     params=params, sweep={k: tuple(v) for k, v in sweep.items()},
                     report=spec.report.model_dump(mode="json"), source=ctx.file, text=ctx.text, raw=raw,
                     file_digests=digests, about=describe(spec))
+
+
+_MEMORY_SHARE = 0.5  # a run may plan to use at most this share of the machine's memory
+
+
+def _machine_memory() -> int:
+    import os
+
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def memory_estimate(spec: ExperimentSpec) -> list[tuple]:
+    """Bytes a run of ``spec`` plans to hold, per sizing key: ``[(bytes, dotted key, value), ...]``.
+
+    Counts the big arrays: the m x m preference matrices (per type and in total, about T + 3
+    copies of 8 bytes per entry) of the largest condition, the sampled data (about 40 bytes per
+    comparison, 8 per ranked alternative), and the Monte Carlo samples of Voronoi weights (N x d
+    coordinates plus N distances).
+    """
+    w = spec.world
+    alts = w.alternatives
+    m, key, value = None, None, None
+    if alts is not None and getattr(alts, "m", None) is not None:
+        m, key, value = alts.m, "world.alternatives", alts.m
+    from choicelab.scenarios.world import GridSpec, TopicClustersSpec, UniformSpec
+
+    if isinstance(alts, UniformSpec):
+        key, value = "world.alternatives.m", alts.m
+    elif isinstance(alts, TopicClustersSpec):
+        key, value = "world.alternatives.per_topic", alts.per_topic
+    elif isinstance(alts, GridSpec) and w.region is not None:
+        per = alts.per_axis if isinstance(alts.per_axis, list) else [alts.per_axis] * w.region.dim
+        m = 1
+        for p in per:
+            m *= p
+        key, value = "world.alternatives.per_axis", alts.per_axis
+    out = []
+    if m is not None:
+        clones = w.clones
+        if clones is not None and clones.count:
+            targets = 1 if clones.index is not None else max(1, m // max(1, len(w.topics)))
+            m_total = m + clones.count * targets
+            if clones.count * targets > m:
+                key, value = "world.clones.count", clones.count
+        else:
+            m_total = m
+        T = len(w.population.types) if w.population is not None else 1
+        out.append((8 * (T + 3) * m_total * m_total, key, value))
+        d = w.region.dim if w.region is not None else (alts.dim or 1)
+        n_samples = int(spec.estimators.weights.get("n_samples", 0) or 0)
+        if n_samples:
+            out.append((8 * (d + 2) * n_samples, "estimators.weights.n_samples", n_samples))
+        if spec.data.kind == "rankings":
+            out.append((8 * spec.data.n * m_total, "data.n", spec.data.n))
+    if spec.data.kind == "comparisons":
+        out.append((40 * spec.data.n, "data.n", spec.data.n))
+    return out
+
+
+def _check_can_run(spec, point, ctx, built: set) -> None:
+    """Memory estimate against the machine, then the world built once (seed 0) for each distinct world."""
+    from choicelab.scenarios import conditions as conditions_registry
+    from choicelab.scenarios.spec import _MISSING, ScenarioError
+
+    budget = _MEMORY_SHARE * _machine_memory()
+    for nbytes, key, value in memory_estimate(spec):
+        if nbytes > budget:
+            where = next((k for k in point if k == key or key.startswith(k) or k.startswith(key)), None)
+            path = ("sweep", where) if where else tuple(key.split("."))
+            raise ScenarioError(ctx.file, f"sweep.{where}" if where else key, point[where] if where else value,
+                                ctx._line_or_parent(path),
+                                f"a run would need about {nbytes / 2**30:.1f} GiB, more than half of this machine's "
+                                f"{_machine_memory() / 2**30:.1f} GiB")
+    world_key = json.dumps(spec.world.model_dump(mode="json"), sort_keys=True)
+    if world_key in built or len(built) >= 64 or spec.data.kind == "none":
+        return
+    built.add(world_key)
+    try:
+        rng = np.random.default_rng(0)
+        world = spec.world.build(rng)
+        for c in spec.conditions.names:
+            conditions_registry.get_condition(c).build(world, rng)
+    except ScenarioError:
+        raise
+    except (ValueError, TypeError) as exc:
+        where = next(iter(point), None)
+        key = f"sweep.{where}" if where else "world"
+        raise ScenarioError(ctx.file, key, point[where] if where else _MISSING,
+                            ctx._line_or_parent(("sweep", where) if where else ("world",)),
+                            f"the world cannot be built: {exc}") from None
 
 
 def describe(spec: ExperimentSpec) -> dict:
@@ -733,10 +853,12 @@ def expand_experiment(scenario, seed_override=None) -> list:
         params["scenario"] = {"name": spec.scenario.name, "description": "", "seeds": 1, "base_seed": 0}
         hashed = _replace_paths(params, scenario.file_digests)
         hashed.pop("plugins", None)  # where a plugin file lives does not change the numbers
+        param_hash = hashlib.sha256(json.dumps(hashed, sort_keys=True, separators=(",", ":"),
+                                               allow_nan=False).encode()).hexdigest()[:32]
         for offset in scenario.seeds:
             seed = base + offset
             runs.append(Run(run_id=_run_id(scenario.name, KIND, hashed, seed), batch=scenario.name, kind=KIND,
-                            params=params, seed=seed, point=dict(point), plugins=plugins))
+                            params=params, seed=seed, point=dict(point), plugins=plugins, param_hash=param_hash))
     return runs
 
 

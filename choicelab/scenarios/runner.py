@@ -12,6 +12,8 @@ initializer limits BLAS / OpenMP threads, and the limit only takes effect before
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sys
 import time
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from choicelab.scenarios.spec import Run, Scenario, expand
 from choicelab.scenarios.store import Store
 
-__all__ = ["run_batch", "execute_run", "BatchSummary", "ENGINES"]
+__all__ = ["run_batch", "execute_run", "BatchSummary", "BatchConflict", "ENGINES"]
 
 ENGINES = ("local", "dask")
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
@@ -119,8 +121,64 @@ def _default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+class BatchConflict(ValueError):
+    """A batch name already holds runs of other parameters (or of seeds the new call does not cover)."""
+
+
+def batch_identity(scenario, runs, seed=None) -> dict:
+    """What a batch is: its per-run parameters (hashes, data files by content) and its run seeds.
+
+    ``description``, ``[report]`` and where a plugin file lives are not part of it.
+    """
+    hashes = sorted({r.param_hash for r in runs})
+    fingerprint = hashlib.sha256(json.dumps(hashes).encode()).hexdigest()[:32]
+    return {"fingerprint": fingerprint, "run_seeds": sorted({r.seed for r in runs}),
+            "seed_override": seed, "file_digests": dict(sorted(scenario.file_digests.items()))}
+
+
+def _flat(prefix, value, out):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flat(f"{prefix}.{k}" if prefix else str(k), v, out)
+    else:
+        out[prefix] = value
+
+
+def _what_changed(old: dict, new: dict, old_id: dict, new_id: dict) -> str:
+    """One line: the first differences between a recorded batch and the scenario now."""
+    changes = []
+    a, b = {}, {}
+    _flat("", {"params": old.get("params", {}), "sweep": old.get("sweep", {})}, a)
+    _flat("", {"params": new.get("params", {}), "sweep": new.get("sweep", {})}, b)
+    for key in list(dict.fromkeys(list(a) + list(b))):
+        if key.startswith(("params.scenario.", "params.plugins.")):
+            continue
+        if a.get(key, "<absent>") != b.get(key, "<absent>"):
+            changes.append(f"{key.removeprefix('params.')}: {json.dumps(a.get(key, '<absent>'))} -> "
+                           f"{json.dumps(b.get(key, '<absent>'))}")
+    old_files, new_files = old_id.get("file_digests", {}), new_id.get("file_digests", {})
+    for path in sorted(set(old_files) | set(new_files)):
+        if old_files.get(path) != new_files.get(path):
+            changes.append(f"data file {path} changed content" if path in old_files and path in new_files
+                           else f"data file {path} {'added' if path in new_files else 'removed'}")
+    old_seeds, new_seeds = old_id.get("run_seeds", []), new_id.get("run_seeds", [])
+    if not set(old_seeds) <= set(new_seeds):
+        changes.append(f"seeds {_seed_text(old_seeds)} -> {_seed_text(new_seeds)} (a batch may only gain seeds)")
+    if not changes:
+        changes.append("the expanded per-run parameters differ")
+    extra = f" (and {len(changes) - 2} more)" if len(changes) > 2 else ""
+    return "; ".join(changes[:2]) + extra
+
+
+def _seed_text(seeds) -> str:
+    seeds = sorted(seeds)
+    if seeds and seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 2:
+        return f"{seeds[0]}..{seeds[-1]}"
+    return ",".join(map(str, seeds))
+
+
 def run_batch(scenario_or_runs, store, workers=None, engine="local", scheduler=None, progress=None, *,
-              seed=None) -> BatchSummary:
+              seed=None, replace=False) -> BatchSummary:
     """Run every run of a batch that is not done yet, writing each result as it finishes.
 
     Parameters
@@ -143,6 +201,17 @@ def run_batch(scenario_or_runs, store, workers=None, engine="local", scheduler=N
         tqdm progress bar on stderr; default: only when stderr is a terminal.
     seed : int, optional
         Overrides the scenario's base seed (``choicelab run --seed``); only with a Scenario.
+    replace : bool
+        Delete the batch's earlier runs first (one transaction), instead of refusing a batch
+        name that already holds runs of other parameters.
+
+    Raises
+    ------
+    BatchConflict
+        When the store already holds a batch of this name whose per-run parameters (data files
+        by content) differ, or whose run seeds the new call does not all cover: a batch is its
+        parameters and never mixes runs of different ones. Adding seeds is allowed; a changed
+        description or ``[report]`` is not a change.
 
     Returns
     -------
@@ -176,11 +245,21 @@ def run_batch(scenario_or_runs, store, workers=None, engine="local", scheduler=N
     store = Store(store) if owned else store
     try:
         if scenario is not None:
-            store.record_batch(batch, kind, scenario.source, scenario.text,
-                               {"params": scenario.params, "sweep": {k: list(v) for k, v in scenario.sweep.items()},
-                                "report": scenario.report, "seeds": list(scenario.seeds),
-                                "base_seed": scenario.base_seed, "description": scenario.description,
-                                "about": scenario.about})
+            meta = {"params": scenario.params, "sweep": {k: list(v) for k, v in scenario.sweep.items()},
+                    "report": scenario.report, "seeds": list(scenario.seeds),
+                    "base_seed": scenario.base_seed if seed is None else seed, "description": scenario.description,
+                    "about": scenario.about, "identity": batch_identity(scenario, runs, seed)}
+            old = store.batch(batch)
+            if old is not None and replace:
+                store.delete_batch(batch)
+            elif old is not None and old["params"].get("identity") is not None:
+                before, now = old["params"]["identity"], meta["identity"]
+                if before["fingerprint"] != now["fingerprint"] or not set(before["run_seeds"]) <= set(now["run_seeds"]):
+                    raise BatchConflict(
+                        f"batch {batch!r} in {store.path} was run with other parameters: "
+                        f"{_what_changed(old['params'], meta, before, now)}; run it as a new batch with "
+                        f"--new-batch NAME, or delete its {sum(store.counts(batch).values())} runs with --replace")
+            store.record_batch(batch, kind, scenario.source, scenario.text, meta)
         elif batch not in {b["name"] for b in store.batches()}:
             store.record_batch(batch, kind)
         return _run(runs, store, batch, kind, workers, engine, scheduler, progress)

@@ -128,6 +128,12 @@ class Run:
         ``np.random.default_rng(seed)`` is the run's only source of randomness.
     point : dict
         The sweep values of this run (dotted key -> value); empty without a sweep.
+    plugins : tuple of str
+        Plugin modules or files the worker imports before the run.
+    param_hash : str
+        Hash of the run's expanded parameters without its seed (data files by content): runs of
+        one sweep point share it, and a batch is the set of them (``choicelab run`` refuses to mix
+        batches of other parameters under one name).
     """
 
     run_id: str
@@ -137,6 +143,7 @@ class Run:
     seed: int
     point: dict
     plugins: tuple = ()
+    param_hash: str = ""
 
     def to_payload(self) -> dict:
         """Plain dict sent to a worker process (pickle-friendly, no classes)."""
@@ -155,7 +162,7 @@ def builtin_path(name: str) -> Path:
     return Path(str(resources.files("choicelab.scenarios").joinpath(_LIBRARY, f"{name}.toml")))
 
 
-def load_scenario(name_or_path, plugins=()) -> Scenario:
+def load_scenario(name_or_path, plugins=(), max_runs: int | None = None) -> Scenario:
     """Read and validate a scenario: a built-in name (``psz-case-study``) or a TOML file path.
 
     Raises
@@ -187,10 +194,10 @@ def load_scenario(name_or_path, plugins=()) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(path, None, _MISSING, None, f"cannot read the file: {exc}") from None
-    return parse_scenario(text, path, plugins=plugins)
+    return parse_scenario(text, path, plugins=plugins, max_runs=max_runs)
 
 
-def parse_scenario(text: str, path="<string>", plugins=()) -> Scenario:
+def parse_scenario(text: str, path="<string>", plugins=(), max_runs: int | None = None) -> Scenario:
     """Validate TOML ``text`` as a scenario; relative data paths resolve against ``path``'s folder.
 
     The schema is the experiment model (:mod:`choicelab.scenarios.experiment`); ``plugins``
@@ -212,7 +219,7 @@ def parse_scenario(text: str, path="<string>", plugins=()) -> Scenario:
                             "(choicelab list), and docs/experiments.md describes the format")
     from choicelab.scenarios.experiment import parse_experiment
 
-    return parse_experiment(raw, ctx, plugins=plugins)
+    return parse_experiment(raw, ctx, plugins=plugins, max_runs=max_runs)
 
 
 def expand(scenario: Scenario, seed_override: int | None = None) -> list[Run]:

@@ -500,6 +500,21 @@ class Store:
         return [{"name": n, "kind": k, "created": c, "updated": u, "source": s, "scenario": t,
                  "params": json.loads(p or "{}")} for n, k, c, u, s, t, p in cur]
 
+    def batch(self, name: str) -> dict | None:
+        """The batch row of ``name`` (as :meth:`batches` gives it), or None."""
+        return next((b for b in self.batches() if b["name"] == name), None)
+
+    def delete_batch(self, name: str) -> int:
+        """Delete a batch with all its runs, results, verdicts and blobs in one transaction; returns the runs deleted."""
+        with self._transaction():
+            ids = [r[0] for r in self._db.execute("SELECT run_id FROM runs WHERE batch=?", (name,))]
+            for table in ("results", "verdicts", "blobs"):
+                self._db.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM runs WHERE batch=?)",
+                                 (name,))
+            self._db.execute("DELETE FROM runs WHERE batch=?", (name,))
+            self._db.execute("DELETE FROM batches WHERE name=?", (name,))
+        return len(ids)
+
     def done_run_ids(self, batch: str | None = None) -> set[str]:
         """Run ids with status ``done`` (of one batch, or all)."""
         if batch is None:

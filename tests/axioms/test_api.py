@@ -14,7 +14,7 @@ def test_check_returns_a_verdict_with_theory_and_agreement():
     v = api.check("A5", "mle", instance=A5_P, rng=0)
     assert isinstance(v, Verdict)
     assert (v.axiom, v.estimator, v.expected, v.measured, v.agrees) == ("A5", "mle", VIOLATED, VIOLATED, True)
-    assert v.magnitude > 0 and v.witness["format"] == "choicelab.witness/1"
+    assert v.magnitude > 0 and v.witness["format"] == "choicelab.witness/2"
 
 
 def test_agreement_is_none_where_theory_is_silent_or_inconclusive():

@@ -91,9 +91,9 @@ def test_borda_clone_violation_on_the_profile():
     w = v.witness
     # Borda: 1 wins (1.9 vs 1.7); with k clones of 0, B(0) = 1.2 + (k+1)/2 and B(1) = 1.5 + 0.4 (k+1):
     # k = 2 ties at 2.7, so the winner set changes from {1} to {0, 1}
-    assert (w["clone_of"], w["clones"]) == (0, 2)
-    assert w["comparison"]["winners_before"] == [1] and w["comparison"]["winners_after"] == [0, 1]
-    assert w["recheck"]["confirmed"] is True
+    assert (w["details"]["clone_of"], w["details"]["clones"]) == (0, 2)
+    assert w["details"]["comparison"]["winners_before"] == [1] and w["details"]["comparison"]["winners_after"] == [0, 1]
+    assert w["details"]["recheck"]["confirmed"] is True
 
 
 def test_schulze_ranked_pairs_and_weighted_mle_are_clone_proof_on_the_borda_profile():
@@ -109,13 +109,13 @@ def test_copeland_and_kemeny_planted_violations():
     assert v.measured == VIOLATED
     # by hand: without clones a > b > c scores 1.95 against c > a > b's 1.85; one clone of a counts
     # a's pairs twice: 3.25 against 3.35, so c wins
-    assert v.witness["clone_of"] == 0 and v.witness["clones"] == 1
-    assert v.witness["comparison"]["winners_after"] == [2]
+    assert v.witness["details"]["clone_of"] == 0 and v.witness["details"]["clones"] == 1
+    assert v.witness["details"]["comparison"]["winners_after"] == [2]
 
 
 def test_standard_mle_moves_other_rewards_under_exact_clones():
     v = check("A2", "mle", instance=clones.borda_clone_profile(), rng=0)
-    assert v.measured == VIOLATED and v.witness["comparison"]["rewards_changed"] is True
+    assert v.measured == VIOLATED and v.witness["details"]["comparison"]["rewards_changed"] is True
     assert v.magnitude > 1e-3
 
 

@@ -43,11 +43,11 @@ def test_tennessee_bt_ranks_memphis_above_knoxville(estimator):
     for inst in (sim.Instance.from_matrix(_tennessee_matrix()), search.tennessee_instance()):
         v = check("A4", estimator, instance=inst, rng=0)
         assert v.measured == VIOLATED and v.expected == VIOLATED and v.agrees is True
-        assert v.witness["reversed_pair"] == [3, 0]  # Knoxville beats Memphis 58-42 ...
-        order = v.witness["outcome"]["order"]
+        assert v.witness["details"]["reversed_pair"] == [3, 0]  # Knoxville beats Memphis 58-42 ...
+        order = v.witness["details"]["outcome"]["order"]
         assert order.index(0) < order.index(3)  # ... but Memphis is ranked above Knoxville
-        assert v.witness["recheck"]["confirmed"] is True
-        assert v.witness["recheck"]["margin"] == pytest.approx(v.magnitude, abs=1e-5)
+        assert v.witness["details"]["recheck"]["confirmed"] is True
+        assert v.witness["details"]["recheck"]["margin"] == pytest.approx(v.magnitude, abs=1e-5)
         json.dumps(v.witness)
 
 
@@ -68,9 +68,9 @@ def test_spec_a5_counterexample_for_the_mles(estimator):
     # weighted_mle on a matrix-only instance uses uniform weights (SPEC P7)
     v = check("A5", estimator, instance=_spec_a5_matrix(), rng=0)
     assert v.measured == VIOLATED and v.agrees is True
-    assert v.witness["condorcet_winner"] == 0
-    assert v.witness["outcome"]["order"][0] == 1  # b has Borda 1.98 > a's 1.52
-    assert v.witness["recheck"]["confirmed"] is True and v.witness["recheck"]["margin"] > 0.1
+    assert v.witness["details"]["condorcet_winner"] == 0
+    assert v.witness["details"]["outcome"]["order"][0] == 1  # b has Borda 1.98 > a's 1.52
+    assert v.witness["details"]["recheck"]["confirmed"] is True and v.witness["details"]["recheck"]["margin"] > 0.1
 
 
 def test_spec_a5_counterexample_with_explicit_uniform_weights_matches():
@@ -174,6 +174,6 @@ def test_a6_adversarial_search_runs_and_finds_no_violation_for_the_mle():
 def test_a5_adversarial_search_finds_a_violation_for_the_mle():
     run = majority._adversarial("A5", "mle", majority._a5_instance, majority._a5_margin, "condorcet", True)
     meas = run(np.random.default_rng(0))
-    assert meas.measured == VIOLATED and meas.witness["recheck"]["confirmed"] is True
+    assert meas.measured == VIOLATED and meas.witness["details"]["recheck"]["confirmed"] is True
     P = np.asarray(meas.witness["instance"]["P"])
     assert majority.condorcet_winner(P) == 0

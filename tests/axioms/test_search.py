@@ -152,7 +152,7 @@ def test_unconfirmed_violations_are_not_reported():
     assert meas.measured == INCONCLUSIVE and meas.witness is None and "did not reproduce" in meas.detail
     check = {"method": "brute", "confirmed": True, "margin": 0.4}
     meas = search.violation("A5", "mle", inst, 0, True, 0.5, "A5: something", check)
-    assert meas.measured == VIOLATED and meas.witness["recheck"] == check
+    assert meas.measured == VIOLATED and meas.witness["details"]["recheck"] == check
 
 
 # ----------------------------------------------------------------------------- adversarial and driver
@@ -217,7 +217,7 @@ def test_jsonable_and_witness():
     assert search.jsonable(data) == {"a": [0, 1, 2], "b": None, "c": [2, True], "d": "x"}
     inst = search.tennessee_instance()
     w = search.make_witness("A4", "mle", inst, 5, True, extra=np.array([1.5]))
-    assert json.loads(json.dumps(w))["extra"] == [1.5]
+    assert json.loads(json.dumps(w))["details"]["extra"] == [1.5]
     assert sim.Instance.from_dict(w["instance"]).P.tolist() == inst.P.tolist()
 
 

@@ -75,7 +75,7 @@ def test_ranked_pairs_tie_break_breaks_neutrality():
     P = np.array([[0.5, 0.7, 0.3], [0.3, 0.5, 0.7], [0.7, 0.3, 0.5]])
     v = check("A8", "ranked_pairs", instance=P, rng=0)
     assert v.measured == VIOLATED and v.agrees is None  # theory is silent on this cell
-    assert v.witness["recheck"]["confirmed"] is True
+    assert v.witness["details"]["recheck"]["confirmed"] is True
     assert replay(v.witness).measured == VIOLATED
 
 

@@ -3,8 +3,20 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
+from choicelab.axioms import generators
 from choicelab.axioms import theorems as thm
 from choicelab.axioms.base import HOLDS, VIOLATED
+
+
+def _patched_estimator(monkeypatch, name, fit):
+    """Replace a registry entry's fit for one test (every theorem check fits through the registry)."""
+    import dataclasses
+
+    from choicelab.estimators import registry
+
+    real = registry.get_estimator(name)
+    monkeypatch.setitem(registry._ESTIMATORS, name, dataclasses.replace(real, fit=fit))
+    return real
 
 
 def _sig(x):
@@ -41,12 +53,15 @@ def test_impossibility_pair_rejects_bad_arguments():
 def test_t1_check_holds_and_witness_is_json():
     import json
 
-    meas = thm._check_t1("mle_free", None, np.random.default_rng(0), quick=True)
+    meas = thm._check_t1("mle", None, np.random.default_rng(0), quick=True)
     assert meas.measured == HOLDS
     assert meas.magnitude <= 1e-12
     json.dumps(meas.witness)
-    a, b = meas.witness["population_a"], meas.witness["population_b"]
-    assert abs(a["average_gap"] - b["average_gap"]) > meas.witness["bound"]
+    pair = meas.witness["details"]["pair"]
+    a, b = pair["population_a"], pair["population_b"]
+    assert abs(a["average_gap"] - b["average_gap"]) > pair["bound"]
+    # the registry's MLE sees one matrix for both populations, so it misses one average gap
+    assert all(row["worst_error"] > row["bound"] / 2 for row in meas.data["pairs"])
 
 
 def test_impossibility_pair_through_the_population_api():
@@ -111,7 +126,7 @@ def _positional_instance(m, d, seed):
     rng = np.random.default_rng(seed)
     region = sim.Box(np.zeros(d), np.ones(d))
     alts = sim.uniform_alternatives(region, m, rng=rng)
-    return sim.Instance(alts, thm._random_population(d, rng), region)
+    return sim.Instance(alts, generators.random_population(d, rng), region)
 
 
 def test_reference_newton_matches_a_hand_solution():
@@ -177,37 +192,44 @@ def test_p4_check_on_a_given_matrix_instance():
 
 def test_borda_measure_flags_a_perturbed_reward_vector():
     P = _random_P(5, np.random.default_rng(4))
-    case = thm._Case(P=P)
     r = _newton_eq2(P, lam=thm.LAM)
-    assert thm._borda_measure(case, r, thm.LAM, None)["ok"]
+    assert thm._borda_measure(P, r, thm.LAM, None)["ok"]
     bad = r.copy()
     bad[2] += 1e-4
-    meas = thm._borda_measure(case, bad, thm.LAM, None)
+    meas = thm._borda_measure(P, bad, thm.LAM, None)
     assert not meas["ok"] and meas["residual"] > 1e-6
     # swapping two rewards keeps the sum but breaks the order (and the identity)
     order = np.argsort(-P.sum(axis=1))
     swapped = r.copy()
     swapped[[order[0], order[-1]]] = swapped[[order[-1], order[0]]]
-    assert thm._borda_measure(case, swapped, thm.LAM, None)["order_violations"]
+    assert thm._borda_measure(P, swapped, thm.LAM, None)["order_violations"]
 
 
 def test_p4_check_reports_a_planted_wrong_solver(monkeypatch):
     import json
 
-    real = thm._bt_mle
+    from choicelab.estimators import registry
 
-    def wrong(P, weights=None, lam=thm.LAM):
-        fit = real(P, weights, lam)
-        r = fit.rewards.copy()
+    def wrong(instance, **kw):
+        out = real.fit(instance, **kw)
+        r = out.scores.copy()
         r[0] += 0.01  # off the optimum
-        return type(fit)(rewards=r, converged=True, iterations=fit.iterations, grad_norm=fit.grad_norm)
+        return registry._reward_output("mle", r, out.raw, True)
 
-    monkeypatch.setattr(thm, "_bt_mle", wrong)
+    real = _patched_estimator(monkeypatch, "mle", wrong)
     meas = thm._check_p4("mle", None, np.random.default_rng(1), quick=True)
     assert meas.measured == VIOLATED
     assert meas.magnitude > 1e-4
     json.dumps(meas.witness)
-    assert np.asarray(meas.witness["P"]).shape[0] == len(meas.witness["rewards"])
+    from choicelab import sim
+
+    inst = sim.Instance.from_dict(meas.witness["instance"])
+    assert inst.m == len(meas.witness["details"]["rewards"])
+    # replay runs the same (wrong) registry fit and reproduces the violation
+    from choicelab.axioms import replay
+
+    again = replay(json.loads(json.dumps(meas.witness)))
+    assert again.measured == VIOLATED and again.magnitude == meas.magnitude
 
 
 def test_checks_refuse_other_estimators():
@@ -278,9 +300,9 @@ def test_p6_check_holds_and_detects_a_wrong_lambda_mapping(monkeypatch):
     assert meas.measured == HOLDS, meas.detail
     assert meas.magnitude < 1e-7
     # planted: solve the grid problem with lam_std = lam instead of G lam
-    real = thm._bt_mle
-    monkeypatch.setattr(thm, "_bt_mle", lambda P, weights=None, lam=thm.LAM: real(
-        P, weights, thm.LAM if (weights is None and lam > thm.LAM) else lam))
+    # the S-space side is the registry's standard MLE: make it ignore lam_std = G lam
+    real = _patched_estimator(monkeypatch, "mle", lambda instance, lam=thm.LAM, **kw: real.fit(
+        instance, lam=thm.LAM if lam > thm.LAM else lam, **kw))
     bad = thm._check_p6("weighted_mle", None, np.random.default_rng(7), quick=True)
     assert bad.measured == VIOLATED and bad.magnitude > 1e-3
 
@@ -320,20 +342,20 @@ def test_p8_clone_invariance_with_reference_solver():
         wc = np.concatenate([w, np.zeros(count)])
         wc[[k, 5, 6]] = w[k] * np.array(split)
         np.testing.assert_allclose(_newton_eq2(Pc, wc, 0.1), np.concatenate([r, [r[k], r[k]]]), atol=1e-10)
-    np.testing.assert_allclose(thm._clone_matrix(P, k, count), Pc)
+    np.testing.assert_allclose(generators.clone_matrix(P, k, count), Pc)
 
 
 def test_p8_check_holds_and_detects_a_broken_clone(monkeypatch):
     meas = thm._check_p8("weighted_mle", None, np.random.default_rng(9), quick=True)
     assert meas.measured == HOLDS and meas.magnitude < 1e-7
-    real = thm._clone_matrix
+    real = generators.clone_matrix
 
     def not_a_clone(P, index, count):
         Pc = real(P, index, count).copy()
         Pc[-1, 0], Pc[0, -1] = 0.95, 0.05  # the "clone" now differs from its original against x_0
         return Pc
 
-    monkeypatch.setattr(thm, "_clone_matrix", not_a_clone)
+    monkeypatch.setattr(thm, "clone_matrix", not_a_clone)
     bad = thm._check_p8("weighted_mle", None, np.random.default_rng(9), quick=True)
     assert bad.measured == VIOLATED and bad.witness is not None
 
@@ -364,8 +386,8 @@ def test_bad_inputs_raise_clear_errors():
     P = _random_P(3, np.random.default_rng(0))
     with pytest.raises(ValueError, match="rewards"):
         thm.borda_identity_residual(P, np.zeros(4), 0.1)
-    with pytest.raises(ValueError, match="weights"):
-        thm.borda_identity_residual(P, np.zeros(3), 0.1, weights=[0.5, 0.5, 0.0])
+    with pytest.raises(ValueError, match="weights must sum to 1"):  # the one weights rule (choicelab._validation)
+        thm.borda_identity_residual(P, np.zeros(3), 0.1, weights=[0.5, 0.5, 0.5])
     with pytest.raises(ValueError, match="lam"):
         thm.borda_identity_residual(P, np.zeros(3), -1.0)
     with pytest.raises(ValueError, match="square"):
