@@ -481,16 +481,22 @@ def _x1_instance(estimator: str, instance, rng, quick: bool, seed=None, world=No
     identity = abs(float(logit(p_ik) - logit(p_ij) - logit(p_jk)))
     dp_ik = expit(fits["plus"][I] - fits["plus"][K]) - expit(fits["minus"][I] - fits["minus"][K])
     dp_ij = expit(fits["plus"][I] - fits["plus"][J]) - expit(fits["minus"][I] - fits["minus"][J])
-    fd = float(dp_ik / dp_ij)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fd = float(dp_ik / dp_ij)
     closed = float(bt_sensitivity(p_ij, p_jk))
     rel = abs(fd - closed) / closed
-    err = max(rel, identity)
+    err = max(rel, identity) if np.isfinite(rel) else float("nan")
     rows = [{"world": r.tolist(), "p_ij": p_ij, "p_jk": p_jk, "p_ik": p_ik, "identity_residual": identity,
              "finite_difference": fd, "closed_form": closed, "relative_error": rel}]
     data = {"worlds": rows}
     record = {"lam": LAM_X1, "inputs": {"world": r}}
     details = {"world_rewards": r, "fitted_rewards": s, "step": h, "finite_difference": fd, "closed_form": closed,
                "identity_residual": identity}
+    if not np.isfinite(err):
+        # a rule's scores do not move under a small change of P_ij: X1 speaks about smooth (BT-type) models
+        return Measurement(INCONCLUSIVE, data=data,
+                           detail=f"X1: the fitted P_ij and P_ik do not respond to r_i +- {h:g} (finite difference "
+                                  f"{dp_ik:.3g} / {dp_ij:.3g}); no derivative to compare")
     if err > X1_TOL:
         return witness.violation("X1", estimator, instance, seed, quick, err,
                                  f"X1: fitted model departs from the BT sensitivity (relative error {err:.2e} > "

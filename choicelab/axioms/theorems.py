@@ -37,6 +37,9 @@ SOLVER_TOL = 1e-12
 FIT_OPTIONS = {"tol": SOLVER_TOL}  # registry options of "mle" / "weighted_mle" in these checks
 
 
+_random_population = gen.random_population  # older name (benchmarks/bench_theorems_sensitivity.py)
+
+
 # ---------------------------------------------------------------------------------------
 # shared helpers
 

@@ -65,31 +65,73 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into the same orderly stop as Ctrl-C (workers ended, finished runs kept)."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the interpreter's final flush is quiet."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    else:  # embedded in a thread (tests): signals belong to the main thread
+        previous = None
     try:
-        if args.command == "list":
-            from choicelab.cli.run import list_command
-            return list_command(args)
-        if args.command == "run":
-            from choicelab.cli.run import run_command
-            return run_command(args)
-        if args.command == "verify":
-            from choicelab.cli.verify import verify_command
-            return verify_command(args)
-        if args.command == "report":
-            from choicelab.cli.report import report_command
-            return report_command(args)
-        if args.command == "export":
-            from choicelab.cli.export import export_command
-            return export_command(args)
+        return _dispatch(parser, args)
+    except _Terminated:
+        print("choicelab: terminated; finished runs are kept in the store", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("choicelab: interrupted; finished runs are kept in the store", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        print("choicelab: the output was closed early (broken pipe); finished runs are kept in the store",
+              file=sys.stderr)
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _dispatch(parser, args) -> int:
+    if args.command == "list":
+        from choicelab.cli.run import list_command
+        return list_command(args)
+    if args.command == "run":
+        from choicelab.cli.run import run_command
+        return run_command(args)
+    if args.command == "verify":
+        from choicelab.cli.verify import verify_command
+        return verify_command(args)
+    if args.command == "report":
+        from choicelab.cli.report import report_command
+        return report_command(args)
+    if args.command == "export":
+        from choicelab.cli.export import export_command
+        return export_command(args)
     parser.error(f"unknown command {args.command!r}")
     return 2
 

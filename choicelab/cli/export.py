@@ -46,7 +46,7 @@ def export_command(args) -> int:
     from choicelab.scenarios.store import Store
 
     try:
-        store = Store(db)
+        store = Store(db, readonly=True)  # an export never writes to the store
     except ValueError as exc:
         return _fail(f"--db {exc}")
     try:

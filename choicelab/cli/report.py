@@ -19,6 +19,9 @@ def report_command(args) -> int:
     except ValueError as exc:
         print(f"choicelab: report: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the output folder cannot be written (permissions, full disk)
+        print(f"choicelab: report: cannot write {exc.filename or args.out!r}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     for f in files:
         extra = f", {len(f.witnesses)} witnesses" if f.witnesses else ""
         print(f"{f.batch}: {f.html} and {f.markdown} ({len(f.figures)} figures{extra})")

@@ -163,6 +163,9 @@ def _print_summary(summary, key: dict, counts: dict) -> None:
           f"{len(s.errors)} errors in {s.seconds:.1f} s ({how if s.workers else 'nothing to run'})")
     print(f"  store: {Path(s.store).resolve()}  (batch totals: {counts['done']} done, {counts['error']} error, "
           f"{counts['running']} unfinished)")
+    if s.elsewhere:
+        print(f"  {s.elsewhere} runs are being computed by another choicelab run on this store; run again "
+              "after it ends to pick up any it leaves unfinished")
     for run_id, seed, message in s.errors[:5]:
         print(f"  error in run {run_id[:12]} (seed {seed}): {message}")
     if len(s.errors) > 5:

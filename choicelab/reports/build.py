@@ -187,7 +187,13 @@ def build_report(db, batch: str | None = None, out="reports") -> list[ReportFile
         raise ValueError(f"db: no results store at {str(db_path)!r} (run a scenario first: choicelab run NAME --db {db})")
     out = Path(out)
     written = []
-    with Store(db_path) as store:
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out: {str(out)!r} is a file, not a folder")
+    try:
+        store = Store(db_path, readonly=True)  # a report never writes to the store
+    except ValueError as exc:
+        raise ValueError(f"db: {exc}") from None
+    with store:
         names = [b["name"] for b in store.batches()] if batch is None else [batch]
         if not names:
             raise ValueError(f"db: the store {str(db_path)!r} holds no batch yet")
@@ -248,8 +254,12 @@ def _header(rep: _Report, b: _Batch) -> None:
                      counts["error"], counts["running"], f"{seconds:.1f}"),)))
     source = b.row.get("source") or b.name
     plugins = "".join(f" --plugin {p}" for p in (b.params.get("plugins") or {}).get("modules", []))
-    rep.add(_Para("Reproduce: choicelab run " + source + plugins + f" --db {b.db} && choicelab report --db {b.db} "
-                  f"--batch {b.name}", code=True))
+    identity = b.meta.get("identity") or {}
+    seed = "" if identity.get("seed_override") is None else f" --seed {identity['seed_override']}"
+    file_name = (b.params.get("scenario") or {}).get("name")
+    renamed = f" --new-batch {b.name}" if file_name and file_name != b.name else ""
+    rep.add(_Para("Reproduce: choicelab run " + source + plugins + seed + renamed + f" --db {b.db} && "
+                  f"choicelab report --db {b.db} --batch {b.name}", code=True))
     if counts["error"] or counts["running"]:
         rep.add(_Para(f"Only the {counts['done']} done runs enter the figures and tables; "
                       f"{counts['error']} runs raised and {counts['running']} are unfinished (see Runs)."))
@@ -287,9 +297,11 @@ def _settings_section(rep: _Report, b: _Batch) -> None:
     sweep = b.meta.get("sweep") or {}
     if sweep:
         rep.add(_Table(("swept key", "values"), tuple((k, json.dumps(v, default=str)) for k, v in sweep.items())))
+    run_seeds = sorted({r["seed"] for r in b.runs})
     rep.add(_Para(f"Seeds: base seed {b.meta.get('base_seed', '–')}, offsets "
-                  f"{json.dumps(b.meta.get('seeds', []))}; each run draws everything from "
-                  f"numpy.random.default_rng(seed)."))
+                  f"{json.dumps(b.meta.get('seeds', []))}; the runs in the store have seeds "
+                  f"{json.dumps(run_seeds) if len(run_seeds) <= 30 else f'{run_seeds[0]}..{run_seeds[-1]}'}; each run "
+                  f"draws everything from numpy.random.default_rng(seed)."))
     text = b.row.get("scenario") or ""
     if text:
         rep.add(_Pre("scenario file as run", text))
@@ -368,13 +380,24 @@ def _md(text) -> str:
     return re.sub(r"([\\`*_\[\]#])", lambda m: m.group(1) if m.group(1) == "\\" else "\\" + m.group(1), text)
 
 
+def _fence(text: str) -> str:
+    """A backtick fence longer than any run of backticks in ``text`` (CommonMark closes on a run as long)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
 def _render_markdown(rep: _Report, figure_files: dict) -> str:
     lines = [f"# {_md(rep.title)}", ""]
     for blk in rep.blocks:
         if isinstance(blk, _Heading):
             lines += ["#" * blk.level + " " + _md(blk.text), ""]
         elif isinstance(blk, _Para):
-            lines += [f"`{blk.text.replace('`', chr(39))}`" if blk.code else _md(blk.text), ""]
+            if blk.code:
+                fence = "`" * (max((len(r) for r in re.findall(r"`+", blk.text)), default=0) + 1)
+                pad = " " if blk.text.startswith("`") or blk.text.endswith("`") else ""
+                lines += [f"{fence}{pad}{blk.text}{pad}{fence}", ""]
+            else:
+                lines += [_md(blk.text), ""]
         elif isinstance(blk, _Table):
             lines.append("| " + " | ".join(_md(h) for h in blk.header) + " |")
             lines.append("|" + "---|" * len(blk.header))
@@ -387,7 +410,7 @@ def _render_markdown(rep: _Report, figure_files: dict) -> str:
             if blk.link:
                 lines += [f"- {_md(blk.summary)}: [{blk.link}]({blk.link})", ""]
             else:
-                fence = "````" if "```" in blk.text else "```"
+                fence = _fence(blk.text)
                 lines += [f"{_md(blk.summary)}:", "", fence + "toml", blk.text.rstrip(), fence, ""]
     return "\n".join(lines).rstrip() + "\n"
 

@@ -18,6 +18,8 @@ def _plt():
     import matplotlib
 
     matplotlib.use("Agg", force=False)
+    # labels come from users (alternative names, topics, batch names): '$' must not start a formula
+    matplotlib.rcParams["text.parse_math"] = False
     import matplotlib.pyplot as plt
 
     return plt
@@ -358,8 +360,8 @@ def _mean_se_table(frame, by):
 
 
 def _text(label) -> str:
-    """User text shown by matplotlib: mathtext off ($ would start a formula)."""
-    return str(label).replace("$", r"\$")
+    """User text shown by matplotlib (mathtext is off in :func:`_plt`, so '$' is a plain character)."""
+    return str(label)
 
 
 @register("scores_by_item", measures=("scores",))

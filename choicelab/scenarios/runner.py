@@ -56,6 +56,8 @@ class BatchSummary:
         Workers actually used (1 = inline).
     warnings : tuple of str
         Distinct warnings the runs emitted ("Category: message"), at most 20.
+    elsewhere : int
+        Runs left alone because another live process holds them (``Store.claim``).
     """
 
     batch: str
@@ -69,12 +71,13 @@ class BatchSummary:
     engine: str
     workers: int
     warnings: tuple = field(default_factory=tuple)
+    elsewhere: int = 0
 
     def to_dict(self) -> dict:
         return {"batch": self.batch, "kind": self.kind, "total": self.total, "done": self.done,
                 "skipped": self.skipped, "errors": [{"run_id": r, "seed": s, "error": e} for r, s, e in self.errors],
                 "seconds": self.seconds, "store": self.store, "engine": self.engine, "workers": self.workers,
-                "warnings": list(self.warnings)}
+                "warnings": list(self.warnings), "elsewhere": self.elsewhere}
 
 
 def execute_run(payload: dict) -> dict:
@@ -103,7 +106,7 @@ def execute_run(payload: dict) -> dict:
     return result
 
 
-def _init_worker() -> None:
+def _init_worker(parent_pid: int | None = None) -> None:
     # One BLAS / OpenMP thread per worker so that workers do not fight over cores (effective
     # because numpy and torch are not imported yet in a fresh spawned worker).
     for var in _THREAD_VARS:
@@ -112,6 +115,38 @@ def _init_worker() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
+
+
+def die_with_parent(parent_pid: int, interval: float = 0.5) -> None:
+    """End this process soon after ``parent_pid`` dies, whatever killed it (SIGKILL included).
+
+    A handler cannot see its parent's SIGKILL, so two mechanisms: on Linux the kernel's
+    parent-death signal (``prctl(PR_SET_PDEATHSIG, SIGKILL)``, sent when the parent exits), and
+    everywhere a daemon thread that polls ``os.getppid()`` and exits when the process has been
+    re-parented. The thread stays alive for the life of the process.
+    """
+    import signal
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch():
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="choicelab-parent-watch", daemon=True).start()
 
 
 def _default_workers() -> int:
@@ -272,12 +307,12 @@ def _run(runs, store, batch, kind, workers, engine, scheduler, progress) -> Batc
     t0 = time.perf_counter()
     unique = list({r.run_id: r for r in runs}.values())
     done_before = store.done_run_ids(batch)
-    pending = [r for r in unique if r.run_id not in done_before]
+    pending = store.claim([r for r in unique if r.run_id not in done_before])
+    elsewhere = len(unique) - len(done_before & {r.run_id for r in unique}) - len(pending)
     n_workers = min(workers or _default_workers(), max(1, len(pending)))
     errors, seen_warnings = [], set()
     finished = 0
     if pending:
-        store.mark_running(pending)
         show = sys.stderr.isatty() if progress is None else progress
         from tqdm import tqdm
 
@@ -302,7 +337,7 @@ def _run(runs, store, batch, kind, workers, engine, scheduler, progress) -> Batc
                         skipped=len(unique) - len(pending), errors=tuple(errors),
                         seconds=time.perf_counter() - t0, store=store.path, engine=engine,
                         workers=n_workers if pending else 0,
-                        warnings=tuple(sorted(seen_warnings))[:_MAX_WARNINGS])
+                        warnings=tuple(sorted(seen_warnings))[:_MAX_WARNINGS], elsewhere=elsewhere)
 
 
 def _record(store: Store, res: dict) -> None:
@@ -318,32 +353,113 @@ def _last_line(text: str) -> str:
     return lines[-1].strip() if lines else ""
 
 
-def _pool_results(pending, n_workers):
-    """Yield results as runs finish on a spawned ProcessPoolExecutor."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
+def _worker_main(conn, parent_pid: int) -> None:
+    """A pool worker: receive one payload at a time, send back its result, until told to stop."""
+    _init_worker(parent_pid)
+    while True:
+        try:
+            payload = conn.recv()
+        except (EOFError, OSError):
+            return
+        if payload is None:
+            return
+        conn.send(execute_run(payload))
 
-    pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker)
+
+class _Worker:
+    """One spawned worker process and the run it holds (None when idle)."""
+
+    def __init__(self, ctx):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, os.getpid()), daemon=True,
+                                name="choicelab-worker")
+        self.proc.start()
+        child.close()
+        self.run = None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        try:
+            self.conn.send(None)
+        except (OSError, ValueError):
+            pass
+        self.proc.join(timeout)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join(timeout)
+        self.conn.close()
+
+
+def _death_text(exitcode) -> str:
+    import signal
+
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"killed by signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit status {exitcode}"
+
+
+def _pool_results(pending, n_workers):
+    """Yield results as runs finish on ``n_workers`` spawned processes, one run in flight per worker.
+
+    The runner knows which run each worker holds (it hands out one at a time), so a worker that
+    dies (killed, out of memory) fails its own run only: that run is recorded as an error, a new
+    worker takes its place, and the batch goes on.
+    """
+    import multiprocessing
+    from collections import deque
+    from multiprocessing.connection import wait
+
+    ctx = multiprocessing.get_context("spawn")
+    queue = deque(pending)
+    workers = [_Worker(ctx) for _ in range(min(n_workers, len(queue)))]
     try:
-        futures = {pool.submit(execute_run, r.to_payload()): r for r in pending}
-        for fut in as_completed(futures):
-            run = futures[fut]
-            try:
-                yield fut.result()
-            except BrokenProcessPool as exc:  # a worker died (killed, out of memory): record, go on
+        while True:
+            for w in workers:
+                if w.run is None and queue:
+                    w.run = queue.popleft()
+                    try:
+                        w.conn.send(w.run.to_payload())
+                    except (OSError, ValueError):
+                        pass  # the worker died while idle: the sentinel below reports it
+            busy = [w for w in workers if w.run is not None]
+            if not busy:
+                break
+            ready = set(wait([w.conn for w in busy] + [w.proc.sentinel for w in busy]))
+            for k, w in enumerate(list(workers)):
+                if w.run is None or (w.conn not in ready and w.proc.sentinel not in ready):
+                    continue
+                result = None
+                try:
+                    if w.conn.poll():
+                        result = w.conn.recv()
+                except (EOFError, OSError):
+                    result = None
+                if result is not None:
+                    w.run = None
+                    yield result
+                    continue
+                if w.proc.is_alive() and w.proc.sentinel not in ready:
+                    continue
+                w.proc.join(1.0)
+                run = w.run
                 yield {"run_id": run.run_id, "seed": run.seed, "status": "error", "started": None, "seconds": None,
-                       "error": f"worker process died: {exc!r}", "warnings": []}
-        pool.shutdown(wait=True)
+                       "error": f"worker process died ({_death_text(w.proc.exitcode)}) while running this run",
+                       "warnings": []}
+                w.conn.close()
+                workers[workers.index(w)] = _Worker(ctx)  # a fresh worker takes its place
+        for w in workers:
+            w.stop()
     except BaseException:
-        # KeyboardInterrupt or a store failure: stop now, end our own workers, keep what is stored
-        procs = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
-        pool.shutdown(wait=False, cancel_futures=True)
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.join(timeout=5)
+        # KeyboardInterrupt, SIGTERM or a store failure: stop now, end our own workers, keep what is stored
+        for w in workers:
+            if w.proc.is_alive():
+                w.proc.terminate()
+        for w in workers:
+            w.proc.join(5)
+            if w.proc.is_alive():
+                w.proc.kill()
         raise
 
 
@@ -353,10 +469,17 @@ def _dask_results(pending, n_workers, scheduler):
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
         raise ValueError("engine='dask' needs the 'distributed' package (pip install choicelab[dask])") from None
+    import logging
+
+    # distributed logs every closed comm at shutdown (dozens of lines after a Ctrl-C): errors only
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     cluster = None
     if scheduler is None:
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
+        # the LocalCluster's worker processes are this process's children: they end when it dies
+        client.run(die_with_parent, os.getpid())
     else:
         try:
             client = Client(scheduler, timeout="20s")

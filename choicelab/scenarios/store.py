@@ -17,7 +17,8 @@ Schema (version 2)
               (compute time of the task), ``error TEXT`` (traceback of a failed run, else NULL),
               ``attempts INTEGER`` (how many times it was started), ``n_results INTEGER``,
               ``n_blobs INTEGER`` and ``n_verdicts INTEGER`` (how many ``results`` / ``blobs`` /
-              ``verdicts`` rows a done run owns: a completeness check).
+              ``verdicts`` rows a done run owns: a completeness check), ``owner TEXT`` (``host:pid``
+              of the process computing a ``running`` run: ``claim`` skips runs of live owners).
 ``results``   ``run_id TEXT, condition TEXT NOT NULL, estimator TEXT NOT NULL, measure TEXT NOT
               NULL, item TEXT NOT NULL, label TEXT NOT NULL DEFAULT '', value REAL, stderr REAL,
               ci_low REAL, ci_high REAL``, primary key ``(run_id, condition, estimator, measure,
@@ -58,6 +59,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import math
 import sqlite3
 import time
@@ -82,7 +84,7 @@ CREATE TABLE IF NOT EXISTS runs (
     point TEXT NOT NULL DEFAULT '{}', seed INTEGER NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('done', 'error', 'running')),
     started REAL, finished REAL, seconds REAL, error TEXT, attempts INTEGER NOT NULL DEFAULT 0,
-    n_results INTEGER, n_blobs INTEGER, n_verdicts INTEGER);
+    n_results INTEGER, n_blobs INTEGER, n_verdicts INTEGER, owner TEXT);
 CREATE INDEX IF NOT EXISTS runs_batch ON runs (batch, status);
 CREATE TABLE IF NOT EXISTS results (
     run_id TEXT NOT NULL REFERENCES runs(run_id), condition TEXT NOT NULL, estimator TEXT NOT NULL,
@@ -308,15 +310,19 @@ class Store:
     set()
     """
 
-    def __init__(self, path):
+    def __init__(self, path, readonly: bool = False):
         if not isinstance(path, (str, Path)):
             raise TypeError(f"path must be a file path, got {type(path).__name__}")
         self.path = str(path)
+        self.readonly = bool(readonly)
         if self.path != ":memory:":
             parent = Path(self.path).resolve().parent
             if not parent.is_dir():
                 raise ValueError(f"path: folder {str(parent)!r} of the store {self.path!r} does not exist")
         self._db = None
+        if self.readonly:
+            self._open_readonly()
+            return
         try:
             # autocommit mode: transactions are opened explicitly (BEGIN IMMEDIATE) where needed
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
@@ -338,10 +344,55 @@ class Store:
                     problem = self._version_message(version)
         except sqlite3.DatabaseError as exc:
             self._close_quietly()
-            raise ValueError(f"path: {self.path!r} is not a usable SQLite store ({exc})") from None
+            raise ValueError(self._damage_message(exc)) from None
         if problem is not None:
             self._close_quietly()
             raise ValueError(problem)
+
+    def _open_readonly(self) -> None:
+        """Open without ever writing: ``mode=ro``, or ``immutable=1`` when the WAL side files cannot be made."""
+        from urllib.parse import quote
+
+        path = Path(self.path)
+        if not path.is_file():
+            raise ValueError(f"path: no store file at {self.path!r}")
+        uri = "file:" + quote(str(path.resolve()))
+        problem = None
+        for flags in ("?mode=ro", "?mode=ro&immutable=1"):
+            try:
+                self._db = sqlite3.connect(uri + flags, uri=True, isolation_level=None, timeout=30.0)
+                problem, ready = self._check_existing()
+                if problem is None and not ready:
+                    problem = f"path: {self.path!r} is not a choicelab store (it holds no table)"
+                break
+            except sqlite3.OperationalError as exc:  # e.g. no write access to the folder for -wal / -shm
+                self._close_quietly()
+                self._db = None
+                last = exc
+            except sqlite3.DatabaseError as exc:
+                self._close_quietly()
+                raise ValueError(self._damage_message(exc)) from None
+        else:
+            raise ValueError(f"path: cannot open the store {self.path!r} read-only ({last})")
+        if problem is not None:
+            self._close_quietly()
+            raise ValueError(problem)
+
+    def _damage_message(self, exc) -> str:
+        """One line for an unreadable file: not SQLite, or a damaged store (with integrity_check's first finding)."""
+        text = str(exc)
+        if "malformed" in text or "corrupt" in text:
+            finding = ""
+            try:
+                con = sqlite3.connect(f"file:{Path(self.path).resolve()}?mode=ro", uri=True)
+                rows = con.execute("PRAGMA integrity_check(3)").fetchall()
+                con.close()
+                finding = "; ".join(r[0] for r in rows if r and r[0] != "ok")[:200]
+            except sqlite3.DatabaseError as exc2:
+                finding = str(exc2)
+            return (f"path: the store {self.path!r} is damaged (SQLite: {text}; integrity_check: "
+                    f"{finding or 'no detail'}); restore it from a copy or run into a new --db file")
+        return f"path: {self.path!r} is not a usable SQLite store ({text})"
 
     def _version_message(self, version) -> str:
         return (f"path: store {self.path!r} was written with results-store schema version {version}; this "
@@ -420,6 +471,35 @@ class Store:
                     "WHERE status != 'done'",
                     (run.run_id, run.batch, json.dumps(run.params, sort_keys=True),
                      json.dumps(run.point, sort_keys=True), int(run.seed), now))
+
+    def claim(self, runs, owner: str | None = None) -> list:
+        """Mark ``runs`` as ``running`` by ``owner`` and return those this call claimed, in one transaction.
+
+        A run is claimed unless it is done, or is running under another owner that is still
+        alive (a process on this host; owners look like ``host:pid``). So two ``choicelab run``
+        processes on one store wait for each other's writes (SQLite's busy timeout) and never
+        compute the same run twice; a run left ``running`` by a dead process is claimed again.
+        """
+        import socket
+
+        owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        now = time.time()
+        claimed = []
+        with self._transaction():
+            for run in runs:
+                row = self._db.execute("SELECT status, owner FROM runs WHERE run_id=?", (run.run_id,)).fetchone()
+                if row is not None and (row[0] == "done" or (row[0] == "running" and row[1] not in (None, owner)
+                                                             and _owner_alive(row[1]))):
+                    continue
+                self._db.execute(
+                    "INSERT INTO runs (run_id, batch, params, point, seed, status, started, attempts, owner) "
+                    "VALUES (?,?,?,?,?,'running',?,1,?) ON CONFLICT(run_id) DO UPDATE SET status='running', "
+                    "started=excluded.started, finished=NULL, seconds=NULL, error=NULL, attempts=attempts+1, "
+                    "owner=excluded.owner WHERE status != 'done'",
+                    (run.run_id, run.batch, json.dumps(run.params, sort_keys=True),
+                     json.dumps(run.point, sort_keys=True), int(run.seed), now, owner))
+                claimed.append(run)
+        return claimed
 
     def record_done(self, run_id: str, rows, blobs: dict, seconds: float, started: float | None = None,
                     finished: float | None = None, verdicts=()) -> None:
@@ -705,6 +785,22 @@ def _sweep_column(values: list) -> list:
         return values
     return [None if v is None else v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
             for v in values]
+
+
+def _owner_alive(owner: str) -> bool:
+    """Whether the process named by ``host:pid`` is alive (another host's process is taken as alive)."""
+    import socket
+
+    host, _, pid = str(owner).rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class _Transaction:

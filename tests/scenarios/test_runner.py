@@ -1,4 +1,4 @@
-"""The batch runner: resume after SIGKILL / SIGINT, errors, determinism, local pool vs Dask."""
+"""The batch runner: resume after SIGKILL / SIGINT, errors, determinism, local pool vs Dask, progress."""
 from __future__ import annotations
 
 import os
@@ -18,18 +18,23 @@ from choicelab.scenarios.store import Store
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "scenarios"
 ROOT = Path(__file__).resolve().parents[2]
+FAIL_MESSAGE = "RuntimeError: selftest: seed 3 is listed in measures.options.selftest.fail_seeds"
 
 
 def _numbers(path) -> dict:
-    """Every stored number and array of a store, keyed independently of row order."""
+    """Every stored number, verdict and array of a store, keyed independently of row order."""
     with Store(path) as store:
-        values = {(r.run_id, r.estimator, r.metric, r.key): r.value for r in store.results()}
+        values = {(r.run_id, r.condition, r.estimator, r.measure, r.item): (r.label, r.value)
+                  for r in store.results()}
+        verdicts = {(v.run_id, v.condition, v.axiom, v.estimator): (v.measured, v.magnitude)
+                    for v in store.verdicts()}
         arrays = {(run_id, name): arr for run_id in store.done_run_ids() for name, arr in store.blobs(run_id).items()}
-    return {"values": values, "arrays": arrays}
+    return {"values": values, "verdicts": verdicts, "arrays": arrays}
 
 
 def _assert_same_numbers(a: dict, b: dict) -> None:
     assert a["values"] == b["values"]  # exact: same seed, same code path, one thread per worker
+    assert a["verdicts"] == b["verdicts"]
     assert a["arrays"].keys() == b["arrays"].keys()
     for key in a["arrays"]:
         np.testing.assert_array_equal(a["arrays"][key], b["arrays"][key])
@@ -39,14 +44,16 @@ def test_selftest_numbers_come_from_the_run_seed(tmp_path):
     sc = load_scenario(DATA / "selftest.toml")
     summary = run_batch(sc, tmp_path / "s.sqlite", workers=1)
     assert (summary.total, summary.done, summary.skipped, len(summary.errors)) == (12, 10, 0, 2)
+    assert (summary.batch, summary.kind, summary.engine, summary.workers) == ("selftest", "experiment", "local", 1)
     with Store(tmp_path / "s.sqlite") as store:
         for run in expand(sc):
             if run.seed == 3:
                 continue
-            rng = np.random.default_rng(run.seed)  # independent re-computation of the task's draws
-            expected = rng.random(run.params["task"]["values"])
-            got = {r.key: r.value for r in store.results(run_id=run.run_id, metric="value")}
+            rng = np.random.default_rng(run.seed)  # independent re-computation of the measure's draws
+            expected = rng.random(run.params["measures"]["options"]["selftest"]["values"])
+            got = {r.item: r.value for r in store.results(run_id=run.run_id) if r.measure == "selftest"}
             assert [got[str(k)] for k in range(len(expected))] == expected.tolist()
+            assert set(got) == {str(k) for k in range(len(expected))} | {"checksum"}
             np.testing.assert_array_equal(store.blob(run.run_id, "draws"), rng.standard_normal(5))
 
 
@@ -55,16 +62,46 @@ def test_error_is_recorded_and_batch_continues_then_retried(tmp_path):
     db = tmp_path / "s.sqlite"
     first = run_batch(sc, db, workers=2)
     assert first.done == 10 and {seed for _, seed, _ in first.errors} == {3}
-    assert all(msg == "RuntimeError: selftest: seed 3 is listed in task.fail_seeds" for _, _, msg in first.errors)
+    assert all(msg == FAIL_MESSAGE for _, _, msg in first.errors)
     with Store(db) as store:
         errored = store.runs("selftest", status="error")
         assert len(errored) == 2 and all("Traceback" in r["error"] for r in errored)
+        assert all(r["error"].strip().endswith(FAIL_MESSAGE) for r in errored)
         assert all(r["n_results"] == 0 for r in errored) and store.results(run_id=errored[0]["run_id"]) == []
+        assert store.counts("selftest") == {"done": 10, "error": 2, "running": 0}
     again = run_batch(sc, db, workers=2)
     assert (again.done, again.skipped, len(again.errors)) == (0, 10, 2)  # done runs skipped, errors retried
+    assert again.workers == 2  # two pending runs, two workers
     with Store(db) as store:
         assert all(r["attempts"] == 2 for r in store.runs("selftest", status="error"))
         assert all(r["attempts"] == 1 for r in store.runs("selftest", status="done"))
+
+
+def test_worker_count_is_capped_by_the_pending_runs(tmp_path):
+    text = (DATA / "selftest.toml").read_text().replace("fail_seeds = [3]", "fail_seeds = []")
+    from choicelab.scenarios.spec import parse_scenario
+
+    sc = parse_scenario(text, DATA / "selftest.toml")
+    db = tmp_path / "w.sqlite"
+    runs = expand(sc)
+    first = run_batch(runs[:10], db, workers=1)
+    assert (first.done, first.workers) == (10, 1)
+    rest = run_batch(sc, db, workers=8)  # 2 runs left: 2 workers, not 8
+    assert (rest.total, rest.done, rest.skipped, rest.workers) == (12, 2, 10, 2)
+    nothing = run_batch(sc, db, workers=8)
+    assert (nothing.done, nothing.skipped, nothing.workers) == (0, 12, 0)
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(tmp_path, capsys):
+    sc = load_scenario(DATA / "selftest.toml")
+    run_batch(sc, tmp_path / "a.sqlite", workers=1, progress=True)
+    err = capsys.readouterr().err
+    # tqdm's bar on stderr, named by the batch, counting its 12 runs, cleared at the end (leave=False)
+    assert "\rselftest:   0%|" in err and "0/12 [" in err and "run/s]" in err and err.endswith("\r")
+    run_batch(sc, tmp_path / "b.sqlite", workers=1)  # default: stderr is not a terminal here
+    assert capsys.readouterr().err == ""
+    with pytest.raises(TypeError, match="progress must be True, False or None"):
+        run_batch(sc, tmp_path / "c.sqlite", progress="yes")
 
 
 def test_same_seed_same_numbers_and_pool_equals_inline(tmp_path):
@@ -72,14 +109,15 @@ def test_same_seed_same_numbers_and_pool_equals_inline(tmp_path):
     run_batch(sc, tmp_path / "a.sqlite", workers=1)
     run_batch(sc, tmp_path / "b.sqlite", workers=2)
     a, b = _numbers(tmp_path / "a.sqlite"), _numbers(tmp_path / "b.sqlite")
-    assert len(a["values"]) > 20
+    assert len(a["values"]) == 2 * 2 * 2 * (2 + 1) + 2 * 2  # runs x conditions x estimators x (topics + top) + changes
     _assert_same_numbers(a, b)
     run_batch(sc, tmp_path / "c.sqlite", workers=1, seed=7)
     c = _numbers(tmp_path / "c.sqlite")
-    assert sorted(c["values"].values(), key=str) != sorted(a["values"].values(), key=str)
+    assert sorted(v for _, v in c["values"].values()) != sorted(v for _, v in a["values"].values())
 
 
 def test_dask_local_cluster_gives_the_local_numbers(tmp_path):
+    pytest.importorskip("distributed")  # the dask extra is part of `make test`'s install
     sc = load_scenario(DATA / "good_small_case_study.toml")
     local = run_batch(sc, tmp_path / "local.sqlite", workers=2, engine="local")
     dask = run_batch(sc, tmp_path / "dask.sqlite", workers=2, engine="dask")
@@ -88,6 +126,7 @@ def test_dask_local_cluster_gives_the_local_numbers(tmp_path):
 
 
 def test_dask_scheduler_address(tmp_path):
+    pytest.importorskip("distributed")
     from distributed import LocalCluster
 
     sc = load_scenario(DATA / "selftest.toml")
@@ -95,6 +134,7 @@ def test_dask_scheduler_address(tmp_path):
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         summary = run_batch(sc, tmp_path / "dask.sqlite", engine="dask", scheduler=cluster.scheduler_address)
     assert summary.done == 10 and {seed for _, seed, _ in summary.errors} == {3}
+    assert all(msg == FAIL_MESSAGE for _, _, msg in summary.errors)
     _assert_same_numbers(_numbers(tmp_path / "local.sqlite"), _numbers(tmp_path / "dask.sqlite"))
 
 
@@ -128,13 +168,16 @@ def _check_no_partial_runs(db: Path, values_per_run: int) -> dict:
     con = sqlite3.connect(db)
     with_results = {r[0] for r in con.execute("SELECT DISTINCT run_id FROM results")}
     with_blobs = {r[0] for r in con.execute("SELECT DISTINCT run_id FROM blobs")}
-    done = {r[0]: r[1:] for r in con.execute("SELECT run_id, finished, attempts, n_results, n_blobs FROM runs WHERE status='done'")}
-    assert with_results <= done.keys() and with_blobs <= done.keys()
+    with_verdicts = {r[0] for r in con.execute("SELECT DISTINCT run_id FROM verdicts")}
+    done = {r[0]: r[1:] for r in con.execute(
+        "SELECT run_id, finished, attempts, n_results, n_blobs, n_verdicts FROM runs WHERE status='done'")}
+    assert with_results <= done.keys() and with_blobs <= done.keys() and not with_verdicts
     counts = dict(con.execute("SELECT run_id, COUNT(*) FROM results GROUP BY run_id").fetchall())
     blob_counts = dict(con.execute("SELECT run_id, COUNT(*) FROM blobs GROUP BY run_id").fetchall())
-    for run_id, (_, _, n_results, n_blobs) in done.items():
+    for run_id, (_, _, n_results, n_blobs, n_verdicts) in done.items():
         assert counts.get(run_id, 0) == n_results == values_per_run + 1  # values + checksum
-        assert blob_counts.get(run_id, 0) == n_blobs == 1
+        assert blob_counts.get(run_id, 0) == n_blobs == 1  # the draws
+        assert n_verdicts == 0
     con.close()
     return {k: v[:2] for k, v in done.items()}
 
@@ -185,11 +228,15 @@ def test_sigint_stops_cleanly_and_resumes(tmp_path):
 
 
 def test_execute_run_returns_errors_instead_of_raising():
-    run = expand(load_scenario(DATA / "selftest.toml"))[3]
+    runs = expand(load_scenario(DATA / "selftest.toml"))
+    run = runs[3]
     assert run.seed == 3
     res = execute_run(run.to_payload())
-    assert res["status"] == "error" and res["run_id"] == run.run_id
-    assert res["error"].strip().endswith("RuntimeError: selftest: seed 3 is listed in task.fail_seeds")
+    assert res["status"] == "error" and res["run_id"] == run.run_id and res["seed"] == 3
+    assert res["error"].strip().endswith(FAIL_MESSAGE)
+    ok = execute_run(runs[0].to_payload())
+    assert ok["status"] == "done" and ok["verdicts"] == [] and set(ok["blobs"]) == {"draws"}
+    assert [r["item"] for r in ok["rows"]] == ["0", "1", "checksum"]
 
 
 def test_bad_arguments(tmp_path):
@@ -205,3 +252,5 @@ def test_bad_arguments(tmp_path):
         run_batch(runs, tmp_path / "s.sqlite")
     with pytest.raises(TypeError, match="Scenario or a non-empty sequence"):
         run_batch([], tmp_path / "s.sqlite")
+    with pytest.raises(ValueError, match="seed applies to a Scenario only"):
+        run_batch(expand(sc), tmp_path / "s.sqlite", seed=3)

@@ -59,7 +59,7 @@ def test_schema_as_documented(tmp_path, store):
     cols = {t: [r[1] for r in rows] for t, rows in info.items()}
     assert cols["batches"] == ["name", "kind", "created", "updated", "source", "scenario", "params"]
     assert cols["runs"] == ["run_id", "batch", "params", "point", "seed", "status", "started", "finished", "seconds",
-                            "error", "attempts", "n_results", "n_blobs", "n_verdicts"]
+                            "error", "attempts", "n_results", "n_blobs", "n_verdicts", "owner"]
     assert cols["results"] == ["run_id", "condition", "estimator", "measure", "item", "label", "value", "stderr",
                                "ci_low", "ci_high"]
     assert cols["verdicts"] == ["run_id", "condition", "axiom", "estimator", "expected", "measured", "agrees",
