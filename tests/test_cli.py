@@ -1,18 +1,26 @@
 import subprocess
 import sys
 
+import pytest
 
-def test_help_imports_neither_torch_nor_cvxpy():
+HEAVY = ("torch", "cvxpy", "matplotlib", "pandas", "scipy", "numpy", "pydantic", "distributed")
+
+
+@pytest.mark.parametrize("argv, needle", [([], "verify"), (["run"], "--plugin"), (["list"], "--json"),
+                                          (["report"], "--batch"), (["export"], "--table"),
+                                          (["verify"], "--quick")])
+def test_help_imports_nothing_heavy(argv, needle):
+    """`choicelab --help` and each subcommand's help are instant: no torch, cvxpy, matplotlib, numpy ..."""
     code = (
         "import sys, contextlib, io\n"
         "from choicelab.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
         "    try:\n"
-        "        main(['--help'])\n"
-        "    except SystemExit:\n"
-        "        pass\n"
-        "assert 'verify' in out.getvalue()\n"
-        "print(sorted(m for m in ('torch', 'cvxpy', 'matplotlib') if m in sys.modules))\n"
+        f"        main({argv + ['--help']!r})\n"
+        "    except SystemExit as exc:\n"
+        "        assert exc.code == 0, exc.code\n"
+        f"assert {needle!r} in out.getvalue(), out.getvalue()\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "[]"
@@ -23,15 +31,19 @@ def test_lazy_subpackages_resolve():
 
     assert choicelab.sim.__name__ == "choicelab.sim"
     assert "bt_mle" in dir(choicelab.estimators)
+    from choicelab import scenarios
+
+    assert {"load_scenario", "run_batch", "Store", "ExperimentSpec", "WorldSpec"} <= set(dir(scenarios))
+    assert scenarios.ExperimentSpec.__name__ == "ExperimentSpec"
 
 
 def test_bad_options_exit_2_with_one_line(capsys):
-    import pytest
-
     from choicelab.cli import main
 
     for argv, needle in ((["run", "psz-borda", "--workers", "abc"], "invalid int value: 'abc'"),
                          (["run", "psz-borda", "--engine", "spark"], "invalid choice: 'spark'"),
+                         (["run"], "the following arguments are required: NAME_OR_FILE"),
+                         (["export", "--format", "xml"], "invalid choice: 'xml'"),
                          (["report", "--nope"], "unrecognized arguments: --nope"),
                          (["frobnicate"], "invalid choice: 'frobnicate'")):
         with pytest.raises(SystemExit) as exc:

@@ -226,5 +226,3 @@ def recheck(estimator: str, matrices, weights, predicate) -> dict:
     return to_jsonable({"method": outs[0].estimator, "confirmed": bool(violated), "margin": margin,
                         "converged": all(o.converged for o in outs),
                         "outcomes": [outcome_summary(o) for o in outs]})
-
-

@@ -161,7 +161,7 @@ def _brute_a1(estimator, instance, curve: dict) -> dict:
         deltas.append(_delta(base.scores, out.scores, k))
     outcome, slope = a1_verdict(eps[keep], deltas)
     return to_jsonable({"method": base.estimator, "confirmed": outcome == VIOLATED,
-                            "margin": float(deltas[-1]), "eps": eps[keep], "delta": deltas, "slope": slope})
+                        "margin": float(deltas[-1]), "eps": eps[keep], "delta": deltas, "slope": slope})
 
 
 def _a1_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
@@ -182,8 +182,8 @@ def _a1_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
     if outcome == VIOLATED:
         check = _brute_a1(estimator, instance, curve)
         return witness.violation("A1", estimator, instance, seed, quick, last,
-                                summary + " (levels off above zero)", check, data=data,
-                                clone_of=curve["worst_index"], eps=curve["eps"], delta=curve["delta"])
+                                 summary + " (levels off above zero)", check, data=data,
+                                 clone_of=curve["worst_index"], eps=curve["eps"], delta=curve["delta"])
     if outcome == HOLDS:
         return witness.held("A1", estimator, instance, seed, quick, last, summary + " (falls towards zero)", data,
                             clone_of=curve["worst_index"], eps=curve["eps"], delta=curve["delta"], slope=slope)
@@ -299,13 +299,13 @@ def _a2_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
         return brute["violated"], brute["reward_change"] if b0.kind == "reward" else float(brute["violated"])
 
     check = bf.recheck(estimator, [instance.P, gen.clone_matrix(instance.P, x, count)], [base.weights, w],
-                           predicate)
+                       predicate)
     detail = (f"A2: adding {count} exact clone(s) of {x} changed {', '.join(k.replace('_changed', '') for k in what)} "
               f"under {estimator} (winners {cmp['winners_before']} -> {cmp['winners_after']}, "
               f"reward change {cmp['reward_change']:.3g})")
     return witness.violation("A2", estimator, instance, seed, quick, magnitude, detail, check,
-                            clone_of=x, clones=count, comparison=cmp, outcome=witness.outcome_summary(base),
-                            outcome_with_clones=witness.outcome_summary(out), weights_with_clones=w)
+                             clone_of=x, clones=count, comparison=cmp, outcome=witness.outcome_summary(base),
+                             outcome_with_clones=witness.outcome_summary(out), weights_with_clones=w)
 
 
 def borda_clone_profile():

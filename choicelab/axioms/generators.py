@@ -226,8 +226,6 @@ def topic_cluster_instance(rng, per_topic: int = 3, n_types: int = 3, spread: fl
     return sim.Instance(alts, sim.Population(types, choice="bt"), region)
 
 
-
-
 def random_population(d: int, rng):
     """A 2-4 type Bradley-Terry mixture on R^d: each type linear (``theta ~ N(0, 3^2)``) or ideal-point
     (centre uniform in the unit box), with probability 1/2 each; rationality ``beta ~ U(1, 4)``."""
@@ -302,4 +300,3 @@ def permute_instance(instance, perm):
         return instance.with_alternatives(alts)
     P = np.asarray(instance.P, dtype=float)
     return sim.Instance.from_matrix(P[np.ix_(perm, perm)])
-

@@ -5,7 +5,7 @@ and a registered check that either runs it on a given instance or searches insta
 worlds, random profiles, planted structures, exhaustive 3-alternative grids of P and every profile
 of 3 to 5 voters over 3 alternatives and, for the Bradley-Terry estimators, an adversarial search
 over P). Every violation is re-checked by an
-independent computation (:func:`choicelab.axioms.bf.brute_outcome`) before it is reported.
+independent computation (:func:`choicelab.axioms.brute_force.brute_outcome`) before it is reported.
 
 Tolerances: reward differences within :data:`~choicelab.axioms.fitting.REWARD_TOL` (1e-7) are
 ties; a tie where the axiom asks for a strict order makes the instance inconclusive, not
@@ -94,8 +94,8 @@ def _a3_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
     check = bf.recheck(estimator, [instance.P], out.weights, _pareto_margin(pairs, rule))
     x, y = worst
     return witness.violation("A3", estimator, instance, seed, quick, magnitude,
-                            f"A3: every type prefers {x} to {y}, but {estimator} ranks {y} at least as high",
-                            check, dominated_pair=[x, y], outcome=witness.outcome_summary(out))
+                             f"A3: every type prefers {x} to {y}, but {estimator} ranks {y} at least as high",
+                             check, dominated_pair=[x, y], outcome=witness.outcome_summary(out))
 
 
 def _check_a3(estimator, instance, rng, quick=False) -> Measurement:
@@ -399,7 +399,7 @@ def _check_a6(estimator, instance, rng, quick=False) -> Measurement:
         SearchSource("random", gen.random_bt_instances(rng, n)),
         SearchSource("random-profile", gen.random_profile_instances(rng, n)),
         SearchSource("exhaustive", gen.exhaustive_matrices((0.1, 0.5, 0.9) if quick else (0.1, 0.3, 0.5, 0.7, 0.9),
-                                                              distinct_strengths=False)),
+                                                           distinct_strengths=False)),
     ]
     adv = None
     if _bt_adversary(estimator):

@@ -115,7 +115,6 @@ def adversarial_matrix_search(margin, m: int, rng, *, mode: str = "free", restar
     return best
 
 
-
 def adversary(axiom: str, estimator: str, measure, margin_of, mode: str, quick: bool):
     """The adversarial source of a search: ``run(rng) -> Measurement`` for :func:`run_search`.
 

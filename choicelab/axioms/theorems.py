@@ -233,7 +233,6 @@ def impossibility_pair(bound: float, p: float = 0.5) -> ImpossibilityPair:
     return ImpossibilityPair(p=p, shares_a=shares_a, rewards_a=rewards_a, shares_b=shares_b, rewards_b=rewards_b)
 
 
-
 def _t1_instance(estimator: str, instance, rng, quick: bool, seed=None) -> Measurement:
     """T1 on the preference ``p = P_01`` of one instance: population pairs with equal data, far average gaps.
 
@@ -473,7 +472,6 @@ def s_space_grid(X, region, per_axis: int) -> SSpaceGrid:
     return SSpaceGrid(points=pts, nearest=nearest, weights=counts / pts.shape[0])
 
 
-
 def _p6_instance(estimator: str, instance, rng, quick: bool, seed=None) -> Measurement:
     """P6 on one instance: the MLE over a grid on S against the weighted MLE with the grid's weights.
 
@@ -619,7 +617,8 @@ def _check_p8(estimator: str, instance, rng, quick: bool = False) -> Measurement
         return _wrong_estimator("P8", "weighted_mle", estimator)
 
     def summary(rows, magnitude):
-        return f"P8: r^w unchanged by exact clones under {len(rows)} weight splits (relative difference {magnitude:.2e})"
+        return (f"P8: r^w unchanged by exact clones under {len(rows)} weight splits "
+                f"(relative difference {magnitude:.2e})")
 
     return _search("P8", estimator, instance, rng, quick, _p8_instance,
                    lambda rng: [SearchSource("random", _worlds(rng, quick))], summary)

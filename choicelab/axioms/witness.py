@@ -30,7 +30,9 @@ instance and gets the same result. Every axiom (A1-A8, T1, P4-P8, X1-X4) writes 
     brute-force re-check (``recheck``), the outcomes before and after.
 
 Witnesses of format ``"choicelab.witness/1"`` (instance, seed and quick at the top level, details
-beside them; A1-A8 only) are still replayed.
+beside them; A1-A8 only) are still replayed. An instance whose population has plain-callable
+rewards is stored by its matrix only (``Instance.to_dict``); a measurement that needs the
+population (A1, A3, A7) then reports its premise as failed on replay.
 """
 from __future__ import annotations
 
@@ -174,7 +176,8 @@ def as_instance(instance):
         return instance
     if isinstance(instance, (np.ndarray, list, tuple)):
         return Instance.from_matrix(instance)
-    raise TypeError(f"instance must be a choicelab.sim.Instance, an (m, m) matrix or None, got {type(instance).__name__}")
+    raise TypeError(f"instance must be a choicelab.sim.Instance, an (m, m) matrix or None, "
+                    f"got {type(instance).__name__}")
 
 
 # ----------------------------------------------------------------------------- replay

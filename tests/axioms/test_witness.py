@@ -20,7 +20,8 @@ def _world(seed, m=5, d=2):
 def _pareto_world():
     """Three alternatives in the unit square; every type's reward grows in both coordinates."""
     X = np.array([[0.1, 0.1], [0.5, 0.6], [0.9, 0.8]])
-    types = [sim.AnnotatorType(0.5, sim.linear_reward([1.0, 2.0])), sim.AnnotatorType(0.5, sim.linear_reward([2.0, 1.0]))]
+    types = [sim.AnnotatorType(0.5, sim.linear_reward([1.0, 2.0])),
+             sim.AnnotatorType(0.5, sim.linear_reward([2.0, 1.0]))]
     return sim.Instance(sim.Alternatives(X), sim.Population(types, choice="bt"), sim.Box([0.0, 0.0], [1.0, 1.0]))
 
 
@@ -152,7 +153,9 @@ def test_x4_holds_record_replays():
 
 def test_every_theory_table_id_has_a_one_instance_measurement():
     ids = {a.id for a in list_axioms()}
-    assert ids == {f"A{k}" for k in range(1, 9)} | {"T1"} | {f"P{k}" for k in range(4, 9)} | {f"X{k}" for k in range(1, 5)}
+    theory_ids = ({f"A{k}" for k in range(1, 9)} | {"T1"} | {f"P{k}" for k in range(4, 9)}
+                  | {f"X{k}" for k in range(1, 5)})
+    assert ids == theory_ids
     assert all(a.measure is not None for a in list_axioms())
 
 
