@@ -23,6 +23,9 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Check numerically what social choice theory says about learning reward "
         "functions from human comparisons.",
     )
+    from choicelab import __version__
+
+    parser.add_argument("--version", action="version", version=f"choicelab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p_list = sub.add_parser("list", help="built-in scenarios, estimators and axioms")

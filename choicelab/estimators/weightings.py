@@ -71,7 +71,14 @@ def register(name: str, *, params=None, needs_region: bool = False, description:
     return decorator
 
 
+def _plugins() -> None:
+    from choicelab.plugins import load_entry_points
+
+    load_entry_points("choicelab.weightings")
+
+
 def get_weighting(name: str) -> Weighting:
+    _plugins()
     try:
         return _WEIGHTINGS[name]
     except KeyError:
@@ -79,6 +86,7 @@ def get_weighting(name: str) -> Weighting:
 
 
 def list_weightings() -> list[Weighting]:
+    _plugins()
     return list(_WEIGHTINGS.values())
 
 

@@ -333,7 +333,10 @@ def register(name: str, *, measures=(), across_sweep: bool = False, description:
 
 
 def list_figures() -> dict:
-    """Every registered figure by name."""
+    """Every registered figure by name (installed plugins' figures included)."""
+    from choicelab.plugins import load_entry_points
+
+    load_entry_points("choicelab.figures")
     return dict(_FIGURES)
 
 

@@ -57,7 +57,14 @@ def register(name: str, *, clones: bool = False, description: str | None = None,
     return decorator
 
 
+def _plugins() -> None:
+    from choicelab.plugins import load_entry_points
+
+    load_entry_points("choicelab.conditions")
+
+
 def get_condition(name: str) -> Condition:
+    _plugins()
     try:
         return _CONDITIONS[name]
     except KeyError:
@@ -65,6 +72,7 @@ def get_condition(name: str) -> Condition:
 
 
 def list_conditions() -> list[Condition]:
+    _plugins()
     return list(_CONDITIONS.values())
 
 

@@ -188,6 +188,9 @@ def _load_builtin() -> None:
         _loaded = True
         for mod in _BUILTIN_MODULES:
             importlib.import_module(f"{__name__}.{mod}")
+        from choicelab.plugins import load_entry_points
+
+        load_entry_points("choicelab.measures")
 
 
 def get_measure(name: str) -> Measure:
