@@ -31,7 +31,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from choicelab.scenarios.runner import run_batch  # noqa: E402
-from choicelab.scenarios.spec import Run, builtin_path, parse_scenario  # noqa: E402
+from choicelab.scenarios.spec import Run, builtin_path, expand, parse_scenario  # noqa: E402
 from choicelab.scenarios.store import Store  # noqa: E402
 from choicelab.scenarios.tasks import run_task  # noqa: E402
 
@@ -39,21 +39,28 @@ HERE = Path(__file__).resolve().parent
 TARGET_SECONDS = 0.6
 
 
-def _selftest_text(n_runs: int, work: int) -> str:
-    return (f'[scenario]\nname = "bench-selftest"\nkind = "selftest"\nseeds = {n_runs}\n\n'
-            f"[task]\nwork = {work}\nvalues = 3\n")
+def _selftest_text(n_runs: int, work: int, values: int = 3) -> str:
+    """An experiment of the ``selftest`` measure alone: no world, no data, no fits (data.kind = "none")."""
+    return (f'[scenario]\nname = "bench-selftest"\nseeds = {n_runs}\n\n[data]\nkind = "none"\n\n'
+            f'[measures]\nnames = ["selftest"]\n\n[measures.options.selftest]\nwork = {work}\nvalues = {values}\n')
+
+
+def _selftest_params(work: int) -> dict:
+    """The expanded parameters of one selftest run (what a worker receives)."""
+    return expand(parse_scenario(_selftest_text(1, work, values=1), HERE / "bench-selftest.toml"))[0].params
 
 
 def calibrate_work() -> tuple[int, float]:
     """Loop iterations for about TARGET_SECONDS per run (measured here, single-threaded)."""
-    params = {"task": {"sleep": 0.0, "work": 200_000, "fail_seeds": [], "values": 1}}
+    run_task("experiment", _selftest_params(0), 0)  # warm-up: the first run imports the registries
+    params = _selftest_params(200_000)
     t0 = time.perf_counter()
-    run_task("selftest", params, 0)
+    run_task("experiment", params, 0)
     per_iter = (time.perf_counter() - t0) / 200_000
     work = int(TARGET_SECONDS / per_iter)
-    params["task"]["work"] = work
+    params = _selftest_params(work)
     t0 = time.perf_counter()
-    run_task("selftest", params, 0)
+    run_task("experiment", params, 0)
     return work, time.perf_counter() - t0
 
 
@@ -132,29 +139,33 @@ def store_rate(quick: bool) -> list[dict]:
     rng = np.random.default_rng(0)
     values = rng.standard_normal((n_runs, n_rows))
     blob = rng.standard_normal(64)
-    runs = [Run(run_id=f"run{k:06d}", batch="bench", kind="selftest", params={"k": k}, seed=k, point={})
+    runs = [Run(run_id=f"run{k:06d}", batch="bench", kind="experiment", params={"k": k}, seed=k, point={})
             for k in range(n_runs)]
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "store.sqlite")
-        store.record_batch("bench", "selftest")
+        store.record_batch("bench", "experiment")
         store.mark_running(runs)
         t0 = time.perf_counter()
         for k, run in enumerate(runs):
-            rows = [("est", "metric", f"{j}", values[k, j]) for j in range(n_rows)]
+            # rows as a run returns them (TaskOutput.rows: one mapping per measured value)
+            rows = [{"condition": "default", "estimator": "est", "measure": "metric", "item": f"{j}", "label": "",
+                     "value": float(values[k, j])} for j in range(n_rows)]
             store.record_done(run.run_id, rows, {"curve": blob}, seconds=0.0)
         ours = time.perf_counter() - t0
         store.close()
-        # baseline: plain sqlite3, same WAL settings and results table, one transaction per run
+        # baseline: plain sqlite3, same WAL settings and results table (schema 2), one transaction per run
         con = sqlite3.connect(Path(tmp) / "raw.sqlite", isolation_level=None)
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
-        con.execute("CREATE TABLE results (run_id TEXT, estimator TEXT, metric TEXT, key TEXT, value REAL, "
-                    "PRIMARY KEY (run_id, estimator, metric, key))")
+        con.execute("CREATE TABLE results (run_id TEXT NOT NULL, condition TEXT NOT NULL, estimator TEXT NOT NULL, "
+                    "measure TEXT NOT NULL, item TEXT NOT NULL, label TEXT NOT NULL DEFAULT '', value REAL, "
+                    "stderr REAL, ci_low REAL, ci_high REAL, PRIMARY KEY (run_id, condition, estimator, measure, item))")
         t0 = time.perf_counter()
         for k, run in enumerate(runs):
             con.execute("BEGIN")
-            con.executemany("INSERT INTO results VALUES (?,?,?,?,?)",
-                            [(run.run_id, "est", "metric", f"{j}", float(values[k, j])) for j in range(n_rows)])
+            con.executemany("INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?)",
+                            [(run.run_id, "default", "est", "metric", f"{j}", "", float(values[k, j]), None, None, None)
+                             for j in range(n_rows)])
             con.execute("COMMIT")
         raw = time.perf_counter() - t0
         con.close()

@@ -204,7 +204,7 @@ def _check_a1(estimator, instance, rng, quick=False) -> Measurement:
         slopes = ", ".join(f"{c['slope']:.2f}" for c in curves)
         detail = (f"A1: Delta(eps) falls towards zero on {len(curves)} topic-cluster worlds: at most {worst:.2g} at "
                   f"eps={curves[0]['eps'][-1]:.0e}, log-log slopes {slopes}")
-        return Measurement(HOLDS, magnitude=meas.magnitude, data=meas.data, detail=detail)
+        return Measurement(HOLDS, magnitude=meas.magnitude, witness=meas.witness, data=meas.data, detail=detail)
     return meas
 
 

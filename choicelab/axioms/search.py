@@ -38,7 +38,8 @@ from choicelab.axioms.witness import (  # noqa: F401  (re-exported)
 
 __all__ = [
     # the driver and the adversary
-    "cell_seed", "SearchSource", "check_given", "run_search", "not_applicable", "adversarial_matrix_search",
+    "cell_seed", "SearchSource", "check_given", "measure_once", "run_search", "pooled", "not_applicable",
+    "adversary", "adversarial_matrix_search",
     # re-exported from witness, fitting, generators and brute_force
     "WITNESS_FORMAT", "LAM", "REWARD_TOL", "BRUTE_TOL", "make_witness", "jsonable",
     "fit_outcome", "brute_outcome", "EstimatorNotApplicable", "applicability", "BruteForceUnavailable", "weights_for",
@@ -49,10 +50,6 @@ __all__ = [
 ]
 
 _matrix_from_upper = matrix_from_upper  # older name
-
-
-def _rng(rng) -> np.random.Generator:
-    return as_rng(rng)
 
 
 def cell_seed(seed: int, *keys: str) -> np.random.Generator:
@@ -147,8 +144,17 @@ def adversary(axiom: str, estimator: str, measure, margin_of, mode: str, quick: 
 # ----------------------------------------------------------------------------- search driver
 def check_given(measure, estimator: str, instance, rng, quick: bool, **inputs) -> Measurement:
     """Run a one-instance measurement on a given instance with a fresh seed drawn from ``rng``."""
+    return measure_once(measure, estimator, as_instance(instance), rng, quick, **inputs)
+
+
+def measure_once(measure, estimator: str, instance, rng, quick: bool, **inputs) -> Measurement:
+    """Run a one-instance measurement once, with a fresh seed drawn from ``rng``.
+
+    ``instance`` may be None for the measurements whose world is built from ``inputs`` alone
+    (X2's grid, X3's three-option experiment).
+    """
     seed = int(as_rng(rng).integers(2**62))
-    return _guarded(measure, estimator, as_instance(instance), seed, bool(quick), inputs)
+    return _guarded(measure, estimator, instance, seed, bool(quick), inputs)
 
 
 def _guarded(measure, estimator, instance, seed, quick, inputs=None) -> Measurement:
@@ -233,6 +239,20 @@ def run_search(axiom: str, estimator: str, sources, measure, rng, quick: bool,
                                   f"inconclusive (e.g. {notes[0] if notes else '?'})")
     return Measurement(HOLDS, magnitude=worst, witness=record[1], data=data,
                        detail=f"{axiom}: no violation in {searched} instances")
+
+
+def pooled(meas: Measurement, key: str, summary) -> Measurement:
+    """A search result whose per-instance rows (gathered by ``run_search(collect=...)``) are pooled in ``data[key]``.
+
+    ``summary(rows, magnitude)`` becomes the detail line of a search that held; a violation is
+    returned as found (its data are those of the violating instance).
+    """
+    if meas.measured == VIOLATED:
+        return meas
+    rows = [row for rows in meas.data.get("instances", []) for row in rows]
+    data = {k: v for k, v in meas.data.items() if k != "instances"} | {key: rows}
+    detail = summary(rows, meas.magnitude) if meas.measured == HOLDS else meas.detail
+    return Measurement(meas.measured, magnitude=meas.magnitude, witness=meas.witness, data=data, detail=detail)
 
 
 def not_applicable(axiom: str, why: str) -> Measurement:

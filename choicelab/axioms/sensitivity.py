@@ -435,22 +435,6 @@ X1_TOL = 1e-3  # relative error allowed between finite differences and the close
 X1_STEP = 1e-3  # the finite-difference step in r_i
 
 
-def _measure_once(measure, estimator: str, instance, rng, quick: bool, **inputs) -> Measurement:
-    """Run a one-world measurement once, with a fresh seed drawn from ``rng`` (the world may be no instance)."""
-    seed = int(as_rng(rng).integers(2**62))
-    return measure(estimator, instance, np.random.default_rng(seed), quick, seed=seed, **inputs)
-
-
-def _pooled(meas: Measurement, key: str, summary) -> Measurement:
-    """A search result with the per-world rows of ``data[key]`` pooled (see ``run_search(collect=...)``)."""
-    if meas.measured == VIOLATED:
-        return meas
-    rows = [row for rows in meas.data.get("instances", []) for row in rows]
-    data = {k: v for k, v in meas.data.items() if k != "instances"} | {key: rows}
-    detail = summary(rows, meas.magnitude) if meas.measured == HOLDS else meas.detail
-    return Measurement(meas.measured, magnitude=meas.magnitude, witness=meas.witness, data=data, detail=detail)
-
-
 def _x1_instance(estimator: str, instance, rng, quick: bool, seed=None, world=None) -> Measurement:
     """X1 on one BT world ``r`` (three rewards): the logit identity and the derivative, by finite differences.
 
@@ -523,7 +507,7 @@ def _check_x1(estimator: str, instance, rng, quick: bool = False) -> Measurement
         return (f"X1: logit identity and dP_ik/dP_ij = P_ik(1-P_ik)/(P_ij(1-P_ij)) on {len(rows)} fitted worlds "
                 f"(finite differences, worst relative error {magnitude:.2e})")
 
-    return _pooled(meas, "worlds", summary)
+    return search.pooled(meas, "worlds", summary)
 
 
 X2_KAPPAS = (1.0, 2.0, 5.0, 25.0, 100.0, 1000.0)
@@ -590,7 +574,7 @@ def _x2_instance(estimator: str, instance, rng, quick: bool, seed=None) -> Measu
 
 def _check_x2(estimator: str, instance, rng, quick: bool = False) -> Measurement:
     """X2 on the grid of ``_x2_instance`` (a given instance is not used)."""
-    return _measure_once(_x2_instance, estimator, None, rng, quick)
+    return search.measure_once(_x2_instance, estimator, None, rng, quick)
 
 
 # ---------------------------------------------------------------------------------------
@@ -775,7 +759,7 @@ def _check_x4(estimator: str, instance, rng, quick: bool = False) -> Measurement
                 f"{worst_err:.1e}, largest {worst_val:.4f}); experiment: max pairwise sensitivity "
                 f"{experiment['max_pairwise_sensitivity']:.3g}, tuple {experiment['max_tuple_sensitivity']:.3g}")
 
-    meas = _pooled(meas, "tuples", summary)
+    meas = search.pooled(meas, "tuples", summary)
     return Measurement(meas.measured, magnitude=meas.magnitude, witness=meas.witness,
                        data={**meas.data, "experiment": experiment}, detail=meas.detail)
 
@@ -849,7 +833,7 @@ def _check_x3(estimator: str, instance, rng, quick: bool = False) -> Measurement
     tabular MLE and DPO, 0.1 for neural models) and crosses from below 0.1 to above 0.9.
     The check builds its own three-option worlds; ``instance`` is not used.
     """
-    return _measure_once(_x3_instance, estimator, None, rng, quick)
+    return search.measure_once(_x3_instance, estimator, None, rng, quick)
 
 
 # ---------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from scipy.special import expit, logit
 from choicelab._validation import as_rng, check_lambda, check_preference_matrix, check_weights
 from choicelab.axioms import fitting, search, witness
 from choicelab.axioms import generators as gen
-from choicelab.axioms.base import HOLDS, INCONCLUSIVE, VIOLATED, Axiom, Measurement, register
+from choicelab.axioms.base import INCONCLUSIVE, Axiom, Measurement, register
 from choicelab.axioms.fitting import LAM
 from choicelab.axioms.generators import clone_matrix
 from choicelab.axioms.search import SearchSource
@@ -104,14 +104,7 @@ def _search(axiom_id: str, estimator: str, instance, rng, quick: bool, measure, 
         return search.check_given(measure, estimator, instance, rng, quick)
     meas = search.run_search(axiom_id, estimator, sources(rng), measure, rng, quick,
                              collect=lambda m: m.data.get(key, []))
-    if meas.measured == VIOLATED:
-        return meas
-    rows = [row for rows in meas.data.get("instances", []) for row in rows]
-    data = {**meas.data, key: rows}
-    if key != "instances":
-        data.pop("instances", None)
-    detail = summary(rows, meas.magnitude) if meas.measured == HOLDS else meas.detail
-    return Measurement(meas.measured, magnitude=meas.magnitude, witness=meas.witness, data=data, detail=detail)
+    return search.pooled(meas, key, summary)
 
 
 def _conclude(axiom_id: str, estimator: str, instance, seed, quick: bool, *, err: float, tol: float, converged: bool,

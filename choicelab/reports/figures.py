@@ -420,7 +420,7 @@ def topic_rewards_by_condition(frame):
 @register("a1_curves", measures=("a1_curve",))
 def a1_curves(frame):
     """Delta(eps) of contract A1 per estimator on log-log axes (mean over seeds)."""
-    data = frame[(frame["measure"] == "a1_curve") & (frame["item"] != "slope")]
+    data = frame[(frame["measure"] == "a1_curve") & frame["item"].map(_is_number)]
     if data.empty:
         return None
     curves = {}

@@ -42,6 +42,7 @@ import importlib
 import importlib.util
 import itertools
 import json
+import re
 import sys
 import zlib
 from dataclasses import dataclass
@@ -252,14 +253,17 @@ def parse_experiment(raw: dict, ctx, plugins=(), max_runs: int | None = None):
         print(f"{ctx.file}: validating {n_points} sweep points x {len(seeds)} seeds = {n_points * len(seeds)} runs",
               file=sys.stderr)
     built: set = set()
+    point_specs = []
     for point in points:  # every sweep point must make a valid scenario, before any run starts
         pspec = _point_spec(raw, point, ctx)
         _check_can_run(pspec, point, ctx, built)
+        if len(point_specs) < 1000:
+            point_specs.append(pspec)
     params = spec.model_dump(mode="json", exclude={"sweep", "report"})
     return Scenario(name=head.name, kind=KIND, description=head.description, seeds=seeds, base_seed=head.base_seed,
                     params=params, sweep={k: tuple(v) for k, v in sweep.items()},
                     report=spec.report.model_dump(mode="json"), source=ctx.file, text=ctx.text, raw=raw,
-                    file_digests=digests, about=describe(spec))
+                    file_digests=digests, about=describe(spec, point_specs))
 
 
 _MEMORY_SHARE = 0.5  # a run may plan to use at most this share of the machine's memory
@@ -355,12 +359,17 @@ def _check_can_run(spec, point, ctx, built: set) -> None:
                             f"the world cannot be built: {exc}") from None
 
 
-def describe(spec: ExperimentSpec) -> dict:
-    """What a report says about the experiment, from the parts actually run (stored with the batch)."""
+def describe(spec: ExperimentSpec, point_specs=()) -> dict:
+    """What a report says about the experiment, from the parts actually run (stored with the batch).
+
+    ``point_specs`` are the specs of the sweep points: a swept list of measures or conditions is
+    described by every entry any point runs.
+    """
     from choicelab.estimators.registry import get_estimator
     from choicelab.scenarios import conditions as conditions_registry
     from choicelab.scenarios.measures import get_measure
 
+    all_specs = [spec, *point_specs]
     notes = []
     clones = spec.world.clones
     swept = set(spec.sweep)
@@ -393,11 +402,15 @@ def describe(spec: ExperimentSpec) -> dict:
                                       else "."))
     return {
         "notes": notes,
-        "conditions": {c: conditions_registry.get_condition(c).description for c in spec.conditions.names},
-        "estimators": {e: get_estimator(e).description for e in spec.estimators.names},
-        "measures": {mm: get_measure(mm).description for mm in spec.measures.names},
-        "summaries": {mm: get_measure(mm).summary for mm in spec.measures.names},
+        "conditions": {c: conditions_registry.get_condition(c).description for c in _union(all_specs, "conditions")},
+        "estimators": {e: get_estimator(e).description for e in _union(all_specs, "estimators")},
+        "measures": {mm: get_measure(mm).description for mm in _union(all_specs, "measures")},
+        "summaries": {mm: get_measure(mm).summary for mm in _union(all_specs, "measures")},
     }
+
+
+def _union(specs, section) -> list:
+    return list(dict.fromkeys(n for sp in specs for n in getattr(sp, section).names))
 
 
 def _plugin_list(raw) -> list:
@@ -458,6 +471,7 @@ def _raise_pydantic(exc: ValidationError, raw, ctx, prefix=()):
             text = e["msg"]
             text = text[len("Value error, "):] if text.startswith("Value error, ") else text
             text = text.replace("Input should be", "must be")
+            text = re.sub(r"a valid dictionary or instance of \w+", "a table", text)
             if text not in msgs:
                 msgs.append(text)
         message = " or ".join(msgs) if len(msgs) <= 3 else "; ".join(msgs[:3])
@@ -580,7 +594,11 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
     updates: dict = {}
     if isinstance(world.alternatives, FileSpec):
         path = _resolve_file(ctx, ("world", "alternatives", "path"), world.alternatives.path)
-        X, labels = read_embeddings(path)
+        try:
+            X, labels = read_embeddings(path)
+        except ScenarioError as exc:
+            raise ScenarioError(exc.file, exc.key, exc.value, exc.line,
+                                f"{exc.message} (file named by world.alternatives.path in {ctx.file})") from None
         m_file, file_topics = X.shape[0], sorted(set(labels)) if labels is not None else ()
         digests[path] = _digest(path)
         updates["world"] = world.model_copy(update={"alternatives": world.alternatives.model_copy(update={"path": path})})

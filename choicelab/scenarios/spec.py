@@ -39,7 +39,8 @@ class ScenarioError(Exception):
     file : str
         The scenario file, or the data file that failed to parse.
     key : str or None
-        Dotted key path (``world.population.types[1].share``) or, for a data file, the field.
+        Dotted key path (``world.population.types.1.share``: list positions are numbers, as in
+        sweep keys) or, for a data file, the field.
     value : object
         The offending value (``None`` when a required key is missing).
     line : int or None

@@ -48,7 +48,9 @@ def summarise_experiment(store, batch: str) -> dict:
     cells: dict = {}
     for r in verdicts.itertuples():
         entry = cells.setdefault(r.estimator, {"agree": 0, "disagree": 0, "undecided": 0})
-        undecided = r.agrees is None or bool(np.asarray(r.agrees != r.agrees)) or str(r.agrees) == "<NA>"
+        import pandas as pd
+
+        undecided = bool(pd.isna(r.agrees))
         entry["undecided" if undecided else "agree" if bool(r.agrees) else "disagree"] += 1
     return {"kind": "experiment", "sweep_keys": keys, "points": points, "verdicts": cells}
 

@@ -486,8 +486,12 @@ def world_problems(world: WorldSpec, m_file: int | None = None, file_topics=()) 
                     unknown = [u for u in t.utilities if u not in world.topics]
                     missing = [u for u in world.topics if u not in t.utilities]
                     if unknown:
+                        import difflib
+
+                        hint = difflib.get_close_matches(unknown[0], list(world.topics), n=1)
                         out.append((f"{base}.utilities.{unknown[0]}", t.utilities[unknown[0]],
-                                    "is not a topic of the world"))
+                                    "is not a topic of the world" + (f"; did you mean {hint[0]!r}?" if hint else
+                                                                     f"; topics: {', '.join(world.topics)}")))
                     elif missing:
                         out.append((f"{base}.utilities", t.utilities, f"lacks topic {missing[0]!r}"))
                 elif len(t.utilities) != n_topics:

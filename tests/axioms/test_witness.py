@@ -167,6 +167,13 @@ def test_a_search_that_holds_keeps_the_record_of_its_worst_instance():
     assert again.magnitude == v.magnitude
 
 
+def test_the_a1_search_that_holds_keeps_its_witness():
+    v = axioms.check("A1", "weighted_mle", rng=0, quick=True)  # the topic-cluster search of the theory table
+    assert v.measured == HOLDS and v.witness is not None and "curve" not in v.witness["details"]
+    again = axioms.replay(json.loads(json.dumps(v.witness)))
+    assert again.measured == HOLDS and again.magnitude == v.witness["magnitude"] == v.magnitude
+
+
 def test_older_witnesses_still_replay():
     v = axioms.check("A5", "mle", instance=A5_P, rng=0)
     w = v.witness

@@ -7,6 +7,7 @@ scipy, or the estimators called directly.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +19,6 @@ from choicelab.scenarios.runner import run_batch
 from choicelab.scenarios.spec import builtin_path, expand, load_scenario, parse_scenario
 from choicelab.scenarios.store import Store
 from choicelab.scenarios.tasks import run_task
-
-from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "scenarios"
 
@@ -59,6 +58,7 @@ def _exact_case_study(seeds: int, *, data=None) -> str:
     text = _section(text, "measures", "names", '["scores", "weights", "topic_rewards", "top_topic", "top_change"]')
     text = _section(text, "scenario", "seeds", str(seeds))
     if data is not None:
+        assert '[data]\nkind = "comparisons"\nn = 1000\n' in text
         text = text.replace('[data]\nkind = "comparisons"\nn = 1000\n', data)
     return text
 
@@ -66,7 +66,7 @@ def _exact_case_study(seeds: int, *, data=None) -> str:
 def test_case_study_flip_standard_but_not_weighted(tmp_path):
     """[PSZ] case study: on run-averaged topic rewards the standard MLE's top topic changes when
     the food clones are added, the weighted MLE's does not; topic rewards are the means of the
-    stored scores of each topic's originals; the clones are 5 near-copies of each food response."""
+    stored scores of each topic's originals, and top_topic / top_change follow from them per run."""
     sc = parse_scenario(_exact_case_study(6), builtin_path("psz-case-study"))
     db = tmp_path / "cs.sqlite"
     summary = run_batch(sc, db, workers=1, progress=False)
@@ -101,7 +101,7 @@ def test_case_study_flip_standard_but_not_weighted(tmp_path):
         change = frame[(frame.run_id == run_id) & (frame.estimator == est) & (frame.measure == "top_change")]
         assert change["value"].tolist() == [float(labels["original"] != labels["clones"])]
         assert change["label"].tolist() == [f"{labels['original']} -> {labels['clones']}"]
-    # the clone-robust weights: a weighted fit's weights sum to 1 (exact P? no: 200000 Voronoi samples)
+    # the clone-robust weights (Monte Carlo Voronoi shares in 8-D) of a weighted fit sum to 1; none for the MLE
     w = frame[frame.measure == "weights"]
     assert set(w["estimator"]) == {"weighted_mle"}
     np.testing.assert_allclose(w.groupby(["run_id", "condition"])["value"].sum(), 1.0, atol=1e-12)
@@ -133,7 +133,6 @@ def test_reward_change_top_change_and_kendall_tau_against_the_scores_rows():
     """reward_change = scores(clones) - scores(original) per original; top_change = the tops differ
     (item or topic, clones collapsed); kendall_tau = scipy's tau of the originals' scores."""
     text = _exact_case_study(1, data='[data]\nkind = "representative"\n')
-    text = text.replace('kind = "representative"\n', 'kind = "representative"\n', 1)
     text = _section(text, "estimators", "names", '["mle", "weighted_mle", "borda"]')
     text = _section(text, "measures", "names",
                     '["scores", "reward_change", "top_item", "top_topic", "top_change", "kendall_tau"]')

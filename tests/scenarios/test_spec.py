@@ -34,9 +34,7 @@ MALFORMED = [
     ("bad_clone_both.toml", "world.clones", None, 16, "needs exactly one of 'index'"),
     ("bad_region.toml", "world.region.hi", "[2.0, -3.0]", 14, "must exceed lo"),
     pytest.param("bad_utilities_topic.toml", "world.population.types.1.utilities.histroy", "0.0", 35,
-                 "did you mean 'history'?", id="bad_utilities_topic.toml-did-you-mean",
-                 marks=pytest.mark.xfail(strict=True, reason="world.world_problems names an unknown utilities topic "
-                                                             "without the nearest topic (the clones.topic check has it)")),
+                 "did you mean 'history'?", id="bad_utilities_topic.toml-did-you-mean"),
     ("bad_utilities_topic.toml", "world.population.types.1.utilities.histroy", "0.0", 35, "is not a topic of the world"),
     ("bad_estimator.toml", "estimators.names", "'weigted_mle'", 45, "did you mean 'weighted_mle'?"),
     ("bad_eps_type.toml", "world.clones.eps", "'small'", 20, "must be a valid number"),
@@ -44,7 +42,7 @@ MALFORMED = [
     ("bad_sweep_key.toml", "sweep.world.clones.epsilon", "0.1", 58, "did you mean 'world.clones.eps'?"),
     ("bad_sweep_value.toml", "sweep.world.clones.eps", "-1.0", 58,
      "gives an invalid scenario: world.clones.eps = -1.0: must be greater than or equal to 0"),
-    ("bad_sweep_table.toml", "sweep.world.clones", "1", 58, "world.clones = 1: must be a valid dictionary"),
+    ("bad_sweep_table.toml", "sweep.world.clones", "1", 58, "world.clones = 1: must be a table"),
 ]
 
 
@@ -112,11 +110,7 @@ def _byo_scenario(tmp_path, embeddings: str, comparisons: str) -> Path:
 
 
 def _data_file_case(name, which, line, field, value, fragment):
-    marks = ()
-    if which == "world.alternatives.path":
-        marks = pytest.mark.xfail(strict=True, reason="experiment._check reads the embeddings without naming the "
-                                                      "scenario key (world.alternatives.path) in the message")
-    return pytest.param(name, which, line, field, value, fragment, id=name, marks=marks)
+    return pytest.param(name, which, line, field, value, fragment, id=name)
 
 
 @pytest.mark.parametrize("name, which, line, field, value, fragment", [_data_file_case(*m) for m in MALFORMED_DATA])
