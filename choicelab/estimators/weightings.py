@@ -46,12 +46,10 @@ class Weighting:
         opts = self.params.model_validate(options).model_dump() if self.params is not None else {}
         if self.params is None and options:
             raise ValueError(f"weighting {self.name!r} takes no options, got {sorted(options)}")
-        w = np.asarray(self.fn(X, region, rng, **opts), dtype=float)
+        from choicelab._validation import check_weights
+
         m = np.asarray(X).shape[0]
-        if w.shape != (m,) or not np.all(np.isfinite(w)) or np.any(w < 0) or abs(w.sum() - 1.0) > 1e-9:
-            raise ValueError(f"weighting {self.name!r} returned invalid weights (shape {w.shape}, sum "
-                             f"{float(np.sum(w)) if w.size else 0.0!r}); expected {m} non-negative weights summing to 1")
-        return w
+        return check_weights(self.fn(X, region, rng, **opts), m, who=f"weighting {self.name!r}")
 
 
 _WEIGHTINGS: dict[str, Weighting] = {}

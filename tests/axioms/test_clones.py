@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from choicelab import sim
 from choicelab.axioms import clones, search
 from choicelab.axioms.api import check, replay
 from choicelab.axioms.base import HOLDS, INCONCLUSIVE, VIOLATED

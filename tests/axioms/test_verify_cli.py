@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from choicelab.axioms import commands
+from choicelab.cli import verify as commands
 from choicelab.axioms.base import Verdict
 
 

@@ -1,6 +1,5 @@
 """cvxpy reference (choicelab.estimators.reference) against closed forms, a plain scipy
 minimisation, and the fast Newton solvers of bt.py (agreement to 1e-6)."""
-import warnings
 
 import numpy as np
 import pytest

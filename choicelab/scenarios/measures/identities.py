@@ -43,8 +43,10 @@ def identity_residual(ctx):
     yield Row("tolerance", "the identity holds below this", float(IDENTITY_TOL))
     axiom_id = "P4" if weights is None else "P5"
     measured = "inconclusive" if not out.converged else "holds" if max(worst, centre) < IDENTITY_TOL else "violated"
-    witness = None
-    if measured == "violated":
-        inst = ctx.conditions[ctx.condition].instance
-        witness = {"instance": inst.to_dict(), "lam": lam, "weights": None if weights is None else weights.tolist()}
+    from choicelab.axioms.witness import make_witness
+
+    # the witness format every check writes, so axioms.replay can re-measure this fit
+    witness = make_witness(axiom_id, ctx.estimator, ctx.conditions[ctx.condition].instance, 0, False,
+                           measured=measured, magnitude=max(worst, centre), lam=lam,
+                           weights=None if weights is None else weights.tolist())
     yield _verdict(axiom_id, ctx.estimator, measured, max(worst, centre), witness)
