@@ -49,6 +49,9 @@ _KDTREE_CROSSOVER = (4.0, -4.0)  # d_max = a * log10(m) + b
 _EXACT_2D_FIRST_NEIGHBOURS = 16
 
 
+_EXACT_SUM_TOL = 1e-9  # exact cells must tile the region to rounding
+
+
 class VoronoiResolutionWarning(UserWarning):
     """The Monte Carlo sample is too small to resolve some Voronoi cells.
 
@@ -128,7 +131,11 @@ def voronoi_weights(X, region, method="auto", n_samples=None, rng=None, *, full_
     Returns
     -------
     (m,) ndarray or VoronoiEstimate
-        Weights w >= 0 summing to 1 (up to rounding; never renormalised).
+        Weights w >= 0 summing to 1 within 1e-12 (else ValueError). Monte Carlo weights are
+        counts / N: every sample falls in exactly one cell, so they sum to 1 by construction and
+        each is an unbiased estimate of its cell's share (no ratio, no renormalisation bias).
+        Exact weights are the clipped cells' areas over the region's; a rounding remainder below
+        1e-9 is divided out, a larger one (cells that fail to tile the region) raises.
 
     Notes
     -----
@@ -175,7 +182,12 @@ def voronoi_weights(X, region, method="auto", n_samples=None, rng=None, *, full_
         method = "exact" if exact_ok else "monte_carlo"
 
     if method == "exact":
-        cell = _exact_cell_volumes(unique, region) / region.volume
+        cell = _exact_cell_volumes(unique, region)
+        total = math.fsum(cell)
+        if not abs(total - 1.0) <= _EXACT_SUM_TOL:  # the clipped cells must tile the region
+            raise ValueError(f"voronoi_weights: the exact cells cover {total!r} of the region instead of 1 "
+                             f"(points {unique.shape[0]}, region {type(region).__name__}); use method='monte_carlo'")
+        cell = cell / total  # removes rounding only (below 1e-9), so the weights sum to 1 within 1e-12
         cell_se = np.zeros_like(cell)
         used, n_used = "exact", 0
     else:
@@ -187,6 +199,9 @@ def voronoi_weights(X, region, method="auto", n_samples=None, rng=None, *, full_
         used, n_used = backend, n
 
     weights = cell[inverse] / copies[inverse]
+    if not (np.all(np.isfinite(weights)) and np.all(weights >= 0) and abs(math.fsum(weights) - 1.0) <= 1e-12):
+        raise ValueError(f"voronoi_weights: the weights do not form a distribution (sum {math.fsum(weights)!r}); "
+                         "this is a bug, please report it with the points and region")
     if not full_output:
         return weights
     return VoronoiEstimate(weights=weights, stderr=cell_se[inverse] / copies[inverse],
@@ -212,10 +227,27 @@ def _merge_duplicates(X: np.ndarray):
 
 
 def _exact_cell_volumes(unique: np.ndarray, region) -> np.ndarray:
+    """Cell volumes as shares of the region, computed in rescaled coordinates.
+
+    Coordinates are divided by a power of two near the region's extent: an exact change of units
+    (no rounding), under which the cells and their shares do not change, so regions of any scale
+    (±1e300) keep a finite volume. Points are not shifted (a shift would round nearby points
+    onto each other); the 2-D clipping works relative to the box centre instead.
+    """
     lo, hi = region.bounds  # a 1-D Ball is the interval [c - r, c + r], exactly its bounds
+    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    extent = float(np.max(0.5 * hi - 0.5 * lo))
+    scale = 2.0 ** math.floor(math.log2(extent)) if extent > 0 and math.isfinite(extent) else 1.0
+    u = unique / scale
+    lo_s, hi_s = lo / scale, hi / scale
+    total = float(np.prod(hi_s - lo_s))
+    if not (math.isfinite(total) and total > 0):
+        raise ValueError(f"region: its volume is not a finite positive number (bounds {lo.tolist()}, {hi.tolist()})")
     if region.dim == 1:
-        return _interval_cell_lengths(unique[:, 0], float(lo[0]), float(hi[0]))
-    return _box_cell_areas(unique, lo, hi)
+        cells = _interval_cell_lengths(u[:, 0], float(lo_s[0]), float(hi_s[0]))
+    else:
+        cells = _box_cell_areas(u, lo_s, hi_s)
+    return cells / total
 
 
 def _interval_cell_lengths(u: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -259,27 +291,41 @@ def _clipped_cell_area(points, i, neighbours, distances, lo, hi, complete):
     Returns None when the neighbours seen do not certify the cell: a point at distance r from
     x_i can only cut the cell where it is farther than r/2 from x_i, so clipping can stop once
     the cell's radius around x_i is at most half the distance of the next candidate.
+
+    The polygon lives in coordinates relative to the box centre (small numbers, so the shoelace
+    area keeps its precision even for points far outside the box), and each bisector is the
+    half-plane n.z <= n.m with n the unit vector from x_i to x_j and m their midpoint.
     """
-    px, py = float(points[i, 0]), float(points[i, 1])
-    # work relative to x_i: the bisector half-plane is q.z <= |q|^2 / 2 with q = x_j - x_i
-    x0, x1 = float(lo[0]) - px, float(hi[0]) - px
-    y0, y1 = float(lo[1]) - py, float(hi[1]) - py
+    cx, cy = 0.5 * float(lo[0]) + 0.5 * float(hi[0]), 0.5 * float(lo[1]) + 0.5 * float(hi[1])
+    ax, ay = float(points[i, 0]), float(points[i, 1])
+    px, py = ax - cx, ay - cy
+    x0, x1 = float(lo[0]) - cx, float(hi[0]) - cx
+    y0, y1 = float(lo[1]) - cy, float(hi[1]) - cy
     poly = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
-    radius2 = max(x * x + y * y for x, y in poly)
+
+    def radius2(poly):
+        return max((x - px) ** 2 + (y - py) ** 2 for x, y in poly)
+
+    r2 = radius2(poly)
     last = 0.0
     for j, r in zip(neighbours, distances):
         j = int(j)
         if j == i:
             continue
         last = float(r)
-        if radius2 <= 0.25 * last * last:
+        if r2 <= 0.25 * last * last:
             return _polygon_area(poly)
-        qx, qy = float(points[j, 0]) - px, float(points[j, 1]) - py
-        poly = _clip_half_plane(poly, qx, qy, 0.5 * (qx * qx + qy * qy))
+        bx, by = float(points[j, 0]), float(points[j, 1])
+        qx, qy = bx - cx, by - cy
+        nx, ny = bx - ax, by - ay  # from the raw points: distinct points keep a nonzero difference
+        norm = math.hypot(nx, ny)
+        nx, ny = nx / norm, ny / norm
+        mx, my = 0.5 * px + 0.5 * qx, 0.5 * py + 0.5 * qy
+        poly = _clip_half_plane(poly, nx, ny, nx * mx + ny * my)
         if len(poly) < 3:
             return 0.0
-        radius2 = max(x * x + y * y for x, y in poly)
-    if complete or radius2 <= 0.25 * last * last:
+        r2 = radius2(poly)
+    if complete or r2 <= 0.25 * last * last:
         return _polygon_area(poly)
     return None
 

@@ -556,3 +556,39 @@ def test_signed_zero_coordinates_are_the_same_point():
                             n_samples=1000, rng=0)
         assert w[0] == w[1] and abs(w.sum() - 1) < 1e-12
     np.testing.assert_array_equal(radius_graph_weights([[0.0], [-0.0], [1.0]], 0.5), [0.25, 0.25, 0.5])
+
+
+# ----------------------------------------------------------------------------- scale (hardening)
+
+
+@pytest.mark.parametrize("far", [1e8, 1e10, 1e15])
+def test_far_away_points_keep_exact_weights(far):
+    """Two points far outside the unit box: the bisector x + y = 0 leaves the whole box to the first."""
+    from choicelab.sim import Box
+
+    w = voronoi_weights([[far, far], [-far, -far]], Box([0, 0], [1, 1]))
+    assert w.tolist() == [1.0, 0.0]
+    w = voronoi_weights([[far, 0.5], [-far, 0.5]], Box([-1, 0], [1, 1]))  # bisector x = 0 splits the box
+    np.testing.assert_allclose(w, [0.5, 0.5], atol=1e-12)
+
+
+def test_huge_regions_are_rescaled_exactly():
+    """A box of side 2e300 (its volume overflows) gives the same shares as the same picture at unit scale."""
+    from choicelab.sim import Box
+
+    pts = np.array([[0.2, 0.3], [0.5, 0.5], [-0.3, 0.2], [0.7, -0.6]])
+    small = voronoi_weights(pts, Box([-1, -1], [1, 1]))
+    huge = voronoi_weights(pts * 1e300, Box([-1e300, -1e300], [1e300, 1e300]))
+    np.testing.assert_allclose(huge, small, rtol=1e-12)
+    assert abs(huge.sum() - 1.0) <= 1e-12
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 12), st.integers(0, 10**6), st.floats(-6, 6))
+def test_exact_weights_sum_to_one_within_1e_12_at_any_scale(m, seed, log_scale):
+    from choicelab.sim import Box
+
+    scale = 10.0 ** log_scale
+    pts = np.random.default_rng(seed).uniform(-2, 2, size=(m, 2)) * scale
+    w = voronoi_weights(pts, Box([-scale, -scale], [scale, scale]))
+    assert np.all(w >= 0) and abs(w.sum() - 1.0) <= 1e-12
