@@ -157,8 +157,9 @@ def load_matrix(path) -> np.ndarray:
 # PrefLib
 
 
-_META = re.compile(r"^#\s*([^:]+?)\s*:\s?(.*)$")
-_DATA = re.compile(r"^\s*(\d+)\s*:\s*(.*?)\s*$")
+_META = re.compile(r"^\s*#\s*([^:]+?)\s*: ?(.*)$")
+_DATA = re.compile(r"^\s*([0-9]+)\s*:\s*(.*?)\s*$")  # ASCII digits only (\d also takes other scripts' digits)
+_MAX_COUNT = 2**63 - 1
 _NAME_KEY = re.compile(r"^ALTERNATIVE NAME (\d+)$")
 
 
@@ -169,7 +170,7 @@ def _parse_order(text: str, m: int, where: str) -> tuple:
 
     def item(tok: str) -> int:
         tok = tok.strip()
-        if not tok.isdigit():
+        if not re.fullmatch(r"[0-9]+", tok):
             raise ValueError(f"{where}: {tok!r} is not an alternative number")
         x = int(tok)
         if not 1 <= x <= m:
@@ -224,36 +225,47 @@ def read_preflib(path) -> Rankings:
     path, suffix = _suffix(path, tuple(_PREFLIB_SUFFIXES), "read_preflib")
     meta: dict[str, tuple[int, str]] = {}
     names: dict[int, str] = {}
+    name_lines: dict[int, int] = {}
     data: list[tuple[int, str, int, str]] = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            line = raw.rstrip("\r\n")
-            if not line.strip():
-                continue
-            if line.lstrip().startswith("#"):
-                match = _META.match(line.strip())
-                if not match:
-                    continue  # a plain comment
-                key, value = match.group(1).strip().upper(), match.group(2).strip()
-                name = _NAME_KEY.match(key)
-                if name:
-                    names[int(name.group(1))] = value
-                else:
-                    meta[key] = (lineno, value)
-                continue
-            match = _DATA.match(line)
+    text = _text_lines(path)  # UTF-8 (a byte-order mark is skipped); a bad byte names its line
+    for lineno, raw in enumerate(text.split("\n"), start=1):
+        line = raw.rstrip("\r")
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("#"):
+            match = _META.match(line)
             if not match:
-                raise ValueError(f"{path}:{lineno}: expected a data line 'count: order', got {line!r}")
-            data.append((lineno, line, int(match.group(1)), match.group(2)))
+                continue  # a plain comment
+            key, value = match.group(1).strip().upper(), match.group(2)
+            name = _NAME_KEY.match(key)
+            if name:
+                k = int(name.group(1))
+                if k in names:
+                    raise ValueError(f"{path}:{lineno}: ALTERNATIVE NAME {k} repeats line {name_lines[k]}")
+                names[k], name_lines[k] = value, lineno  # kept as written: names may have surrounding spaces
+            else:
+                if key in meta:
+                    raise ValueError(f"{path}:{lineno}: the metadata line {key!r} repeats line {meta[key][0]}")
+                meta[key] = (lineno, value.strip())
+            continue
+        match = _DATA.match(line)
+        if not match:
+            raise ValueError(f"{path}:{lineno}: expected a data line 'count: order', got {line!r}")
+        count = int(match.group(1))
+        if count > _MAX_COUNT:
+            raise ValueError(f"{path}:{lineno}: the count {match.group(1)} is larger than {_MAX_COUNT}")
+        data.append((lineno, line, count, match.group(2)))
     if "NUMBER ALTERNATIVES" not in meta:
         raise ValueError(f"{path}: missing '# NUMBER ALTERNATIVES: m' metadata line (PrefLib 2 format expected)")
     m_line, m_text = meta["NUMBER ALTERNATIVES"]
-    if not m_text.isdigit() or int(m_text) < 1:
+    if not re.fullmatch(r"[0-9]+", m_text) or int(m_text) < 1:
         raise ValueError(f"{path}:{m_line}: NUMBER ALTERNATIVES must be a positive integer, got {m_text!r}")
     m = int(m_text)
     if "DATA TYPE" in meta and meta["DATA TYPE"][1].lower() != suffix[1:]:
         line_no, value = meta["DATA TYPE"]
         raise ValueError(f"{path}:{line_no}: DATA TYPE {value!r} does not match the file suffix {suffix!r}")
+    if not data:
+        raise ValueError(f"{path}: holds no data lines ('count: order'); a preference file needs at least one")
     strict, complete = suffix in (".soc", ".soi"), suffix in (".soc", ".toc")
     orders, counts = [], []
     for lineno, line, count, text in data:
@@ -273,7 +285,7 @@ def read_preflib(path) -> Rankings:
     for key, actual in (("NUMBER VOTERS", sum(counts)), ("NUMBER UNIQUE ORDERS", len(orders))):
         if key in meta:
             line_no, value = meta[key]
-            if not value.isdigit() or int(value) != actual:
+            if not re.fullmatch(r"[0-9]+", value) or int(value) != actual:
                 raise ValueError(f"{path}:{line_no}: {key} says {value!r}, but the data lines give {actual}")
     if names:
         bad = sorted(set(names) - set(range(1, m + 1)))
@@ -318,8 +330,8 @@ def write_preflib(rk: Rankings, path, title: str = "", description: str = "", mo
                 "incomplete formats leave unlisted alternatives uncompared, so this cannot be stored faithfully"
             )
     for field_name, value in (("title", title), ("description", description), ("modification_type", modification_type)):
-        if "\n" in str(value):
-            raise ValueError(f"write_preflib: {field_name} must be one line, got {value!r}")
+        if "\n" in str(value) or "\r" in str(value):
+            raise ValueError(f"write_preflib: {field_name} must be one line (no line break), got {value!r}")
     if rk.names is not None:
         bad = [n for n in rk.names if "\n" in n or "\r" in n]
         if bad:

@@ -230,3 +230,39 @@ def test_preflib_missing_metadata(tmp_path):
     path.write_text("1: 1,2\n")
     with pytest.raises(ValueError, match=r"f\.soc: missing '# NUMBER ALTERNATIVES: m'"):
         sim.read_preflib(path)
+
+
+# ----------------------------------------------------------------------------- PrefLib hardening
+
+
+def _soc(tmp_path, body: str, name="x.soc"):
+    p = tmp_path / name
+    p.write_text(body, encoding="utf-8")
+    return p
+
+
+_HEAD = "# NUMBER ALTERNATIVES: 2\n"
+
+
+@pytest.mark.parametrize("body, message", [
+    (_HEAD + "99999999999999999999: 1,2\n", r"x\.soc:2: the count 99999999999999999999 is larger than"),
+    (_HEAD + "\u0661: 1,2\n", r"x\.soc:2: expected a data line"),  # an Arabic-Indic digit
+    (_HEAD + "1: 1,\u0662\n", r"'\u0662' is not an alternative number"),
+    (_HEAD + "# NUMBER ALTERNATIVES: 3\n1: 1,2\n", r"x\.soc:2: the metadata line 'NUMBER ALTERNATIVES' repeats line 1"),
+    (_HEAD, r"holds no data lines"),
+    (_HEAD + "# ALTERNATIVE NAME 1: a\n# ALTERNATIVE NAME 1: b\n1: 1,2\n", r"x\.soc:3: ALTERNATIVE NAME 1 repeats line 2"),
+])
+def test_preflib_reader_names_each_malformed_line(tmp_path, body, message):
+    with pytest.raises(ValueError, match=message):
+        sim.read_preflib(_soc(tmp_path, body))
+
+
+def test_preflib_names_keep_their_spaces_and_titles_must_be_one_line(tmp_path):
+    rk = sim.Rankings(orders=(((0,), (1,)),), counts=np.array([2]), m=2, names=("  padded ", "b"))
+    sim.write_preflib(rk, tmp_path / "n.soc")
+    assert sim.read_preflib(tmp_path / "n.soc").names == ("  padded ", "b")
+    with pytest.raises(ValueError, match="title must be one line"):
+        sim.write_preflib(rk, tmp_path / "t.soc", title="two\rlines")
+    (tmp_path / "bad.soc").write_bytes(b"# NUMBER ALTERNATIVES: 2\n1: 1,2\n# TITLE: caf\xe9\n")
+    with pytest.raises(sim.DataFileError, match=r"bad\.soc:3: is not UTF-8 text"):
+        sim.read_preflib(tmp_path / "bad.soc")
