@@ -25,8 +25,11 @@ demo: $(STAMP)
 	$(VENV)/bin/choicelab report --db demo.sqlite --batch psz-case-study --out reports
 	@echo "open reports/psz-case-study/index.html"
 
+# lint and format check (ruff, configured in pyproject.toml), then the tests and the docstrings' examples
 test: $(STAMP) browser
-	$(PY) -m pytest -q -n 2 --timeout 600 tests
+	$(VENV)/bin/ruff check choicelab tests benchmarks
+	$(VENV)/bin/ruff format --check choicelab tests benchmarks
+	$(PY) -m pytest -q -n 2 --timeout 600 --doctest-modules choicelab tests
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

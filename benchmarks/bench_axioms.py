@@ -11,6 +11,7 @@ largest score difference between the two. Table 2: registry overhead, ``get_esti
 against ``bt_mle`` called directly. Table 3: wall time of ``verify`` for the whole table,
 quick and full.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,10 @@ def fast_vs_brute(sizes, n_instances, repeat):
             est.fit(mats[0], weights=weights[0]), brute_outcome(name, mats[0], weights[0])  # warm-up: imports
             t_fast = sum(_best_of(lambda P=P, w=w: est.fit(P, weights=w), repeat) for P, w in zip(mats, weights))
             t_brute = sum(_best_of(lambda P=P, w=w: brute_outcome(name, P, w), 1) for P, w in zip(mats, weights))
-            diff = max(float(np.max(np.abs(est.fit(P, weights=w).scores - brute_outcome(name, P, w).scores)))
-                       for P, w in zip(mats, weights))
+            diff = max(
+                float(np.max(np.abs(est.fit(P, weights=w).scores - brute_outcome(name, P, w).scores)))
+                for P, w in zip(mats, weights)
+            )
             rows.append((name, m, t_fast / n_instances, t_brute / n_instances, t_brute / t_fast, diff))
             print(rows[-1], flush=True)
     return rows
@@ -91,8 +94,16 @@ def verify_runtime(modes):
         out = verify(quick=quick, rng=0, progress=False)  # the whole table, as `choicelab verify` runs it
         elapsed = time.perf_counter() - t
         assert len(out) == len(theory_cells())
-        rows.append(("quick" if quick else "full", len(out), sum(v.agrees is True for v in out),
-                     sum(v.agrees is False for v in out), sum(v.agrees is None for v in out), elapsed))
+        rows.append(
+            (
+                "quick" if quick else "full",
+                len(out),
+                sum(v.agrees is True for v in out),
+                sum(v.agrees is False for v in out),
+                sum(v.agrees is None for v in out),
+                elapsed,
+            )
+        )
         print(rows[-1], flush=True)
     return rows
 
@@ -112,30 +123,49 @@ def main(argv=None) -> int:
     t2 = registry_overhead((5, 50, 300), 20)
     t3 = verify_runtime((True, False))
     load1 = os.getloadavg()[0]
-    lines = ["<!-- axioms -->", "## axioms: the checker's fast fits, brute-force re-checks and table runtime", "",
-             "Per fit: seconds through the registry (best of 3) and for the independent brute-force "
-             "re-check of `choicelab.axioms.search.brute_outcome` (one run); ratio = brute / registry "
-             "(higher = the fast path is faster); max |diff| = largest score difference between the two. "
-             "Random three-type BT mixtures; Eq. 2 weights Dirichlet(1); mean over 5 matrices.", "",
-             "| estimator | m | registry (s) | brute force (s) | ratio | max abs diff |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "<!-- axioms -->",
+        "## axioms: the checker's fast fits, brute-force re-checks and table runtime",
+        "",
+        "Per fit: seconds through the registry (best of 3) and for the independent brute-force "
+        "re-check of `choicelab.axioms.search.brute_outcome` (one run); ratio = brute / registry "
+        "(higher = the fast path is faster); max |diff| = largest score difference between the two. "
+        "Random three-type BT mixtures; Eq. 2 weights Dirichlet(1); mean over 5 matrices.",
+        "",
+        "| estimator | m | registry (s) | brute force (s) | ratio | max abs diff |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, m, tf, tb, ratio, diff in t1:
         lines.append(f"| {name} | {m} | {tf:.3g} | {tb:.3g} | {ratio:.1f}x | {diff:.1e} |")
-    lines += ["", "Registry overhead: `get_estimator('mle').fit(instance)` against `bt_mle(P)` (best of 20); "
-              "ratio = registry / direct (1.0 = no overhead).", "",
-              "| m | bt_mle (s) | registry (s) | ratio |", "|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "Registry overhead: `get_estimator('mle').fit(instance)` against `bt_mle(P)` (best of 20); "
+        "ratio = registry / direct (1.0 = no overhead).",
+        "",
+        "| m | bt_mle (s) | registry (s) | ratio |",
+        "|---:|---:|---:|---:|",
+    ]
     for m, td, tr, ratio in t2:
         lines.append(f"| {m} | {td:.3g} | {tr:.3g} | {ratio:.2f} |")
-    lines += ["", "`verify()` wall time for the whole table (`choicelab verify [--quick]`; one run each): the "
-              "theory cells and the cells measured without a verdict (A1 on every reward estimator).", "",
-              "| mode | cells | agree with theory | contradict it | no verdict | wall time (s) |",
-              "|---|---:|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "`verify()` wall time for the whole table (`choicelab verify [--quick]`; one run each): the "
+        "theory cells and the cells measured without a verdict (A1 on every reward estimator).",
+        "",
+        "| mode | cells | agree with theory | contradict it | no verdict | wall time (s) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for mode, n, agree, bad, none, el in t3:
         lines.append(f"| {mode} | {n} | {agree} | {bad} | {none} | {el:.1f} |")
-    lines += ["", f"Command: `.venv/bin/python benchmarks/bench_axioms.py`, run {_dt.date.today().isoformat()} on "
-              f"{platform.machine()} ({os.cpu_count()} cores, Python {platform.python_version()}, numpy "
-              f"{np.__version__}); machine shared with other jobs, 1-min load average {load0:.1f} at start, "
-              f"{load1:.1f} at end.", "<!-- /axioms -->", ""]
+    lines += [
+        "",
+        f"Command: `.venv/bin/python benchmarks/bench_axioms.py`, run {_dt.date.today().isoformat()} on "
+        f"{platform.machine()} ({os.cpu_count()} cores, Python {platform.python_version()}, numpy "
+        f"{np.__version__}); machine shared with other jobs, 1-min load average {load0:.1f} at start, "
+        f"{load1:.1f} at end.",
+        "<!-- /axioms -->",
+        "",
+    ]
     out = HERE / "results" / "axioms.md"
     out.write_text("\n".join(lines))
     print(f"wrote {out}")

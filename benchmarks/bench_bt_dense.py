@@ -19,6 +19,7 @@ its own subprocess, stopped after ``--cap`` seconds. Ratio = baseline time / cho
 the same instance. Results go to ``benchmarks/results/bt.md`` (section "dense"; not written by
 ``--quick``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -101,9 +102,10 @@ def _worker(spec):
     P, w = make_instance(spec["m"], spec["seed"], spec["weighted"])
     kind = spec["kind"]
     if kind == "cvxpy":
+        import cvxpy  # noqa: F401  (import outside the timing)
+
         from choicelab.estimators.reference import bt_mle_cvxpy
 
-        import cvxpy  # noqa: F401  (import outside the timing)
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -130,7 +132,9 @@ def run_baseline(spec, cap):
         try:
             proc = subprocess.run(
                 [sys.executable, __file__, "--worker", json.dumps(spec)],
-                capture_output=True, text=True, timeout=cap,
+                capture_output=True,
+                text=True,
+                timeout=cap,
             )
         except subprocess.TimeoutExpired:
             return None, None
@@ -176,7 +180,7 @@ def main(argv=None):
     for m in small:
         for weighted in (False, True):
             P, w = make_instance(m, seed=m, weighted=weighted)
-            t_ours, fit = time_choicelab(lambda: bt_mle(P, w, lam=lam), args.repeat)
+            t_ours, fit = time_choicelab(lambda P=P, w=w: bt_mle(P, w, lam=lam), args.repeat)
             t_ref, r_ref = run_baseline(dict(kind="cvxpy", m=m, seed=m, weighted=weighted, lam=lam), args.cap)
             diff = None if r_ref is None else float(np.max(np.abs(r_ref - fit.rewards)))
             rows1.append((m, "Eq. 2" if weighted else "Eq. 1", fit.info["method"], t_ours, t_ref, diff))
@@ -185,7 +189,7 @@ def main(argv=None):
     for m in large:
         for weighted in (False, True):
             P, w = make_instance(m, seed=m, weighted=weighted)
-            t_ours, fit = time_choicelab(lambda: bt_mle(P, w, lam=lam), args.repeat)
+            t_ours, fit = time_choicelab(lambda P=P, w=w: bt_mle(P, w, lam=lam), args.repeat)
             t_b, r_b = run_baseline(dict(kind="plain_newton", m=m, seed=m, weighted=weighted, lam=lam), args.cap)
             diff = None if r_b is None else float(np.max(np.abs(r_b - fit.rewards)))
             label = f"{'Eq. 2' if weighted else 'Eq. 1'}, lam = {lam}"
@@ -194,7 +198,7 @@ def main(argv=None):
         P, _ = make_instance(m, seed=m, weighted=False)
         N = P.copy()
         np.fill_diagonal(N, 0.0)
-        t_ours, fit = time_choicelab(lambda: bt_mle_counts(N, lam=0.0), args.repeat)
+        t_ours, fit = time_choicelab(lambda N=N: bt_mle_counts(N, lam=0.0), args.repeat)
         t_c, r_c = run_baseline(dict(kind="choix_ilsr_dense", m=m, seed=m, weighted=False, lam=0.0), args.cap)
         diff = None if r_c is None else float(np.max(np.abs(r_c - fit.rewards)))  # both centred
         rows2.append((m, "Eq. 1 on N = P, lam = 0", fit.info["method"], t_ours, "choix ilsr_pairwise_dense", t_c, diff))
@@ -215,7 +219,9 @@ def main(argv=None):
     ]
     for m, obj, meth, t, tr, d in rows1:
         if tr is None:
-            lines.append(f"| {m} | {obj}, lam = {lam} | {meth} | {_fmt(t)} | > {args.cap:.0f} (stopped) | > {args.cap / t:.0f}x | - |")
+            lines.append(
+                f"| {m} | {obj}, lam = {lam} | {meth} | {_fmt(t)} | > {args.cap:.0f} (stopped) | > {args.cap / t:.0f}x | - |"
+            )
         else:
             lines.append(f"| {m} | {obj}, lam = {lam} | {meth} | {_fmt(t)} | {_fmt(tr)} | {tr / t:.0f}x | {d:.1e} |")
     lines += [
@@ -225,7 +231,9 @@ def main(argv=None):
     ]
     for m, obj, meth, t, base, tb, d in rows2:
         if tb is None:
-            lines.append(f"| {m} | {obj} | {meth} | {_fmt(t)} | {base} | > {args.cap:.0f} (stopped) | > {args.cap / t:.0f}x | - |")
+            lines.append(
+                f"| {m} | {obj} | {meth} | {_fmt(t)} | {base} | > {args.cap:.0f} (stopped) | > {args.cap / t:.0f}x | - |"
+            )
         else:
             lines.append(f"| {m} | {obj} | {meth} | {_fmt(t)} | {base} | {_fmt(tb)} | {tb / t:.1f}x | {d:.1e} |")
     lines += [

@@ -23,6 +23,7 @@ compares the two reward vectors (both centred: choix centres ilsr's output, and 
 the optimum has sum r = 0, SPEC P4). Results go to ``benchmarks/results/bt.md`` (section
 "sparse"; not written by ``--quick``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -103,7 +104,9 @@ def main(argv=None):
     from choicelab.estimators.bt import bt_mle_comparisons
     from choicelab.sim.data import Comparisons, win_counts
 
-    grid = [(200, 5000), (2000, 20000)] if args.quick else [(1000, 10**5), (10**4, 10**5), (1000, 10**6), (10**4, 10**6)]
+    grid = (
+        [(200, 5000), (2000, 20000)] if args.quick else [(1000, 10**5), (10**4, 10**5), (1000, 10**6), (10**4, 10**6)]
+    )
     load0 = os.getloadavg()[0]
     capped = {}  # (kind, lam) -> (m, n) instances where that baseline hit the cap
     rows = []
@@ -115,8 +118,19 @@ def main(argv=None):
         fits = {}
         for kind, lam in (("ilsr", 0.0), ("opt", 0.0), ("opt", LAM)):
             if lam == 0.0 and n_comp > 1:
-                rows.append((m, n, lam, None, None, kind, "n/a", None,
-                             f"graph has {n_comp} strongly connected components: the unregularized MLE does not exist"))
+                rows.append(
+                    (
+                        m,
+                        n,
+                        lam,
+                        None,
+                        None,
+                        kind,
+                        "n/a",
+                        None,
+                        f"graph has {n_comp} strongly connected components: the unregularized MLE does not exist",
+                    )
+                )
                 continue
             if lam not in fits:
                 best, fit = float("inf"), None
@@ -129,7 +143,11 @@ def main(argv=None):
             best, fit = fits[lam]
             smaller = [(mm, nn) for mm, nn in capped.get((kind, lam), []) if mm <= m and nn <= n]
             if smaller:
-                tb, rb, note = None, None, f"not run: > {args.cap:.0f} s already at m={smaller[0][0]}, n={smaller[0][1]}"
+                tb, rb, note = (
+                    None,
+                    None,
+                    f"not run: > {args.cap:.0f} s already at m={smaller[0][0]}, n={smaller[0][1]}",
+                )
             else:
                 tb, rb = run_baseline(dict(kind=kind, m=m, n=n, seed=seed, lam=lam), args.cap)
                 note = "" if tb is not None else f"stopped at {args.cap:.0f} s"
@@ -159,7 +177,11 @@ def main(argv=None):
             lines.append(f"| {m} | {n} | {lam} | - | - | {name(kind, lam)} | - | - | - | {note} |")
             continue
         tb_s = f"{tb:.3g}" if tb is not None else (f"> {args.cap:.0f}" if "stopped" in note else "-")
-        ratio = f"{tb / t:.0f}x" if tb is not None else (f"> {args.cap / t:.0f}x" if "stopped" in note or "not run" in note else "-")
+        ratio = (
+            f"{tb / t:.0f}x"
+            if tb is not None
+            else (f"> {args.cap / t:.0f}x" if "stopped" in note or "not run" in note else "-")
+        )
         d_s = f"{d:.1e}" if d is not None else "-"
         lines.append(f"| {m} | {n} | {lam} | {t:.3g} | {it} | {name(kind, lam)} | {tb_s} | {ratio} | {d_s} | {note} |")
     lines += [

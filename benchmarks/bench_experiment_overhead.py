@@ -18,6 +18,7 @@ m = 64 alternatives (heavier fits, the same bookkeeping). Three ways, each on th
 
 Ratios are time / direct time; ms/run of overhead = (time - direct) / runs.
 """
+
 from __future__ import annotations
 
 import os
@@ -105,22 +106,38 @@ def main(argv=None) -> int:
             best["run_batch"] = min(best["run_batch"], via_run_batch(sc))
         base = best["direct"]
         for how in ("direct", "run_task", "run_batch"):
-            rows.append({"m": m, "runs": len(runs), "how": how, "seconds": best[how], "ratio": best[how] / base,
-                         "overhead_ms": 1e3 * (best[how] - base) / len(runs)})
-    lines = ["## scenarios: experiment runner overhead against direct calls", "",
-             "The `clone-sweep` built-in (3 estimators, 2 measures, clone count swept over 0, 1, 2, 4) timed three "
-             "ways on the same runs: **direct**, a hand-written loop calling `sim`, `voronoi_weights`, `bt_mle` "
-             "and `borda` (the baseline); **run_task**, the runner's unit of work (pydantic re-validation, "
-             "conditions, estimator and measure registries, result rows); **run_batch**, the whole inline batch "
-             "into a fresh SQLite store. Best of 3; ratio = time / direct time; overhead = extra ms per run.", "",
-             "| m | runs | how | time (s) | ratio vs direct | overhead (ms/run) |",
-             "|---:|---:|---|---:|---:|---:|"]
+            rows.append(
+                {
+                    "m": m,
+                    "runs": len(runs),
+                    "how": how,
+                    "seconds": best[how],
+                    "ratio": best[how] / base,
+                    "overhead_ms": 1e3 * (best[how] - base) / len(runs),
+                }
+            )
+    lines = [
+        "## scenarios: experiment runner overhead against direct calls",
+        "",
+        "The `clone-sweep` built-in (3 estimators, 2 measures, clone count swept over 0, 1, 2, 4) timed three "
+        "ways on the same runs: **direct**, a hand-written loop calling `sim`, `voronoi_weights`, `bt_mle` "
+        "and `borda` (the baseline); **run_task**, the runner's unit of work (pydantic re-validation, "
+        "conditions, estimator and measure registries, result rows); **run_batch**, the whole inline batch "
+        "into a fresh SQLite store. Best of 3; ratio = time / direct time; overhead = extra ms per run.",
+        "",
+        "| m | runs | how | time (s) | ratio vs direct | overhead (ms/run) |",
+        "|---:|---:|---|---:|---:|---:|",
+    ]
     for r in rows:
-        lines.append(f"| {r['m']} | {r['runs']} | {r['how']} | {r['seconds']:.3f} | {r['ratio']:.2f}x | "
-                     f"{r['overhead_ms']:.2f} |")
-    lines += ["", f"Command: `.venv/bin/python benchmarks/bench_experiment_overhead.py`, run "
-              f"{_dt.date.today().isoformat()} on {platform.machine()} (Python {platform.python_version()}, "
-              f"numpy {np.__version__}, {os.cpu_count()} cores), 1-minute load average {os.getloadavg()[0]:.1f}."]
+        lines.append(
+            f"| {r['m']} | {r['runs']} | {r['how']} | {r['seconds']:.3f} | {r['ratio']:.2f}x | {r['overhead_ms']:.2f} |"
+        )
+    lines += [
+        "",
+        f"Command: `.venv/bin/python benchmarks/bench_experiment_overhead.py`, run "
+        f"{_dt.date.today().isoformat()} on {platform.machine()} (Python {platform.python_version()}, "
+        f"numpy {np.__version__}, {os.cpu_count()} cores), 1-minute load average {os.getloadavg()[0]:.1f}.",
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.quick:

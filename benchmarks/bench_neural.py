@@ -15,6 +15,7 @@ exits with status 1 otherwise. A second row uses m = 50000 alternatives and n = 
 Each row is measured with 1 torch thread and with torch's default (``--threads``). Times are
 the median of ``--repeats`` runs; writes ``benchmarks/results/neural.md``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,9 @@ def loop_baseline(X, comps, seeds, steps, batch, hidden, lr, base_seed=0, dtype=
     out = []
     for s in range(seeds):
         g = seed_generator(base_seed, s)
-        model = torch.nn.Sequential(torch.nn.Linear(X.shape[1], hidden, dtype=dtype), torch.nn.ReLU(),
-                                    torch.nn.Linear(hidden, 1, dtype=dtype))
+        model = torch.nn.Sequential(
+            torch.nn.Linear(X.shape[1], hidden, dtype=dtype), torch.nn.ReLU(), torch.nn.Linear(hidden, 1, dtype=dtype)
+        )
         with torch.no_grad():
             for layer in (model[0], model[2]):
                 bound = 1.0 / np.sqrt(layer.in_features)
@@ -99,13 +101,24 @@ def timed(fn, repeats):
 def run_case(m, d, n, seeds, steps, batch, hidden, lr, repeats):
     X, comps = make_data(m, d, n)
     neural_bt(X, comps, seeds=2, steps=3, batch_size=batch, hidden=hidden, lr=lr)  # warm-up
-    t_batched, fit = timed(lambda: neural_bt(X, comps, hidden=hidden, lr=lr, batch_size=batch, steps=steps,
-                                             seeds=seeds), repeats)
+    t_batched, fit = timed(
+        lambda: neural_bt(X, comps, hidden=hidden, lr=lr, batch_size=batch, steps=steps, seeds=seeds), repeats
+    )
     t_loop, loop = timed(lambda: loop_baseline(X, comps, seeds, steps, batch, hidden, lr), repeats)
     work = seeds * steps * batch
-    return {"m": m, "n": n, "seeds": seeds, "steps": steps, "t_loop": t_loop, "t_batched": t_batched,
-            "ratio": t_loop / t_batched, "cps_batched": work / t_batched, "cps_loop": work / t_loop,
-            "diff32": float(np.abs(fit.per_seed() - loop).max()), "evaluation": fit.settings["evaluation"]}
+    return {
+        "m": m,
+        "n": n,
+        "seeds": seeds,
+        "steps": steps,
+        "t_loop": t_loop,
+        "t_batched": t_batched,
+        "ratio": t_loop / t_batched,
+        "cps_batched": work / t_batched,
+        "cps_loop": work / t_loop,
+        "diff32": float(np.abs(fit.per_seed() - loop).max()),
+        "evaluation": fit.settings["evaluation"],
+    }
 
 
 def agreement64(m, d, n, seeds, steps, batch, hidden, lr):
@@ -120,8 +133,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="tiny smoke run (2 seeds x 20 steps); writes nothing")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per method (median reported)")
-    ap.add_argument("--threads", default=f"1,{torch.get_num_threads()}",
-                    help="comma-separated torch intra-op thread counts to measure (default: 1 and torch's default)")
+    ap.add_argument(
+        "--threads",
+        default=f"1,{torch.get_num_threads()}",
+        help="comma-separated torch intra-op thread counts to measure (default: 1 and torch's default)",
+    )
     args = ap.parse_args(argv)
     threads = [int(t) for t in args.threads.split(",")]
     if args.quick:
@@ -139,9 +155,12 @@ def main(argv=None) -> int:
             row = run_case(**case, batch=512, hidden=32, lr=1e-4, repeats=repeats)
             row["threads"] = n_threads
             rows.append(row)
-            print(f"threads={n_threads} m={row['m']} n={row['n']} seeds={row['seeds']} steps={row['steps']}: "
-                  f"loop {row['t_loop']:.2f} s, batched {row['t_batched']:.3f} s, ratio {row['ratio']:.1f}x, "
-                  f"max |batched - loop| (float32) = {row['diff32']:.2e}", flush=True)
+            print(
+                f"threads={n_threads} m={row['m']} n={row['n']} seeds={row['seeds']} steps={row['steps']}: "
+                f"loop {row['t_loop']:.2f} s, batched {row['t_batched']:.3f} s, ratio {row['ratio']:.1f}x, "
+                f"max |batched - loop| (float32) = {row['diff32']:.2e}",
+                flush=True,
+            )
     diff64 = agreement64(**check, batch=512, hidden=32, lr=1e-4)
     print(f"float64 agreement ({check['seeds']} seeds x {check['steps']} steps): max |batched - loop| = {diff64:.2e}")
     if not args.quick:
@@ -178,13 +197,18 @@ def write_results(rows, repeats, check, diff64):
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['threads']} | {r['m']} | {r['n']} | {r['seeds']} x {r['steps']} | {r['t_loop']:.2f} | "
-                     f"{r['t_batched']:.3f} | {r['ratio']:.1f}x | {r['cps_batched']:.3g} | {r['cps_loop']:.3g} | "
-                     f"{r['evaluation']} | {r['diff32']:.1e} |")
-    lines += ["", "The machine is shared with other engineers' jobs (2 cores), so absolute times are noisy; "
-              "each ratio is measured within one run. With 2 torch threads on busy cores, every op that opens "
-              "a parallel region can stall for milliseconds (both methods suffer, the loop more: it runs "
-              "20x more ops); the 1-thread rows are the steadier comparison."]
+        lines.append(
+            f"| {r['threads']} | {r['m']} | {r['n']} | {r['seeds']} x {r['steps']} | {r['t_loop']:.2f} | "
+            f"{r['t_batched']:.3f} | {r['ratio']:.1f}x | {r['cps_batched']:.3g} | {r['cps_loop']:.3g} | "
+            f"{r['evaluation']} | {r['diff32']:.1e} |"
+        )
+    lines += [
+        "",
+        "The machine is shared with other engineers' jobs (2 cores), so absolute times are noisy; "
+        "each ratio is measured within one run. With 2 torch threads on busy cores, every op that opens "
+        "a parallel region can stall for milliseconds (both methods suffer, the loop more: it runs "
+        "20x more ops); the 1-thread rows are the steadier comparison.",
+    ]
     out = HERE / "results" / "neural.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")

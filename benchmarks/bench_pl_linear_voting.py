@@ -17,6 +17,7 @@ Ratio = baseline time / choicelab time on the same instance (> 1: choicelab is f
 the best of ``--repeat`` runs, baselines run once. Results go to
 ``benchmarks/results/pl_linear_voting.md`` (not written by ``--quick``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -102,8 +103,16 @@ def linear_table(sizes, repeat):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             t_cv, ref = once(lambda: linear_mle_cvxpy(X, comps, lam=0.1))
-        rows.append(("linear_mle_cvxpy (Clarabel)", f"m={m}, d={d}", n, t_cv, t_cv / t_cl,
-                     np.abs(ref.info["theta"] - fit.theta).max()))
+        rows.append(
+            (
+                "linear_mle_cvxpy (Clarabel)",
+                f"m={m}, d={d}",
+                n,
+                t_cv,
+                t_cv / t_cl,
+                np.abs(ref.info["theta"] - fit.theta).max(),
+            )
+        )
     return rows
 
 
@@ -126,8 +135,12 @@ def kemeny_table(ms, repeat):
 
 
 def table(title, head, rows):
-    lines = [f"**{title}**", "", f"| method | {head} | n | time (s) | ratio | max abs diff |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"**{title}**",
+        "",
+        f"| method | {head} | n | time (s) | ratio | max abs diff |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, size, n, t, ratio, diff in rows:
         lines.append(f"| {name} | {size} | {n} | {t:.4g} | {ratio:.3g}x | {diff:.1e} |")
     return "\n".join(lines)
@@ -144,12 +157,21 @@ def main(argv=None) -> int:
         pl_sizes, cv_max = [(10, 200), (10, 2000), (30, 2000), (30, 20000)], 200
         lin_sizes, k_ms, repeat = [(50, 10, 2000), (200, 20, 20000)], [6, 7, 8, 9], args.repeat
     parts = [
-        table("Plackett-Luce, full rankings, lam = 0.1 (ratio = baseline time / pl_mle time)", "m",
-              pl_table(pl_sizes, cv_max, cv_max, repeat)),
-        table("Linear reward, sampled comparisons, lam = 0.1 (ratio = cvxpy time / linear_mle time)", "size",
-              linear_table(lin_sizes, repeat)),
-        table("Kemeny on a random P (ratio = enumeration time / milp time; diff = optimal-score gap)", "m",
-              kemeny_table(k_ms, repeat)),
+        table(
+            "Plackett-Luce, full rankings, lam = 0.1 (ratio = baseline time / pl_mle time)",
+            "m",
+            pl_table(pl_sizes, cv_max, cv_max, repeat),
+        ),
+        table(
+            "Linear reward, sampled comparisons, lam = 0.1 (ratio = cvxpy time / linear_mle time)",
+            "size",
+            linear_table(lin_sizes, repeat),
+        ),
+        table(
+            "Kemeny on a random P (ratio = enumeration time / milp time; diff = optimal-score gap)",
+            "m",
+            kemeny_table(k_ms, repeat),
+        ),
     ]
     cmd = "`.venv/bin/python benchmarks/bench_pl_linear_voting.py`"
     text = (

@@ -13,6 +13,7 @@ extrapolated per ordered pair to m = 2000:
 Usage: ``.venv/bin/python benchmarks/bench_preference_matrix.py [--quick]``. The full run
 writes ``benchmarks/results/sim.md``; ``--quick`` only prints a tiny smoke run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -100,10 +101,20 @@ def main(argv=None) -> int:
     per_pair_naive = t_naive / m_naive**2
     rows = [
         ("preference_matrix (vectorised)", m_big, t_vec_big, "measured", 1.0),
-        ("cached rewards + Python pair loop", m_big, per_pair_cached * m_big**2,
-         f"extrapolated from m={m_small} ({t_cached:.2f} s)", per_pair_cached * m_big**2 / t_vec_big),
-        ("naive per-pair loop", m_big, per_pair_naive * m_big**2,
-         f"extrapolated from m={m_naive} ({t_naive:.2f} s)", per_pair_naive * m_big**2 / t_vec_big),
+        (
+            "cached rewards + Python pair loop",
+            m_big,
+            per_pair_cached * m_big**2,
+            f"extrapolated from m={m_small} ({t_cached:.2f} s)",
+            per_pair_cached * m_big**2 / t_vec_big,
+        ),
+        (
+            "naive per-pair loop",
+            m_big,
+            per_pair_naive * m_big**2,
+            f"extrapolated from m={m_naive} ({t_naive:.2f} s)",
+            per_pair_naive * m_big**2 / t_vec_big,
+        ),
         ("preference_matrix (vectorised)", m_small, t_vec_small, "measured", 1.0),
         ("cached rewards + Python pair loop", m_small, t_cached, "measured", t_cached / t_vec_small),
     ]
@@ -113,7 +124,8 @@ def main(argv=None) -> int:
         "",
         f"`Population.preference_matrix` (T = 5 BT types, topic-table rewards, d = 16) against per-pair "
         f"Python loops computing the same matrix (agreement checked, max |diff| {err:.1e}). "
-        f"The loops are timed on fewer alternatives and their cost per ordered pair is scaled to the {m_big}^2 pairs of m = {m_big}; ratio = time / "
+        f"The loops are timed on fewer alternatives and their cost per ordered pair is scaled to the "
+        f"{m_big}^2 pairs of m = {m_big}; ratio = time / "
         "vectorised time at the same m (higher = slower than vectorised).",
         "",
         "| method | m | time (s) | how | ratio vs vectorised |",

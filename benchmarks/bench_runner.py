@@ -10,6 +10,7 @@ Every timing is the whole ``run_batch`` call: pool start, runs, and writing ever
 Store: ``Store.record_done`` for many runs (one transaction each: results, a blob, the status),
 against the baseline of plain ``sqlite3`` inserting the same result rows, one transaction per run.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,10 @@ TARGET_SECONDS = 0.6
 
 def _selftest_text(n_runs: int, work: int, values: int = 3) -> str:
     """An experiment of the ``selftest`` measure alone: no world, no data, no fits (data.kind = "none")."""
-    return (f'[scenario]\nname = "bench-selftest"\nseeds = {n_runs}\n\n[data]\nkind = "none"\n\n'
-            f'[measures]\nnames = ["selftest"]\n\n[measures.options.selftest]\nwork = {work}\nvalues = {values}\n')
+    return (
+        f'[scenario]\nname = "bench-selftest"\nseeds = {n_runs}\n\n[data]\nkind = "none"\n\n'
+        f'[measures]\nnames = ["selftest"]\n\n[measures.options.selftest]\nwork = {work}\nvalues = {values}\n'
+    )
 
 
 def _selftest_params(work: int) -> dict:
@@ -97,8 +100,7 @@ def two_plain_processes(text: str, source: Path) -> float:
         path = Path(tmp) / "batch.toml"
         path.write_text(text)
         t0 = time.perf_counter()
-        procs = [subprocess.Popen([sys.executable, "-c", _HALF_BATCH, str(path), str(source), str(k)])
-                 for k in (0, 1)]
+        procs = [subprocess.Popen([sys.executable, "-c", _HALF_BATCH, str(path), str(source), str(k)]) for k in (0, 1)]
         if any(p.wait() != 0 for p in procs):
             raise RuntimeError("a plain benchmark process failed")
         return time.perf_counter() - t0
@@ -110,27 +112,72 @@ def throughput(quick: bool) -> list[dict]:
     n = 4 if quick else 32
     sc = parse_scenario(_selftest_text(n, work), HERE / "bench-selftest.toml")
     base, conc = time_batch(sc, 1)
-    rows.append({"batch": f"selftest CPU loop ({per_run:.2f} s/run)", "runs": n, "engine": "inline", "workers": 1,
-                 "seconds": base, "ratio": 1.0, "concurrency": conc})
+    rows.append(
+        {
+            "batch": f"selftest CPU loop ({per_run:.2f} s/run)",
+            "runs": n,
+            "engine": "inline",
+            "workers": 1,
+            "seconds": base,
+            "ratio": 1.0,
+            "concurrency": conc,
+        }
+    )
     for engine in ("local", "dask"):
         t, conc = time_batch(sc, 2, engine)
-        rows.append({"batch": f"selftest CPU loop ({per_run:.2f} s/run)", "runs": n, "engine": engine, "workers": 2,
-                     "seconds": t, "ratio": base / t, "concurrency": conc})
+        rows.append(
+            {
+                "batch": f"selftest CPU loop ({per_run:.2f} s/run)",
+                "runs": n,
+                "engine": engine,
+                "workers": 2,
+                "seconds": t,
+                "ratio": base / t,
+                "concurrency": conc,
+            }
+        )
     if not quick:
         n_psz = 10  # enough runs that pool start-up and uneven run lengths do not dominate
         text = re.sub(r"(?m)^seeds = 20$", f"seeds = {n_psz}", builtin_path("psz-case-study").read_text(), count=1)
         sc = parse_scenario(text, builtin_path("psz-case-study"))
         base, conc = time_batch(sc, 1)
         label = f"psz-case-study ({n_psz} runs)"
-        rows.append({"batch": label, "runs": n_psz, "engine": "inline", "workers": 1,
-                     "seconds": base, "ratio": 1.0, "concurrency": conc})
+        rows.append(
+            {
+                "batch": label,
+                "runs": n_psz,
+                "engine": "inline",
+                "workers": 1,
+                "seconds": base,
+                "ratio": 1.0,
+                "concurrency": conc,
+            }
+        )
         for engine in ("local", "dask"):
             t, conc = time_batch(sc, 2, engine)
-            rows.append({"batch": label, "runs": n_psz, "engine": engine, "workers": 2,
-                         "seconds": t, "ratio": base / t, "concurrency": conc})
+            rows.append(
+                {
+                    "batch": label,
+                    "runs": n_psz,
+                    "engine": engine,
+                    "workers": 2,
+                    "seconds": t,
+                    "ratio": base / t,
+                    "concurrency": conc,
+                }
+            )
         t = two_plain_processes(text, builtin_path("psz-case-study"))
-        rows.append({"batch": label, "runs": n_psz, "engine": "2 plain processes (ceiling)", "workers": 2,
-                     "seconds": t, "ratio": base / t, "concurrency": float("nan")})
+        rows.append(
+            {
+                "batch": label,
+                "runs": n_psz,
+                "engine": "2 plain processes (ceiling)",
+                "workers": 2,
+                "seconds": t,
+                "ratio": base / t,
+                "concurrency": float("nan"),
+            }
+        )
     return rows
 
 
@@ -139,8 +186,10 @@ def store_rate(quick: bool) -> list[dict]:
     rng = np.random.default_rng(0)
     values = rng.standard_normal((n_runs, n_rows))
     blob = rng.standard_normal(64)
-    runs = [Run(run_id=f"run{k:06d}", batch="bench", kind="experiment", params={"k": k}, seed=k, point={})
-            for k in range(n_runs)]
+    runs = [
+        Run(run_id=f"run{k:06d}", batch="bench", kind="experiment", params={"k": k}, seed=k, point={})
+        for k in range(n_runs)
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "store.sqlite")
         store.record_batch("bench", "experiment")
@@ -148,8 +197,17 @@ def store_rate(quick: bool) -> list[dict]:
         t0 = time.perf_counter()
         for k, run in enumerate(runs):
             # rows as a run returns them (TaskOutput.rows: one mapping per measured value)
-            rows = [{"condition": "default", "estimator": "est", "measure": "metric", "item": f"{j}", "label": "",
-                     "value": float(values[k, j])} for j in range(n_rows)]
+            rows = [
+                {
+                    "condition": "default",
+                    "estimator": "est",
+                    "measure": "metric",
+                    "item": f"{j}",
+                    "label": "",
+                    "value": float(values[k, j]),
+                }
+                for j in range(n_rows)
+            ]
             store.record_done(run.run_id, rows, {"curve": blob}, seconds=0.0)
         ours = time.perf_counter() - t0
         store.close()
@@ -157,23 +215,43 @@ def store_rate(quick: bool) -> list[dict]:
         con = sqlite3.connect(Path(tmp) / "raw.sqlite", isolation_level=None)
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
-        con.execute("CREATE TABLE results (run_id TEXT NOT NULL, condition TEXT NOT NULL, estimator TEXT NOT NULL, "
-                    "measure TEXT NOT NULL, item TEXT NOT NULL, label TEXT NOT NULL DEFAULT '', value REAL, "
-                    "stderr REAL, ci_low REAL, ci_high REAL, PRIMARY KEY (run_id, condition, estimator, measure, item))")
+        con.execute(
+            "CREATE TABLE results (run_id TEXT NOT NULL, condition TEXT NOT NULL, estimator TEXT NOT NULL, "
+            "measure TEXT NOT NULL, item TEXT NOT NULL, label TEXT NOT NULL DEFAULT '', value REAL, "
+            "stderr REAL, ci_low REAL, ci_high REAL, PRIMARY KEY (run_id, condition, estimator, measure, item))"
+        )
         t0 = time.perf_counter()
         for k, run in enumerate(runs):
             con.execute("BEGIN")
-            con.executemany("INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?)",
-                            [(run.run_id, "default", "est", "metric", f"{j}", "", float(values[k, j]), None, None, None)
-                             for j in range(n_rows)])
+            con.executemany(
+                "INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (run.run_id, "default", "est", "metric", f"{j}", "", float(values[k, j]), None, None, None)
+                    for j in range(n_rows)
+                ],
+            )
             con.execute("COMMIT")
         raw = time.perf_counter() - t0
         con.close()
     return [
-        {"method": "plain sqlite3 (results rows only)", "runs": n_runs, "rows_per_run": n_rows, "seconds": raw,
-         "runs_per_s": n_runs / raw, "rows_per_s": n_runs * n_rows / raw, "ratio": 1.0},
-        {"method": "Store.record_done (rows + blob + status)", "runs": n_runs, "rows_per_run": n_rows, "seconds": ours,
-         "runs_per_s": n_runs / ours, "rows_per_s": n_runs * n_rows / ours, "ratio": ours / raw},
+        {
+            "method": "plain sqlite3 (results rows only)",
+            "runs": n_runs,
+            "rows_per_run": n_rows,
+            "seconds": raw,
+            "runs_per_s": n_runs / raw,
+            "rows_per_s": n_runs * n_rows / raw,
+            "ratio": 1.0,
+        },
+        {
+            "method": "Store.record_done (rows + blob + status)",
+            "runs": n_runs,
+            "rows_per_run": n_rows,
+            "seconds": ours,
+            "runs_per_s": n_runs / ours,
+            "rows_per_s": n_runs * n_rows / ours,
+            "ratio": ours / raw,
+        },
     ]
 
 
@@ -185,35 +263,50 @@ def main(argv=None) -> int:
     tp = throughput(args.quick)
     st = store_rate(args.quick)
     load_after = os.getloadavg()[0]
-    lines = ["## scenarios: runner throughput and store write rate", "",
-             "Batch throughput of `run_batch`: inline (`workers=1`, the baseline) against 2 workers "
-             "(local spawned process pool, and a Dask `LocalCluster` with 2 single-threaded worker "
-             "processes); one BLAS/OpenMP thread per worker. Times are whole `run_batch` calls "
-             "(pool or cluster start-up, runs, and every result written to the store); "
-             "ratio = inline time / time (goal >= 1.8 on 2 workers). Concurrency = sum of the runs' "
-             "own wall times / batch wall time: how many runs were in flight on average (2 means both "
-             "workers busy throughout, whatever the machine's load). The last row is the machine's own "
-             "ceiling for the real batch: two bare Python processes computing every other run, no runner "
-             "and no store; when it is below 2x, two runs slow each other down on this machine (shared "
-             "caches and memory bandwidth of the two vCPUs), and no runner can do better.", "",
-             "| batch | runs | engine | workers | time (s) | speed-up vs inline | concurrency |",
-             "|---|---:|---|---:|---:|---:|---:|"]
+    lines = [
+        "## scenarios: runner throughput and store write rate",
+        "",
+        "Batch throughput of `run_batch`: inline (`workers=1`, the baseline) against 2 workers "
+        "(local spawned process pool, and a Dask `LocalCluster` with 2 single-threaded worker "
+        "processes); one BLAS/OpenMP thread per worker. Times are whole `run_batch` calls "
+        "(pool or cluster start-up, runs, and every result written to the store); "
+        "ratio = inline time / time (goal >= 1.8 on 2 workers). Concurrency = sum of the runs' "
+        "own wall times / batch wall time: how many runs were in flight on average (2 means both "
+        "workers busy throughout, whatever the machine's load). The last row is the machine's own "
+        "ceiling for the real batch: two bare Python processes computing every other run, no runner "
+        "and no store; when it is below 2x, two runs slow each other down on this machine (shared "
+        "caches and memory bandwidth of the two vCPUs), and no runner can do better.",
+        "",
+        "| batch | runs | engine | workers | time (s) | speed-up vs inline | concurrency |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
     for r in tp:
-        lines.append(f"| {r['batch']} | {r['runs']} | {r['engine']} | {r['workers']} | {r['seconds']:.2f} | "
-                     f"{r['ratio']:.2f}x | {'–' if np.isnan(r['concurrency']) else format(r['concurrency'], '.2f')} |")
-    lines += ["", "Store write rate: one transaction per run (results rows, one 64-float blob, the `done` "
-              "status), against plain `sqlite3` inserting the same result rows, one transaction per run "
-              "(ratio = time / plain time, higher = slower).", "",
-              "| method | runs | rows/run | time (s) | runs/s | result rows/s | ratio vs plain |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
+        lines.append(
+            f"| {r['batch']} | {r['runs']} | {r['engine']} | {r['workers']} | {r['seconds']:.2f} | "
+            f"{r['ratio']:.2f}x | {'–' if np.isnan(r['concurrency']) else format(r['concurrency'], '.2f')} |"
+        )
+    lines += [
+        "",
+        "Store write rate: one transaction per run (results rows, one 64-float blob, the `done` "
+        "status), against plain `sqlite3` inserting the same result rows, one transaction per run "
+        "(ratio = time / plain time, higher = slower).",
+        "",
+        "| method | runs | rows/run | time (s) | runs/s | result rows/s | ratio vs plain |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in st:
-        lines.append(f"| {r['method']} | {r['runs']} | {r['rows_per_run']} | {r['seconds']:.3f} | "
-                     f"{r['runs_per_s']:.0f} | {r['rows_per_s']:.0f} | {r['ratio']:.2f}x |")
-    lines += ["", f"Command: `.venv/bin/python benchmarks/bench_runner.py`, run {_dt.date.today().isoformat()} on "
-              f"{platform.machine()} (Python {platform.python_version()}, numpy {np.__version__}, "
-              f"{os.cpu_count()} cores), machine shared with other jobs: 1-minute load average "
-              f"{load_before:.1f} before and {load_after:.1f} after. A 2-worker speed-up needs two idle "
-              f"cores; with a load above the core count the workers only get a share of them."]
+        lines.append(
+            f"| {r['method']} | {r['runs']} | {r['rows_per_run']} | {r['seconds']:.3f} | "
+            f"{r['runs_per_s']:.0f} | {r['rows_per_s']:.0f} | {r['ratio']:.2f}x |"
+        )
+    lines += [
+        "",
+        f"Command: `.venv/bin/python benchmarks/bench_runner.py`, run {_dt.date.today().isoformat()} on "
+        f"{platform.machine()} (Python {platform.python_version()}, numpy {np.__version__}, "
+        f"{os.cpu_count()} cores), machine shared with other jobs: 1-minute load average "
+        f"{load_before:.1f} before and {load_after:.1f} after. A 2-worker speed-up needs two idle "
+        f"cores; with a load above the core count the workers only get a share of them.",
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.quick:

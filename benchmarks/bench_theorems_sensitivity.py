@@ -17,6 +17,7 @@ alternative.
 
 Results go to ``benchmarks/results/theorems_sensitivity.md`` (not written by ``--quick``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,10 @@ def table_x3(quick: bool) -> list[str]:
 
     n = 100 if quick else 1000
     p_values = [0.01] if quick else [0.01, 0.05]
-    rows = ["| estimator | P_ij | n per pair | data | time (s) | ratio | learned P_ik | abs diff |",
-            "|---|---:|---:|---|---:|---:|---:|---:|"]
+    rows = [
+        "| estimator | P_ij | n per pair | data | time (s) | ratio | learned P_ik | abs diff |",
+        "|---|---:|---:|---|---:|---:|---:|---:|",
+    ]
     get_estimator("dpo").fit(sim.Instance.from_matrix([[0.5, 0.7], [0.3, 0.5]]), steps=5)  # import torch first
     for name in ("dpo", "neural_mle"):
         est = get_estimator(name)
@@ -61,14 +64,18 @@ def table_x3(quick: bool) -> list[str]:
         for p in p_values:
             comps, (a, b) = S.three_option_data(p, 0.99, n)
             inst = sim.Instance.from_matrix(S._world_matrix(a, b))
-            t_mat, out_mat = _best_of(lambda: est.fit(inst, data=None, lam=0.1 / n, rng=0,
-                                                      pairs=np.array([[0, 1], [1, 2]]), **opts), 1 if quick else 2)
+            t_mat, out_mat = _best_of(
+                lambda: est.fit(inst, data=None, lam=0.1 / n, rng=0, pairs=np.array([[0, 1], [1, 2]]), **opts),
+                1 if quick else 2,
+            )
             t_cmp, out_cmp = _best_of(lambda: est.fit(inst, data=comps, lam=0.1, rng=0, **opts), 1)
             p_mat = float(expit(out_mat.scores[0] - out_mat.scores[2]))
             p_cmp = float(expit(out_cmp.scores[0] - out_cmp.scores[2]))
             rows.append(f"| {name} | {p:g} | {n} | matrix, 2 pairs | {t_mat:.4g} | 1x | {p_mat:.6f} | 0 |")
-            rows.append(f"| {name} | {p:g} | {n} | {2 * n} comparisons | {t_cmp:.4g} | {t_cmp / t_mat:.3g}x | "
-                        f"{p_cmp:.6f} | {abs(p_cmp - p_mat):.1e} |")
+            rows.append(
+                f"| {name} | {p:g} | {n} | {2 * n} comparisons | {t_cmp:.4g} | {t_cmp / t_mat:.3g}x | "
+                f"{p_cmp:.6f} | {abs(p_cmp - p_mat):.1e} |"
+            )
             print(rows[-2], rows[-1], sep="\n", flush=True)
     return rows
 
@@ -107,24 +114,26 @@ def main(argv=None) -> int:
     p6 = table_p6(args.quick)
     if args.quick:
         return 0
-    text = "\n".join([
-        "## axioms: theorem and sensitivity checks (P6, X3)",
-        "",
-        "**X3: training on the two trained pairs as a matrix versus on the comparisons "
-        "(ratio = comparisons time / matrix time; same optimum, diff = |learned P_ik difference|)**",
-        "",
-        *x3,
-        "",
-        "**P6: the S-space MLE on G grid points versus the weighted MLE on M with the grid's weights "
-        "(ratio = grid time / weighted time; diff = max |s_a - r^w_{n(a)}|)**",
-        "",
-        *p6,
-        "",
-        f"Command: `.venv/bin/python benchmarks/bench_theorems_sensitivity.py`, run {_dt.date.today().isoformat()} "
-        f"on {platform.machine()} (Python {platform.python_version()}, numpy {np.__version__}), machine shared "
-        "with other jobs; fast fits best of 2-3, slow baselines once.",
-        "",
-    ])
+    text = "\n".join(
+        [
+            "## axioms: theorem and sensitivity checks (P6, X3)",
+            "",
+            "**X3: training on the two trained pairs as a matrix versus on the comparisons "
+            "(ratio = comparisons time / matrix time; same optimum, diff = |learned P_ik difference|)**",
+            "",
+            *x3,
+            "",
+            "**P6: the S-space MLE on G grid points versus the weighted MLE on M with the grid's weights "
+            "(ratio = grid time / weighted time; diff = max |s_a - r^w_{n(a)}|)**",
+            "",
+            *p6,
+            "",
+            f"Command: `.venv/bin/python benchmarks/bench_theorems_sensitivity.py`, run {_dt.date.today().isoformat()} "
+            f"on {platform.machine()} (Python {platform.python_version()}, numpy {np.__version__}), machine shared "
+            "with other jobs; fast fits best of 2-3, slow baselines once.",
+            "",
+        ]
+    )
     out = HERE / "results" / "theorems_sensitivity.md"
     out.write_text(text)
     print(f"wrote {out}")

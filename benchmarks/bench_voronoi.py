@@ -20,6 +20,7 @@ Slow baselines are stopped after ``--time-cap`` seconds (at least one chunk of 6
 their throughput is measured on the samples done. The library method always runs the full N.
 Results go to ``benchmarks/results/voronoi.md`` (not written by ``--quick``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,6 +56,7 @@ def _worker(spec: dict) -> dict:
     rng = np.random.default_rng(seed + 1)
     # warm up imports and code paths so that one-off costs stay out of the timing
     import scipy.spatial  # noqa: F401
+
     small = np.random.default_rng(99).random((10, d))
     W.voronoi_weights(small, region, method="kdtree", n_samples=1000, rng=0, warn_rel_stderr=1e9)
     W.voronoi_weights(small, region, method="brute", n_samples=1000, rng=0, warn_rel_stderr=1e9)
@@ -89,8 +91,15 @@ def _worker(spec: dict) -> dict:
             counts += np.bincount(nearest(region.sample(b, rng)), minlength=m)
             done += b
     seconds = time.perf_counter() - t0
-    return {**spec, "backend": backend, "done": done, "seconds": seconds,
-            "rate": done / seconds, "peak_mib": _maxrss_mib() - before, "rss_mib": _maxrss_mib()}
+    return {
+        **spec,
+        "backend": backend,
+        "done": done,
+        "seconds": seconds,
+        "rate": done / seconds,
+        "peak_mib": _maxrss_mib() - before,
+        "rss_mib": _maxrss_mib(),
+    }
 
 
 def _float64_brute(X):
@@ -101,11 +110,11 @@ def _float64_brute(X):
     def query(Z):
         out = np.empty(Z.shape[0], dtype=np.intp)
         for s in range(0, Z.shape[0], rows):
-            zb = Z[s:s + rows]
+            zb = Z[s : s + rows]
             D = zb @ (-2.0 * X.T)
             D += sq
             D += np.einsum("ij,ij->i", zb, zb)[:, None]
-            out[s:s + rows] = D.argmin(axis=1)
+            out[s : s + rows] = D.argmin(axis=1)
         return out
 
     return query
@@ -122,8 +131,10 @@ def _float32_agreement(d: int, m: int, n: int, seed: int = 0) -> dict:
     ref = _float64_brute(X)(Z)
     lib = W._brute_search(X, region)(Z)
     c = X.mean(axis=0)
-    raw = ((Z - c).astype(np.float32) @ (-2 * (X - c).T).astype(np.float32)
-           + np.einsum("ij,ij->i", X - c, X - c).astype(np.float32)).argmin(axis=1)
+    raw = (
+        (Z - c).astype(np.float32) @ (-2 * (X - c).T).astype(np.float32)
+        + np.einsum("ij,ij->i", X - c, X - c).astype(np.float32)
+    ).argmin(axis=1)
     # count the rows the library sent to the float64 re-check by re-running its test
     calls = []
     orig = W._exact_nearest
@@ -132,19 +143,29 @@ def _float32_agreement(d: int, m: int, n: int, seed: int = 0) -> dict:
         W._brute_search(X, region)(Z)
     finally:
         W._exact_nearest = orig
-    return {"d": d, "m": m, "n": n, "raw_f32_disagree": int(np.count_nonzero(raw != ref)),
-            "lib_disagree": int(np.count_nonzero(lib != ref)), "rechecked": int(sum(calls))}
+    return {
+        "d": d,
+        "m": m,
+        "n": n,
+        "raw_f32_disagree": int(np.count_nonzero(raw != ref)),
+        "lib_disagree": int(np.count_nonzero(lib != ref)),
+        "rechecked": int(sum(calls)),
+    }
 
 
 def _run(spec: dict, one_thread: bool = False) -> dict:
     env = dict(os.environ, **(ONE_THREAD if one_thread else {}))
-    res = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], env=env,
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(spec)], env=env, capture_output=True, text=True
+    )
     if res.returncode != 0:
         raise RuntimeError(f"worker {spec} failed:\n{res.stderr}")
     out = json.loads(res.stdout.strip().splitlines()[-1])
-    print(f"  {out['kind']:8s} d={out['d']:3d} m={out['m']:6d}: {out['rate']:.3g} samples/s "
-          f"({out['done']} in {out['seconds']:.2f} s, +{out['peak_mib']:.0f} MiB)", flush=True)
+    print(
+        f"  {out['kind']:8s} d={out['d']:3d} m={out['m']:6d}: {out['rate']:.3g} samples/s "
+        f"({out['done']} in {out['seconds']:.2f} s, +{out['peak_mib']:.0f} MiB)",
+        flush=True,
+    )
     return out
 
 
@@ -210,7 +231,7 @@ def _markdown(rows, sweep, exact, agree, n, n_sweep, cap, quick) -> str:
         "the ratios compare runs made minutes apart on the same machine).",
         "",
         f"Points and samples uniform in [0, 1]^d; N = {n:,} samples. `auto` = "
-        "`voronoi_weights(X, Box, method=\"monte_carlo\")` (backend chosen per dimension, all cores, "
+        '`voronoi_weights(X, Box, method="monte_carlo")` (backend chosen per dimension, all cores, '
         "sampling and counting included); `kdtree x1` = cKDTree query with workers=1; "
         "`brute f64 x1` = blocked float64 `||z||^2 - 2 z.x + ||x||^2` argmin with BLAS on one thread. "
         f"Baselines slower than {cap:g} s are measured on the samples done by then. Peak = growth of the "
@@ -225,7 +246,8 @@ def _markdown(rows, sweep, exact, agree, n, n_sweep, cap, quick) -> str:
             f"| {auto['d']} | {auto['m']:,} | {auto['backend']} | {auto['rate']:.3g} | {auto['seconds']:.1f} | "
             f"{kd1['rate']:.3g} | {bf1['rate']:.3g} | {auto['rate'] / kd1['rate']:.2f} | "
             f"{auto['rate'] / bf1['rate']:.2f} | {auto['peak_mib']:.0f} / {kd1['peak_mib']:.0f} / "
-            f"{bf1['peak_mib']:.0f} |")
+            f"{bf1['peak_mib']:.0f} |"
+        )
     lines += [
         "",
         f"Crossover of the library backends (all cores; N = {n_sweep:,}, or what finished in "
@@ -251,8 +273,7 @@ def _markdown(rows, sweep, exact, agree, n, n_sweep, cap, quick) -> str:
         "",
         "| d | samples | raw float32 disagreements | re-checked | library disagreements |",
         "|---|---|---|---|---|",
-    ] + [f"| {a['d']} | {a['n']:,} | {a['raw_f32_disagree']} | {a['rechecked']} | {a['lib_disagree']} |"
-         for a in agree]
+    ] + [f"| {a['d']} | {a['n']:,} | {a['raw_f32_disagree']} | {a['rechecked']} | {a['lib_disagree']} |" for a in agree]
     return "\n".join(lines) + "\n"
 
 

@@ -5,6 +5,7 @@ Usage: ``.venv/bin/python benchmarks/run_all.py [--quick] [--only NAME ...]``
 ``benchmarks/results/<topic>.md``; this runner only sequences them, so that no two
 benchmarks compete for the 2 cores.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -8,6 +8,7 @@ Subpackages (imported lazily, so ``import choicelab`` stays cheap):
 ``scenarios``  declarative batches, runner and results store
 ``reports``    HTML / Markdown reports with figures
 """
+
 from __future__ import annotations
 
 import importlib

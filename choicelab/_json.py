@@ -3,6 +3,7 @@
 Witnesses, verdicts and everything else the axiom checks hand to ``json.dumps`` go through
 this function, so numpy values, non-finite numbers and dataclasses are converted one way only.
 """
+
 from __future__ import annotations
 
 import dataclasses

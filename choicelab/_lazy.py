@@ -1,4 +1,5 @@
 """Lazy re-exports: a subpackage names its public API without importing heavy modules."""
+
 from __future__ import annotations
 
 import importlib

@@ -23,6 +23,7 @@ Traceback (most recent call last):
 ...
 ValueError: bt_mle: weights must sum to 1 within 1e-09 (they are never rescaled), got sum 1.1
 """
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,15 @@ import numbers
 
 import numpy as np
 
-__all__ = ["WEIGHT_SUM_TOL", "MATRIX_TOL", "as_rng", "as_seed", "check_weights", "check_preference_matrix",
-           "check_lambda"]
+__all__ = [
+    "WEIGHT_SUM_TOL",
+    "MATRIX_TOL",
+    "as_rng",
+    "as_seed",
+    "check_weights",
+    "check_preference_matrix",
+    "check_lambda",
+]
 
 WEIGHT_SUM_TOL = 1e-9  # |sum(w) - 1| allowed (the sum is 1, so absolute and relative tolerance coincide)
 MATRIX_TOL = 1e-9  # allowed deviation from P_ii = 1/2 and from P_ij + P_ji = 1
@@ -92,8 +100,9 @@ def as_seed(seed, name: str = "seed", who: str | None = None, bound: int = 2**63
 
 
 # ----------------------------------------------------------------------------- weights
-def check_weights(weights, m: int, name: str = "weights", who: str | None = None, *,
-                  positive: bool = False) -> np.ndarray:
+def check_weights(
+    weights, m: int, name: str = "weights", who: str | None = None, *, positive: bool = False
+) -> np.ndarray:
     """Validate a weight vector of the weighted objective (one weight per alternative).
 
     Parameters
@@ -130,8 +139,9 @@ def check_weights(weights, m: int, name: str = "weights", who: str | None = None
         raise ValueError(f"{pre}{name}[{k}] = {w[k]} must be finite and {'> 0' if positive else '>= 0'}")
     total = math.fsum(w.tolist())
     if abs(total - 1.0) > WEIGHT_SUM_TOL:
-        raise ValueError(f"{pre}{name} must sum to 1 within {WEIGHT_SUM_TOL:g} (they are never rescaled), "
-                         f"got sum {total!r}")
+        raise ValueError(
+            f"{pre}{name} must sum to 1 within {WEIGHT_SUM_TOL:g} (they are never rescaled), got sum {total!r}"
+        )
     return w
 
 
@@ -159,7 +169,7 @@ def check_preference_matrix(P, name: str = "P", who: str | None = None, *, min_m
         raise ValueError(f"{pre}{name} must be {need}, got shape {P.shape}")
     m = P.shape[0]
     for lo in range(0, m, _BLOCK_ROWS):
-        rows = P[lo:lo + _BLOCK_ROWS]
+        rows = P[lo : lo + _BLOCK_ROWS]
         bad = np.argwhere(~np.isfinite(rows))
         if bad.size:
             i, j = bad[0]
@@ -174,7 +184,7 @@ def check_preference_matrix(P, name: str = "P", who: str | None = None, *, min_m
         raise ValueError(f"{pre}{name}[{i}, {i}] = {P[i, i]}, but P_ii = 1/2 is required (within {MATRIX_TOL:g})")
     worst, where = 0.0, None
     for lo in range(0, m, _BLOCK_ROWS):
-        dev = np.abs(P[lo:lo + _BLOCK_ROWS] + P[:, lo:lo + _BLOCK_ROWS].T - 1.0)
+        dev = np.abs(P[lo : lo + _BLOCK_ROWS] + P[:, lo : lo + _BLOCK_ROWS].T - 1.0)
         k = int(np.argmax(dev))
         if dev.flat[k] > worst:
             worst, where = float(dev.flat[k]), (lo + k // m, k % m)
@@ -182,7 +192,8 @@ def check_preference_matrix(P, name: str = "P", who: str | None = None, *, min_m
         i, j = where
         raise ValueError(
             f"{pre}{name}[{i}, {j}] + {name}[{j}, {i}] = {P[i, j] + P[j, i]} ({name}[{i}, {j}] = {P[i, j]} and "
-            f"{name}[{j}, {i}] = {P[j, i]}), but P_ij + P_ji = 1 is required (within {MATRIX_TOL:g})")
+            f"{name}[{j}, {i}] = {P[j, i]}), but P_ij + P_ji = 1 is required (within {MATRIX_TOL:g})"
+        )
     return P
 
 

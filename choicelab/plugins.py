@@ -13,6 +13,7 @@ group the first time it is asked for its entries (:func:`load_entry_points`), in
 so spawned workers see the same plugins. A plugin that fails to import is reported once, as a
 warning naming the plugin, and skipped; it never breaks the other registries.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -20,8 +21,14 @@ import warnings
 
 __all__ = ["GROUPS", "load_entry_points", "PluginWarning"]
 
-GROUPS = ("choicelab.estimators", "choicelab.measures", "choicelab.weightings", "choicelab.readers",
-          "choicelab.figures", "choicelab.conditions")
+GROUPS = (
+    "choicelab.estimators",
+    "choicelab.measures",
+    "choicelab.weightings",
+    "choicelab.readers",
+    "choicelab.figures",
+    "choicelab.conditions",
+)
 _loaded: set = set()
 
 
@@ -43,8 +50,12 @@ def load_entry_points(group: str) -> list[str]:
         try:
             importlib.import_module(ep.value.split(":")[0])
         except Exception as exc:  # a broken plugin must not break choicelab
-            warnings.warn(f"plugin {ep.name!r} ({ep.value}, entry point group {group}) could not be imported: "
-                          f"{type(exc).__name__}: {exc}", PluginWarning, stacklevel=2)
+            warnings.warn(
+                f"plugin {ep.name!r} ({ep.value}, entry point group {group}) could not be imported: "
+                f"{type(exc).__name__}: {exc}",
+                PluginWarning,
+                stacklevel=2,
+            )
             continue
         names.append(ep.name)
     return names

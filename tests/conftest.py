@@ -1,4 +1,5 @@
 """Fixtures shared across the test folders."""
+
 from __future__ import annotations
 
 import os
@@ -27,3 +28,8 @@ def _builtin_text(name: str, **replace) -> str:
 def builtin_text():
     """``builtin_text(name, key=value, ...)``: a built-in scenario's TOML with lines replaced."""
     return _builtin_text
+
+
+# The plugin files are test data, imported by the tests under their own module names (as a user's
+# --plugin would be): collecting them as modules too would register their entries twice.
+collect_ignore_glob = ["scenarios/plugins/*.py"]

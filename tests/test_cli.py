@@ -6,9 +6,17 @@ import pytest
 HEAVY = ("torch", "cvxpy", "matplotlib", "pandas", "scipy", "numpy", "pydantic", "distributed")
 
 
-@pytest.mark.parametrize("argv, needle", [([], "verify"), (["run"], "--plugin"), (["list"], "--json"),
-                                          (["report"], "--batch"), (["export"], "--table"),
-                                          (["verify"], "--quick")])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        ([], "verify"),
+        (["run"], "--plugin"),
+        (["list"], "--json"),
+        (["report"], "--batch"),
+        (["export"], "--table"),
+        (["verify"], "--quick"),
+    ],
+)
 def test_help_imports_nothing_heavy(argv, needle):
     """`choicelab --help` and each subcommand's help are instant: no torch, cvxpy, matplotlib, numpy ..."""
     code = (
@@ -40,12 +48,14 @@ def test_lazy_subpackages_resolve():
 def test_bad_options_exit_2_with_one_line(capsys):
     from choicelab.cli import main
 
-    for argv, needle in ((["run", "psz-borda", "--workers", "abc"], "invalid int value: 'abc'"),
-                         (["run", "psz-borda", "--engine", "spark"], "invalid choice: 'spark'"),
-                         (["run"], "the following arguments are required: NAME_OR_FILE"),
-                         (["export", "--format", "xml"], "invalid choice: 'xml'"),
-                         (["report", "--nope"], "unrecognized arguments: --nope"),
-                         (["frobnicate"], "invalid choice: 'frobnicate'")):
+    for argv, needle in (
+        (["run", "psz-borda", "--workers", "abc"], "invalid int value: 'abc'"),
+        (["run", "psz-borda", "--engine", "spark"], "invalid choice: 'spark'"),
+        (["run"], "the following arguments are required: NAME_OR_FILE"),
+        (["export", "--format", "xml"], "invalid choice: 'xml'"),
+        (["report", "--nope"], "unrecognized arguments: --nope"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ):
         with pytest.raises(SystemExit) as exc:
             main(argv)
         err = capsys.readouterr().err

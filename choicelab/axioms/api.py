@@ -5,6 +5,7 @@ compares the measurement with the theory table (:func:`~choicelab.axioms.base.ex
 and produces the :class:`~choicelab.axioms.base.Verdict`. ``agrees`` is None when theory is
 silent on the cell or the measurement is inconclusive, else ``measured == expected``.
 """
+
 from __future__ import annotations
 
 import sys
@@ -14,7 +15,13 @@ import numpy as np
 
 from choicelab._validation import as_rng, as_seed
 from choicelab.axioms.base import (
-    INCONCLUSIVE, THEORY, Measurement, Verdict, expected_verdict, get_axiom, list_axioms,
+    INCONCLUSIVE,
+    THEORY,
+    Measurement,
+    Verdict,
+    expected_verdict,
+    get_axiom,
+    list_axioms,
 )
 from choicelab.axioms.search import cell_seed
 
@@ -29,9 +36,17 @@ def _agreement(expected: str | None, measured: str) -> bool | None:
 
 def _verdict(axiom_id: str, estimator: str, meas: Measurement) -> Verdict:
     expected = expected_verdict(axiom_id, estimator)
-    return Verdict(axiom=axiom_id, estimator=estimator, expected=expected if expected is not None else "",
-                   measured=meas.measured, agrees=_agreement(expected, meas.measured), magnitude=meas.magnitude,
-                   witness=meas.witness, detail=meas.detail, data=meas.data)
+    return Verdict(
+        axiom=axiom_id,
+        estimator=estimator,
+        expected=expected if expected is not None else "",
+        measured=meas.measured,
+        agrees=_agreement(expected, meas.measured),
+        magnitude=meas.magnitude,
+        witness=meas.witness,
+        detail=meas.detail,
+        data=meas.data,
+    )
 
 
 def check(axiom_id: str, estimator: str = "mle", instance=None, rng=None, quick: bool = False) -> Verdict:
@@ -116,8 +131,9 @@ def theory_cells(axioms=None, estimators=None, silent: bool = False) -> list[tup
     return cells
 
 
-def verify(quick: bool = False, rng=0, estimators=None, axioms=None, progress=None,
-           silent: bool = False) -> list[Verdict]:
+def verify(
+    quick: bool = False, rng=0, estimators=None, axioms=None, progress=None, silent: bool = False
+) -> list[Verdict]:
     """Measure every cell of the theory table (SPEC §3).
 
     Parameters
@@ -168,9 +184,15 @@ def verify(quick: bool = False, rng=0, estimators=None, axioms=None, progress=No
 
 def _error_verdict(axiom_id: str, estimator: str, exc: Exception) -> Verdict:
     expected = expected_verdict(axiom_id, estimator)
-    return Verdict(axiom=axiom_id, estimator=estimator, expected=expected or "", measured=INCONCLUSIVE,
-                   agrees=None, detail=f"ERROR {type(exc).__name__}: {exc}",
-                   data={"error": traceback.format_exc()})
+    return Verdict(
+        axiom=axiom_id,
+        estimator=estimator,
+        expected=expected or "",
+        measured=INCONCLUSIVE,
+        agrees=None,
+        detail=f"ERROR {type(exc).__name__}: {exc}",
+        data={"error": traceback.format_exc()},
+    )
 
 
 def replay(witness: dict) -> Measurement:

@@ -4,10 +4,11 @@ The theory table is data: ``THEORY[(axiom_id, estimator)]`` is the verdict theor
 A check function only measures; :func:`choicelab.axioms.api.check` compares the measurement
 with ``THEORY`` and produces the :class:`Verdict`.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Callable
 
 from choicelab._json import to_jsonable
 
@@ -141,31 +142,56 @@ def _axiom_sort_key(axiom_id: str):
 _H, _V = HOLDS, VIOLATED
 _THEORY_ROWS: tuple[tuple[str, str, str], ...] = (
     # A1 robustness to approximate clones [PSZ]
-    ("A1", "mle", _V), ("A1", "weighted_mle", _H),
+    ("A1", "mle", _V),
+    ("A1", "weighted_mle", _H),
     # A2 independence of exact clones
-    ("A2", "mle", _V), ("A2", "borda", _V), ("A2", "copeland", _V), ("A2", "kemeny", _V),
-    ("A2", "weighted_mle", _H), ("A2", "schulze", _H), ("A2", "ranked_pairs", _H),
+    ("A2", "mle", _V),
+    ("A2", "borda", _V),
+    ("A2", "copeland", _V),
+    ("A2", "kemeny", _V),
+    ("A2", "weighted_mle", _H),
+    ("A2", "schulze", _H),
+    ("A2", "ranked_pairs", _H),
     # A3 Pareto
-    ("A3", "mle", _H), ("A3", "weighted_mle", _H),
+    ("A3", "mle", _H),
+    ("A3", "weighted_mle", _H),
     # A4 pairwise majority consistency [GE]
-    ("A4", "mle", _V), ("A4", "weighted_mle", _V), ("A4", "copeland", _H), ("A4", "schulze", _H),
-    ("A4", "ranked_pairs", _H), ("A4", "kemeny", _H),
+    ("A4", "mle", _V),
+    ("A4", "weighted_mle", _V),
+    ("A4", "copeland", _H),
+    ("A4", "schulze", _H),
+    ("A4", "ranked_pairs", _H),
+    ("A4", "kemeny", _H),
     # A5 Condorcet consistency
-    ("A5", "mle", _V), ("A5", "weighted_mle", _V), ("A5", "copeland", _H), ("A5", "schulze", _H),
-    ("A5", "ranked_pairs", _H), ("A5", "kemeny", _H), ("A5", "maximal_lottery", _H),
+    ("A5", "mle", _V),
+    ("A5", "weighted_mle", _V),
+    ("A5", "copeland", _H),
+    ("A5", "schulze", _H),
+    ("A5", "ranked_pairs", _H),
+    ("A5", "kemeny", _H),
+    ("A5", "maximal_lottery", _H),
     # A6 monotonicity
-    ("A6", "mle", _H), ("A6", "weighted_mle", _H),
+    ("A6", "mle", _H),
+    ("A6", "weighted_mle", _H),
     # A7 anonymity, A8 neutrality
-    ("A7", "mle", _H), ("A7", "weighted_mle", _H),
-    ("A8", "mle", _H), ("A8", "weighted_mle", _H),
+    ("A7", "mle", _H),
+    ("A7", "weighted_mle", _H),
+    ("A8", "mle", _H),
+    ("A8", "weighted_mle", _H),
     # T1 impossibility [PSZ]: "holds" means the impossibility is exhibited
     ("T1", "mle", _H),
     # P4-P8 [SLH, PSZ]
-    ("P4", "mle", _H), ("P5", "weighted_mle", _H), ("P6", "weighted_mle", _H),
-    ("P7", "weighted_mle", _H), ("P8", "weighted_mle", _H),
+    ("P4", "mle", _H),
+    ("P5", "weighted_mle", _H),
+    ("P6", "weighted_mle", _H),
+    ("P7", "weighted_mle", _H),
+    ("P8", "weighted_mle", _H),
     # X1-X4 [XK]
-    ("X1", "mle", _H), ("X2", "mle", _H),
-    ("X3", "mle", _H), ("X3", "neural_mle", _H), ("X3", "dpo", _H),
+    ("X1", "mle", _H),
+    ("X2", "mle", _H),
+    ("X3", "mle", _H),
+    ("X3", "neural_mle", _H),
+    ("X3", "dpo", _H),
     ("X4", "pl_mle", _H),
 )
 THEORY: dict[tuple[str, str], str] = {(a, e): v for a, e, v in _THEORY_ROWS}

@@ -7,6 +7,7 @@ term, the voting rules by direct enumeration of their definitions. They sit next
 references of :mod:`choicelab.estimators.reference`, which serve the estimator tests; these
 serve the axiom checks (small m, no optional dependency).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -50,8 +51,10 @@ def brute_outcome(estimator: str, X, weights=None, lam: float = LAM):
         return _brute_bt(estimator, X, weights, lam)
     if estimator in _RULES:
         if estimator in ("kemeny", "schulze") and X.shape[0] > BRUTE_ENUM_MAX_M:
-            raise BruteForceUnavailable(f"brute-force {estimator} enumerates permutations or paths; limited to "
-                                        f"m <= {BRUTE_ENUM_MAX_M}, got m = {X.shape[0]}")
+            raise BruteForceUnavailable(
+                f"brute-force {estimator} enumerates permutations or paths; limited to "
+                f"m <= {BRUTE_ENUM_MAX_M}, got m = {X.shape[0]}"
+            )
         return _brute_rule(estimator, X, weights)
     raise BruteForceUnavailable(f"no independent brute-force computation for estimator {estimator!r}")
 
@@ -77,8 +80,13 @@ def _brute_bt(estimator, X, weights, lam):
     idx = np.flatnonzero(pos)
     Xs, ws = X[np.ix_(idx, idx)], w[idx]
     scale = max(float(np.sum(np.outer(ws, ws) * Xs)), 1e-300)  # keep the objective of order one for BFGS
-    res = minimize(lambda r: tuple(v / scale for v in _bt_objective(r, Xs, ws, lam)), np.zeros(idx.size),
-                   jac=True, method="BFGS", options={"gtol": 1e-11, "maxiter": 20000})
+    res = minimize(
+        lambda r: tuple(v / scale for v in _bt_objective(r, Xs, ws, lam)),
+        np.zeros(idx.size),
+        jac=True,
+        method="BFGS",
+        options={"gtol": 1e-11, "maxiter": 20000},
+    )
     r = np.zeros(m)
     r[idx] = res.x
     gnorm = float(np.linalg.norm(_bt_objective(res.x, Xs, ws, lam)[1]))
@@ -91,8 +99,7 @@ def _brute_bt(estimator, X, weights, lam):
 
         r[i] = brentq(identity, -1e3, 1e3, xtol=1e-13)
     converged = gnorm <= 1e-7 * max(1.0, scale)
-    return _reward_output(f"{estimator} (brute force: scipy BFGS)", r, res, converged,
-                          None if weights is None else w)
+    return _reward_output(f"{estimator} (brute force: scipy BFGS)", r, res, converged, None if weights is None else w)
 
 
 def _brute_rule(rule, P, weights):
@@ -105,8 +112,16 @@ def _brute_rule(rule, P, weights):
         scores = np.array([sum(w[j] * P[i, j] for j in range(m)) for i in range(m)])
         order, winners = _order_ties(scores, 1e-9), _tops(scores, 1e-9)
     elif rule == "copeland":
-        scores = np.array([sum(1.0 if P[i, j] > 0.5 + 1e-12 else 0.5 if abs(P[i, j] - 0.5) <= 1e-12 else 0.0
-                               for j in range(m) if j != i) for i in range(m)])
+        scores = np.array(
+            [
+                sum(
+                    1.0 if P[i, j] > 0.5 + 1e-12 else 0.5 if abs(P[i, j] - 0.5) <= 1e-12 else 0.0
+                    for j in range(m)
+                    if j != i
+                )
+                for i in range(m)
+            ]
+        )
         order, winners = _order_ties(scores, 0.25), _tops(scores, 0.0)
     elif rule == "schulze":
         p = _schulze_paths(P)
@@ -127,9 +142,15 @@ def _brute_rule(rule, P, weights):
         order, winners = _order_ties(scores, 1e-7), tuple(int(i) for i in np.flatnonzero(scores > 1e-7))
     else:  # pragma: no cover - guarded by brute_outcome
         raise BruteForceUnavailable(rule)
-    return EstimatorOutput(scores=np.asarray(scores, dtype=float), order=np.asarray(order, dtype=np.int64),
-                           kind="rule", raw=info, converged=True, estimator=f"{rule} (brute force)",
-                           winners=tuple(int(i) for i in winners))
+    return EstimatorOutput(
+        scores=np.asarray(scores, dtype=float),
+        order=np.asarray(order, dtype=np.int64),
+        kind="rule",
+        raw=info,
+        converged=True,
+        estimator=f"{rule} (brute force)",
+        winners=tuple(int(i) for i in winners),
+    )
 
 
 def _order_ties(scores, tol) -> np.ndarray:
@@ -202,8 +223,15 @@ def _lottery_feasibility(P):
     m = P.shape[0]
     M = P - P.T
     # p >= 0, sum p = 1, (M^T p)_j >= 0 for all j: the maximal lotteries (the game value is 0)
-    res = linprog(np.zeros(m), A_ub=-M.T, b_ub=np.full(m, 1e-12), A_eq=np.ones((1, m)), b_eq=[1.0],
-                  bounds=[(0, None)] * m, method="highs-ipm")
+    res = linprog(
+        np.zeros(m),
+        A_ub=-M.T,
+        b_ub=np.full(m, 1e-12),
+        A_eq=np.ones((1, m)),
+        b_eq=[1.0],
+        bounds=[(0, None)] * m,
+        method="highs-ipm",
+    )
     if res.status != 0:
         raise RuntimeError(f"maximal lottery feasibility LP failed: {res.message}")
     return np.asarray(res.x, dtype=float)
@@ -223,6 +251,12 @@ def recheck(estimator: str, matrices, weights, predicate) -> dict:
     except BruteForceUnavailable as exc:
         return {"method": None, "confirmed": None, "note": str(exc)}
     violated, margin = predicate(*outs)
-    return to_jsonable({"method": outs[0].estimator, "confirmed": bool(violated), "margin": margin,
-                        "converged": all(o.converged for o in outs),
-                        "outcomes": [outcome_summary(o) for o in outs]})
+    return to_jsonable(
+        {
+            "method": outs[0].estimator,
+            "confirmed": bool(violated),
+            "margin": margin,
+            "converged": all(o.converged for o in outs),
+            "outcomes": [outcome_summary(o) for o in outs],
+        }
+    )

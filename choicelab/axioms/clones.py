@@ -33,6 +33,7 @@ A2
     matrix-only instance, uniform weights with x's share split evenly among its copies).
     Matrix-level rules get the cloned matrix (rows and columns copied, ``P(x', x) = 1/2``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -68,8 +69,11 @@ def _with_clone(instance, index: int, point: np.ndarray):
     from choicelab import sim
 
     a = instance.alternatives
-    alts = sim.Alternatives(np.vstack([a.X, point[None, :]]), labels=np.concatenate([a.labels, a.labels[index:index + 1]]),
-                            clone_of=np.concatenate([a.clone_of, [index if a.clone_of[index] < 0 else a.clone_of[index]]]))
+    alts = sim.Alternatives(
+        np.vstack([a.X, point[None, :]]),
+        labels=np.concatenate([a.labels, a.labels[index : index + 1]]),
+        clone_of=np.concatenate([a.clone_of, [index if a.clone_of[index] < 0 else a.clone_of[index]]]),
+    )
     return instance.with_alternatives(alts)
 
 
@@ -139,9 +143,15 @@ def a1_curve(estimator: str, instance, eps_grid=A1_EPS, indices=None, rng=None, 
         points[k] = pts
     delta = np.max(np.array(list(per_index.values())), axis=0)
     worst = max(per_index, key=lambda k: per_index[k][int(np.argmin(eps_grid))])
-    return {"eps": eps_grid.tolist(), "delta": delta.tolist(), "per_index": {str(k): v for k, v in per_index.items()},
-            "worst_index": int(worst), "points": {str(k): v for k, v in points.items()}, "converged": converged,
-            "base_weights": None if base.weights is None else base.weights.tolist()}
+    return {
+        "eps": eps_grid.tolist(),
+        "delta": delta.tolist(),
+        "per_index": {str(k): v for k, v in per_index.items()},
+        "worst_index": int(worst),
+        "points": {str(k): v for k, v in points.items()},
+        "converged": converged,
+        "base_weights": None if base.weights is None else base.weights.tolist(),
+    }
 
 
 def _brute_a1(estimator, instance, curve: dict) -> dict:
@@ -160,8 +170,16 @@ def _brute_a1(estimator, instance, curve: dict) -> dict:
         out = bf.brute_outcome(estimator, inst2.P, fitting.weights_for(estimator, inst2))
         deltas.append(_delta(base.scores, out.scores, k))
     outcome, slope = a1_verdict(eps[keep], deltas)
-    return to_jsonable({"method": base.estimator, "confirmed": outcome == VIOLATED,
-                        "margin": float(deltas[-1]), "eps": eps[keep], "delta": deltas, "slope": slope})
+    return to_jsonable(
+        {
+            "method": base.estimator,
+            "confirmed": outcome == VIOLATED,
+            "margin": float(deltas[-1]),
+            "eps": eps[keep],
+            "delta": deltas,
+            "slope": slope,
+        }
+    )
 
 
 def _a1_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
@@ -175,20 +193,44 @@ def _a1_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
     outcome, slope = a1_verdict(curve["eps"], curve["delta"])
     last = float(curve["delta"][-1])
     data = {"curve": {**curve, "slope": slope}}
-    summary = (f"A1: Delta(eps) from {curve['delta'][0]:.3g} at eps={curve['eps'][0]:.0e} to {last:.3g} at "
-               f"eps={curve['eps'][-1]:.0e}, log-log slope {slope:.2f}")
+    summary = (
+        f"A1: Delta(eps) from {curve['delta'][0]:.3g} at eps={curve['eps'][0]:.0e} to {last:.3g} at "
+        f"eps={curve['eps'][-1]:.0e}, log-log slope {slope:.2f}"
+    )
     if not curve["converged"]:
         return Measurement(INCONCLUSIVE, magnitude=last, data=data, detail=summary + "; a fit did not converge")
     if outcome == VIOLATED:
         check = _brute_a1(estimator, instance, curve)
-        return witness.violation("A1", estimator, instance, seed, quick, last,
-                                 summary + " (levels off above zero)", check, data=data,
-                                 clone_of=curve["worst_index"], eps=curve["eps"], delta=curve["delta"])
+        return witness.violation(
+            "A1",
+            estimator,
+            instance,
+            seed,
+            quick,
+            last,
+            summary + " (levels off above zero)",
+            check,
+            data=data,
+            clone_of=curve["worst_index"],
+            eps=curve["eps"],
+            delta=curve["delta"],
+        )
     if outcome == HOLDS:
-        return witness.held("A1", estimator, instance, seed, quick, last, summary + " (falls towards zero)", data,
-                            clone_of=curve["worst_index"], eps=curve["eps"], delta=curve["delta"], slope=slope)
-    return Measurement(outcome, magnitude=last, data=data,
-                       detail=summary + " (neither levels off nor falls clearly)")
+        return witness.held(
+            "A1",
+            estimator,
+            instance,
+            seed,
+            quick,
+            last,
+            summary + " (falls towards zero)",
+            data,
+            clone_of=curve["worst_index"],
+            eps=curve["eps"],
+            delta=curve["delta"],
+            slope=slope,
+        )
+    return Measurement(outcome, magnitude=last, data=data, detail=summary + " (neither levels off nor falls clearly)")
 
 
 def _check_a1(estimator, instance, rng, quick=False) -> Measurement:
@@ -196,14 +238,23 @@ def _check_a1(estimator, instance, rng, quick=False) -> Measurement:
     if instance is not None:
         return search.check_given(_a1_instance, estimator, instance, rng, quick)
     instances = [gen.topic_cluster_instance(rng, per_topic=3 if quick else 4) for _ in range(1 if quick else 3)]
-    meas = search.run_search("A1", estimator, [SearchSource("topic-clusters", instances)], _a1_instance, rng, quick,
-                             collect=lambda meas: meas.data.get("curve", {}))
+    meas = search.run_search(
+        "A1",
+        estimator,
+        [SearchSource("topic-clusters", instances)],
+        _a1_instance,
+        rng,
+        quick,
+        collect=lambda meas: meas.data.get("curve", {}),
+    )
     curves = meas.data.get("instances") or []
     if meas.measured == HOLDS and curves:
         worst = max(c["delta"][-1] for c in curves)
         slopes = ", ".join(f"{c['slope']:.2f}" for c in curves)
-        detail = (f"A1: Delta(eps) falls towards zero on {len(curves)} topic-cluster worlds: at most {worst:.2g} at "
-                  f"eps={curves[0]['eps'][-1]:.0e}, log-log slopes {slopes}")
+        detail = (
+            f"A1: Delta(eps) falls towards zero on {len(curves)} topic-cluster worlds: at most {worst:.2g} at "
+            f"eps={curves[0]['eps'][-1]:.0e}, log-log slopes {slopes}"
+        )
         return Measurement(HOLDS, magnitude=meas.magnitude, witness=meas.witness, data=meas.data, detail=detail)
     return meas
 
@@ -239,8 +290,12 @@ def a2_compare(before, after, m: int, x: int, tol: float = REWARD_TOL, reward_to
         o0 = o1 = None
         order_changed = bool(np.any(sign0 != sign1))
         change = float(np.max(np.abs(s1 - s0))) / max(1.0, float(np.max(np.abs(s0)))) if others else 0.0
-    result = {"winners_before": sorted(w0), "winners_after": sorted(w1), "winner_changed": w0 != w1,
-              "reward_change": change}
+    result = {
+        "winners_before": sorted(w0),
+        "winners_after": sorted(w1),
+        "winner_changed": w0 != w1,
+        "reward_change": change,
+    }
     if rule:
         result.update(order_before=o0, order_after=o1, order_changed=o0 != o1, rewards_changed=False)
     else:
@@ -256,7 +311,7 @@ def _clone_weights(estimator, instance, cloned, base_weights, x, count):
         return fitting.weights_for(estimator, cloned)  # Voronoi on the enlarged set: copies split the cell
     w = np.concatenate([base_weights, np.zeros(count)])
     w[x] = base_weights[x] / (count + 1)
-    w[instance.m:] = base_weights[x] / (count + 1)
+    w[instance.m :] = base_weights[x] / (count + 1)
     return w
 
 
@@ -287,9 +342,17 @@ def _a2_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
     if worst is None:
         if nonconv:
             return Measurement(INCONCLUSIVE, detail=f"A2: {nonconv} of {tried} fits with clones did not converge")
-        return witness.held("A2", estimator, instance, seed, quick, 0.0,
-                            f"A2: {tried} clone insertions left winner, order and rewards unchanged",
-                            clones=list(A2_COUNTS), outcome=witness.outcome_summary(base))
+        return witness.held(
+            "A2",
+            estimator,
+            instance,
+            seed,
+            quick,
+            0.0,
+            f"A2: {tried} clone insertions left winner, order and rewards unchanged",
+            clones=list(A2_COUNTS),
+            outcome=witness.outcome_summary(base),
+        )
     x, count, w, out, cmp = worst
     what = [k for k in ("winner_changed", "order_changed", "rewards_changed") if cmp[k]]
     magnitude = cmp["reward_change"] if base.kind == "reward" else float(len(what))
@@ -298,14 +361,28 @@ def _a2_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
         brute = a2_compare(b0, b1, m, x, tol=10 * bf.BRUTE_TOL, reward_tol=10 * bf.BRUTE_TOL)
         return brute["violated"], brute["reward_change"] if b0.kind == "reward" else float(brute["violated"])
 
-    check = bf.recheck(estimator, [instance.P, gen.clone_matrix(instance.P, x, count)], [base.weights, w],
-                       predicate)
-    detail = (f"A2: adding {count} exact clone(s) of {x} changed {', '.join(k.replace('_changed', '') for k in what)} "
-              f"under {estimator} (winners {cmp['winners_before']} -> {cmp['winners_after']}, "
-              f"reward change {cmp['reward_change']:.3g})")
-    return witness.violation("A2", estimator, instance, seed, quick, magnitude, detail, check,
-                             clone_of=x, clones=count, comparison=cmp, outcome=witness.outcome_summary(base),
-                             outcome_with_clones=witness.outcome_summary(out), weights_with_clones=w)
+    check = bf.recheck(estimator, [instance.P, gen.clone_matrix(instance.P, x, count)], [base.weights, w], predicate)
+    detail = (
+        f"A2: adding {count} exact clone(s) of {x} changed {', '.join(k.replace('_changed', '') for k in what)} "
+        f"under {estimator} (winners {cmp['winners_before']} -> {cmp['winners_after']}, "
+        f"reward change {cmp['reward_change']:.3g})"
+    )
+    return witness.violation(
+        "A2",
+        estimator,
+        instance,
+        seed,
+        quick,
+        magnitude,
+        detail,
+        check,
+        clone_of=x,
+        clones=count,
+        comparison=cmp,
+        outcome=witness.outcome_summary(base),
+        outcome_with_clones=witness.outcome_summary(out),
+        weights_with_clones=w,
+    )
 
 
 def borda_clone_profile():
@@ -338,14 +415,27 @@ def _check_a2(estimator, instance, rng, quick=False) -> Measurement:
 
 
 # ----------------------------------------------------------------------------- registration
-register(Axiom(
-    "A1", "Robustness to approximate clones",
-    "For every M, L-Lipschitz population and delta > 0 there is eps > 0 such that a clone x' within eps of x "
-    "moves every reward on M by at most delta and r(x') is within delta of r(x); measured as the curve "
-    "Delta(eps) for eps -> 0.",
-    "[PSZ]", _check_a1, needs_positions=True, measure=_a1_instance))
-register(Axiom(
-    "A2", "Independence of exact clones",
-    "Adding exact clones of x leaves the winner (clones collapsed into x) and the relative order of all other "
-    "alternatives unchanged; for reward estimators, the other alternatives' rewards too.",
-    "[PSZ]; classical (Tideman)", _check_a2, measure=_a2_instance))
+register(
+    Axiom(
+        "A1",
+        "Robustness to approximate clones",
+        "For every M, L-Lipschitz population and delta > 0 there is eps > 0 such that a clone x' within eps of x "
+        "moves every reward on M by at most delta and r(x') is within delta of r(x); measured as the curve "
+        "Delta(eps) for eps -> 0.",
+        "[PSZ]",
+        _check_a1,
+        needs_positions=True,
+        measure=_a1_instance,
+    )
+)
+register(
+    Axiom(
+        "A2",
+        "Independence of exact clones",
+        "Adding exact clones of x leaves the winner (clones collapsed into x) and the relative order of all other "
+        "alternatives unchanged; for reward estimators, the other alternatives' rewards too.",
+        "[PSZ]; classical (Tideman)",
+        _check_a2,
+        measure=_a2_instance,
+    )
+)

@@ -6,14 +6,24 @@ lam=..., rng=..., quick=...)`` made through :func:`fit_outcome`, so a registered
 checked exactly like a built-in estimator, and a witness's estimator options are the arguments
 of that call.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from choicelab._validation import as_rng
 
-__all__ = ["LAM", "REWARD_TOL", "WEIGHTED", "EstimatorNotApplicable", "applicability", "weights_for",
-           "fit_outcome", "is_weighted", "is_rule"]
+__all__ = [
+    "LAM",
+    "REWARD_TOL",
+    "WEIGHTED",
+    "EstimatorNotApplicable",
+    "applicability",
+    "weights_for",
+    "fit_outcome",
+    "is_weighted",
+    "is_rule",
+]
 
 LAM = 0.1  # default regularisation (lam/2) sum_i w_i r_i^2 of the checks
 REWARD_TOL = 1e-7  # reward differences below this are ties / "unchanged" (solvers stop near 1e-10)
@@ -71,8 +81,7 @@ def applicability(estimator: str, instance, data=None) -> str | None:
     return None
 
 
-def fit_outcome(estimator: str, instance, *, weights=None, data=None, rng=None, quick=False, lam=LAM,
-                **options):
+def fit_outcome(estimator: str, instance, *, weights=None, data=None, rng=None, quick=False, lam=LAM, **options):
     """Fit ``estimator`` through the registry (the only way the checks fit anything).
 
     Parameters
@@ -105,5 +114,4 @@ def fit_outcome(estimator: str, instance, *, weights=None, data=None, rng=None, 
         raise EstimatorNotApplicable(why)
     if weights is None and is_weighted(estimator):
         weights = weights_for(estimator, instance, rng)
-    return get_estimator(estimator).fit(instance, data=data, weights=weights, lam=lam, rng=rng, quick=quick,
-                                        **options)
+    return get_estimator(estimator).fit(instance, data=data, weights=weights, lam=lam, rng=rng, quick=quick, **options)

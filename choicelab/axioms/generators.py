@@ -8,6 +8,7 @@ generator it is given (:func:`choicelab._validation.as_rng`), so a search is rep
 its seed; every instance is a :class:`choicelab.sim.Instance`, the one instance type a witness
 encodes.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -18,10 +19,23 @@ from scipy.special import expit
 from choicelab._validation import as_rng
 
 __all__ = [
-    "random_bt_instances", "random_world_instances", "random_population", "random_profile_instances",
-    "profile_instance", "tennessee_instance", "matrix_from_upper", "planted_condorcet_instances",
-    "planted_linear_majority_instances", "exhaustive_matrices", "exhaustive_profiles", "small_profiles",
-    "topic_cluster_instance", "bt_world_instance", "clone_matrix", "clone_instance", "permute_instance",
+    "random_bt_instances",
+    "random_world_instances",
+    "random_population",
+    "random_profile_instances",
+    "profile_instance",
+    "tennessee_instance",
+    "matrix_from_upper",
+    "planted_condorcet_instances",
+    "planted_linear_majority_instances",
+    "exhaustive_matrices",
+    "exhaustive_profiles",
+    "small_profiles",
+    "topic_cluster_instance",
+    "bt_world_instance",
+    "clone_matrix",
+    "clone_instance",
+    "permute_instance",
 ]
 
 

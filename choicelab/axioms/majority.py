@@ -11,6 +11,7 @@ Tolerances: reward differences within :data:`~choicelab.axioms.fitting.REWARD_TO
 ties; a tie where the axiom asks for a strict order makes the instance inconclusive, not
 violated. Voting rules are judged on their own ``order`` and ``winners``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -85,17 +86,35 @@ def _a3_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
         if margins[k] > REWARD_TOL:
             worst = None
         elif margins[k] >= -REWARD_TOL:
-            return Measurement(INCONCLUSIVE, magnitude=magnitude,
-                               detail=f"A3: dominated pair {worst} tied within {REWARD_TOL:g}")
+            return Measurement(
+                INCONCLUSIVE, magnitude=magnitude, detail=f"A3: dominated pair {worst} tied within {REWARD_TOL:g}"
+            )
     if worst is None:
-        return witness.held("A3", estimator, instance, seed, quick, magnitude,
-                            f"A3: {len(pairs)} Pareto-dominated pairs all ordered correctly",
-                            dominated_pairs=pairs, outcome=witness.outcome_summary(out))
+        return witness.held(
+            "A3",
+            estimator,
+            instance,
+            seed,
+            quick,
+            magnitude,
+            f"A3: {len(pairs)} Pareto-dominated pairs all ordered correctly",
+            dominated_pairs=pairs,
+            outcome=witness.outcome_summary(out),
+        )
     check = bf.recheck(estimator, [instance.P], out.weights, _pareto_margin(pairs, rule))
     x, y = worst
-    return witness.violation("A3", estimator, instance, seed, quick, magnitude,
-                             f"A3: every type prefers {x} to {y}, but {estimator} ranks {y} at least as high",
-                             check, dominated_pair=[x, y], outcome=witness.outcome_summary(out))
+    return witness.violation(
+        "A3",
+        estimator,
+        instance,
+        seed,
+        quick,
+        magnitude,
+        f"A3: every type prefers {x} to {y}, but {estimator} ranks {y} at least as high",
+        check,
+        dominated_pair=[x, y],
+        outcome=witness.outcome_summary(out),
+    )
 
 
 def _check_a3(estimator, instance, rng, quick=False) -> Measurement:
@@ -161,19 +180,39 @@ def _a4_instance(estimator, instance, rng, quick, seed=None, weights=None) -> Me
         if d < -REWARD_TOL:
             worst = None
         elif d <= REWARD_TOL:
-            return Measurement(INCONCLUSIVE, magnitude=magnitude,
-                               detail=f"A4: majority pair {pair} tied within {REWARD_TOL:g}")
+            return Measurement(
+                INCONCLUSIVE, magnitude=magnitude, detail=f"A4: majority pair {pair} tied within {REWARD_TOL:g}"
+            )
     if worst is None:
-        return witness.held("A4", estimator, instance, seed, quick, magnitude,
-                            f"A4: output follows the majority order {maj.tolist()}", **record,
-                            majority_order=maj, outcome=witness.outcome_summary(out))
+        return witness.held(
+            "A4",
+            estimator,
+            instance,
+            seed,
+            quick,
+            magnitude,
+            f"A4: output follows the majority order {maj.tolist()}",
+            **record,
+            majority_order=maj,
+            outcome=witness.outcome_summary(out),
+        )
     check = bf.recheck(estimator, [P], out.weights, _a4_predicate(maj, rule))
     i, j = worst
     return witness.violation(
-        "A4", estimator, instance, seed, quick, magnitude,
+        "A4",
+        estimator,
+        instance,
+        seed,
+        quick,
+        magnitude,
         f"A4: majority order {maj.tolist()} ({i} beats {j}, P = {P[i, j]:.3g}), but {estimator} ranks {j} "
-        f"above {i} (order {out.order.tolist()})", check,
-        record=record, majority_order=maj, reversed_pair=[i, j], outcome=witness.outcome_summary(out))
+        f"above {i} (order {out.order.tolist()})",
+        check,
+        record=record,
+        majority_order=maj,
+        reversed_pair=[i, j],
+        outcome=witness.outcome_summary(out),
+    )
 
 
 def _adversarial(axiom, estimator, instance_check, margin_of, mode, quick):
@@ -252,19 +291,38 @@ def _a5_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
         others = np.delete(out.scores, c)
         magnitude = float(others.max() - out.scores[c])
         if abs(magnitude) <= REWARD_TOL:
-            return Measurement(INCONCLUSIVE, magnitude=magnitude,
-                               detail=f"A5: Condorcet winner {c} tied with the top within {REWARD_TOL:g}")
+            return Measurement(
+                INCONCLUSIVE,
+                magnitude=magnitude,
+                detail=f"A5: Condorcet winner {c} tied with the top within {REWARD_TOL:g}",
+            )
         ok = magnitude < 0
     if ok:
-        return witness.held("A5", estimator, instance, seed, quick, magnitude,
-                            f"A5: Condorcet winner {c} is ranked first", condorcet_winner=c,
-                            outcome=witness.outcome_summary(out))
+        return witness.held(
+            "A5",
+            estimator,
+            instance,
+            seed,
+            quick,
+            magnitude,
+            f"A5: Condorcet winner {c} is ranked first",
+            condorcet_winner=c,
+            outcome=witness.outcome_summary(out),
+        )
     check = bf.recheck(estimator, [P], out.weights, _a5_predicate(c, rule))
     top = int(out.order[0])
     return witness.violation(
-        "A5", estimator, instance, seed, quick, magnitude,
+        "A5",
+        estimator,
+        instance,
+        seed,
+        quick,
+        magnitude,
         f"A5: {c} is the Condorcet winner, but {estimator} puts {top} first (winners {list(out.winners)})",
-        check, condorcet_winner=c, outcome=witness.outcome_summary(out))
+        check,
+        condorcet_winner=c,
+        outcome=witness.outcome_summary(out),
+    )
 
 
 def _a5_margin(P, out):
@@ -286,8 +344,11 @@ def _check_a5(estimator, instance, rng, quick=False) -> Measurement:
         SearchSource("random-profile", gen.random_profile_instances(rng, 2 * n)),
         SearchSource("random", gen.random_bt_instances(rng, n)),
     ]
-    adv = (_adversarial("A5", estimator, _a5_instance, _a5_margin, "condorcet", quick)
-           if _bt_adversary(estimator) else None)
+    adv = (
+        _adversarial("A5", estimator, _a5_instance, _a5_margin, "condorcet", quick)
+        if _bt_adversary(estimator)
+        else None
+    )
     return search.run_search("A5", estimator, sources, _a5_instance, rng, quick, adversarial=adv)
 
 
@@ -361,18 +422,38 @@ def _a6_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
     drop, (x, y, delta, P2, out2) = worst
     if drop <= 0:
         if nonconv:
-            return Measurement(INCONCLUSIVE, magnitude=float(drop),
-                               detail=f"A6: {nonconv} of {tried} perturbed fits did not converge")
-        return witness.held("A6", estimator, instance, seed, quick, float(drop),
-                            f"A6: {tried} raised preferences never lowered the raised alternative's rank",
-                            raised_pair=[x, y], delta=delta, outcome_before=witness.outcome_summary(out),
-                            outcome_after=witness.outcome_summary(out2))
+            return Measurement(
+                INCONCLUSIVE, magnitude=float(drop), detail=f"A6: {nonconv} of {tried} perturbed fits did not converge"
+            )
+        return witness.held(
+            "A6",
+            estimator,
+            instance,
+            seed,
+            quick,
+            float(drop),
+            f"A6: {tried} raised preferences never lowered the raised alternative's rank",
+            raised_pair=[x, y],
+            delta=delta,
+            outcome_before=witness.outcome_summary(out),
+            outcome_after=witness.outcome_summary(out2),
+        )
     check = bf.recheck(estimator, [P, P2], out.weights, _a6_predicate(x, rule))
     return witness.violation(
-        "A6", estimator, instance, seed, quick, float(drop),
-        f"A6: raising P[{x}, {y}] by {delta:.3g} lowered {x}'s rank by {drop} under {estimator}", check,
-        raised_pair=[x, y], delta=delta, outcome_before=witness.outcome_summary(out),
-        outcome_after=witness.outcome_summary(out2), weights_used=out.weights)
+        "A6",
+        estimator,
+        instance,
+        seed,
+        quick,
+        float(drop),
+        f"A6: raising P[{x}, {y}] by {delta:.3g} lowered {x}'s rank by {drop} under {estimator}",
+        check,
+        raised_pair=[x, y],
+        delta=delta,
+        outcome_before=witness.outcome_summary(out),
+        outcome_after=witness.outcome_summary(out2),
+        weights_used=out.weights,
+    )
 
 
 def _a6_margin_factory(estimator, quick, rng):
@@ -398,8 +479,10 @@ def _check_a6(estimator, instance, rng, quick=False) -> Measurement:
     sources = [
         SearchSource("random", gen.random_bt_instances(rng, n)),
         SearchSource("random-profile", gen.random_profile_instances(rng, n)),
-        SearchSource("exhaustive", gen.exhaustive_matrices((0.1, 0.5, 0.9) if quick else (0.1, 0.3, 0.5, 0.7, 0.9),
-                                                           distinct_strengths=False)),
+        SearchSource(
+            "exhaustive",
+            gen.exhaustive_matrices((0.1, 0.5, 0.9) if quick else (0.1, 0.3, 0.5, 0.7, 0.9), distinct_strengths=False),
+        ),
     ]
     adv = None
     if _bt_adversary(estimator):
@@ -408,19 +491,44 @@ def _check_a6(estimator, instance, rng, quick=False) -> Measurement:
 
 
 # ----------------------------------------------------------------------------- registration
-register(Axiom(
-    "A3", "Pareto",
-    "If every annotator type strictly prefers x to y then r(x) > r(y).",
-    "derived: P(x > z) > P(y > z) for all z", _check_a3, needs_positions=True, measure=_a3_instance))
-register(Axiom(
-    "A4", "Pairwise majority consistency",
-    "If the majority relation (P_ij > 1/2) is a linear order, the output ranking is that order.",
-    "[GE]", _check_a4, measure=_a4_instance))
-register(Axiom(
-    "A5", "Condorcet consistency",
-    "An alternative that beats every other by majority gets the top reward.",
-    "derived counterexample P_ab = P_ac = 0.51, P_bc = 0.99", _check_a5, measure=_a5_instance))
-register(Axiom(
-    "A6", "Monotonicity",
-    "Raising P_xy (and lowering P_yx by the same amount) never lowers x's rank.",
-    "derived from P5", _check_a6, measure=_a6_instance))
+register(
+    Axiom(
+        "A3",
+        "Pareto",
+        "If every annotator type strictly prefers x to y then r(x) > r(y).",
+        "derived: P(x > z) > P(y > z) for all z",
+        _check_a3,
+        needs_positions=True,
+        measure=_a3_instance,
+    )
+)
+register(
+    Axiom(
+        "A4",
+        "Pairwise majority consistency",
+        "If the majority relation (P_ij > 1/2) is a linear order, the output ranking is that order.",
+        "[GE]",
+        _check_a4,
+        measure=_a4_instance,
+    )
+)
+register(
+    Axiom(
+        "A5",
+        "Condorcet consistency",
+        "An alternative that beats every other by majority gets the top reward.",
+        "derived counterexample P_ab = P_ac = 0.51, P_bc = 0.99",
+        _check_a5,
+        measure=_a5_instance,
+    )
+)
+register(
+    Axiom(
+        "A6",
+        "Monotonicity",
+        "Raising P_xy (and lowering P_yx by the same amount) never lowers x's rank.",
+        "derived from P5",
+        _check_a6,
+        measure=_a6_instance,
+    )
+)

@@ -11,6 +11,7 @@ each candidate with its own seed, so the violating instance replays alone from i
 :mod:`~choicelab.axioms.brute_force` (the independent re-checks). Their public names are
 re-exported here, where older code imported them from.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -22,31 +23,87 @@ from scipy.special import expit
 from choicelab._validation import as_rng
 from choicelab.axioms.base import HOLDS, INCONCLUSIVE, VIOLATED, Measurement
 from choicelab.axioms.brute_force import (  # noqa: F401  (re-exported)
-    BRUTE_ENUM_MAX_M, BRUTE_TOL, BruteForceUnavailable, brute_outcome, recheck,
+    BRUTE_ENUM_MAX_M,
+    BRUTE_TOL,
+    BruteForceUnavailable,
+    brute_outcome,
+    recheck,
 )
 from choicelab.axioms.fitting import (  # noqa: F401  (re-exported)
-    LAM, REWARD_TOL, WEIGHTED, EstimatorNotApplicable, applicability, fit_outcome, weights_for,
+    LAM,
+    REWARD_TOL,
+    WEIGHTED,
+    EstimatorNotApplicable,
+    applicability,
+    fit_outcome,
+    weights_for,
 )
 from choicelab.axioms.generators import (  # noqa: F401  (re-exported)
-    clone_instance, clone_matrix, exhaustive_matrices, exhaustive_profiles, matrix_from_upper, permute_instance,
-    planted_condorcet_instances, planted_linear_majority_instances, profile_instance, random_bt_instances,
-    random_profile_instances, small_profiles, tennessee_instance, topic_cluster_instance,
+    clone_instance,
+    clone_matrix,
+    exhaustive_matrices,
+    exhaustive_profiles,
+    matrix_from_upper,
+    permute_instance,
+    planted_condorcet_instances,
+    planted_linear_majority_instances,
+    profile_instance,
+    random_bt_instances,
+    random_profile_instances,
+    small_profiles,
+    tennessee_instance,
+    topic_cluster_instance,
 )
 from choicelab.axioms.witness import (  # noqa: F401  (re-exported)
-    WITNESS_FORMAT, as_instance, jsonable, make_witness, outcome_summary, violation,
+    WITNESS_FORMAT,
+    as_instance,
+    jsonable,
+    make_witness,
+    outcome_summary,
+    violation,
 )
 
 __all__ = [
     # the driver and the adversary
-    "cell_seed", "SearchSource", "check_given", "measure_once", "run_search", "pooled", "not_applicable",
-    "adversary", "adversarial_matrix_search",
+    "cell_seed",
+    "SearchSource",
+    "check_given",
+    "measure_once",
+    "run_search",
+    "pooled",
+    "not_applicable",
+    "adversary",
+    "adversarial_matrix_search",
     # re-exported from witness, fitting, generators and brute_force
-    "WITNESS_FORMAT", "LAM", "REWARD_TOL", "BRUTE_TOL", "make_witness", "jsonable",
-    "fit_outcome", "brute_outcome", "EstimatorNotApplicable", "applicability", "BruteForceUnavailable", "weights_for",
-    "random_bt_instances", "random_profile_instances", "profile_instance", "tennessee_instance",
-    "planted_condorcet_instances", "planted_linear_majority_instances", "exhaustive_matrices",
-    "exhaustive_profiles", "small_profiles", "clone_matrix", "clone_instance", "permute_instance",
-    "topic_cluster_instance", "as_instance", "outcome_summary", "recheck", "violation",
+    "WITNESS_FORMAT",
+    "LAM",
+    "REWARD_TOL",
+    "BRUTE_TOL",
+    "make_witness",
+    "jsonable",
+    "fit_outcome",
+    "brute_outcome",
+    "EstimatorNotApplicable",
+    "applicability",
+    "BruteForceUnavailable",
+    "weights_for",
+    "random_bt_instances",
+    "random_profile_instances",
+    "profile_instance",
+    "tennessee_instance",
+    "planted_condorcet_instances",
+    "planted_linear_majority_instances",
+    "exhaustive_matrices",
+    "exhaustive_profiles",
+    "small_profiles",
+    "clone_matrix",
+    "clone_instance",
+    "permute_instance",
+    "topic_cluster_instance",
+    "as_instance",
+    "outcome_summary",
+    "recheck",
+    "violation",
 ]
 
 _matrix_from_upper = matrix_from_upper  # older name
@@ -59,8 +116,9 @@ def cell_seed(seed: int, *keys: str) -> np.random.Generator:
 
 
 # ----------------------------------------------------------------------------- adversarial
-def adversarial_matrix_search(margin, m: int, rng, *, mode: str = "free", restarts: int = 4,
-                              maxiter: int = 300, stop_at: float = 0.0):
+def adversarial_matrix_search(
+    margin, m: int, rng, *, mode: str = "free", restarts: int = 4, maxiter: int = 300, stop_at: float = 0.0
+):
     """Maximise ``margin(P)`` over m x m preference matrices (Nelder-Mead from random starts).
 
     The free upper entries are ``P_ij = sigma(u_ij)``. ``mode`` keeps an axiom's premise true
@@ -105,8 +163,12 @@ def adversarial_matrix_search(margin, m: int, rng, *, mode: str = "free", restar
 
     for _ in range(int(restarts)):
         try:
-            minimize(objective, rng.normal(0.0, 2.0, size=k), method="Nelder-Mead",
-                     options={"maxiter": int(maxiter), "xatol": 1e-6, "fatol": 1e-12})
+            minimize(
+                objective,
+                rng.normal(0.0, 2.0, size=k),
+                method="Nelder-Mead",
+                options={"maxiter": int(maxiter), "xatol": 1e-6, "fatol": 1e-12},
+            )
         except _Found:
             break
     return best
@@ -130,13 +192,17 @@ def adversary(axiom: str, estimator: str, measure, margin_of, mode: str, quick: 
             out = fit_outcome(estimator, sim.Instance.from_matrix(P), rng=rng, quick=quick)
             return margin_of(P, out)
 
-        P, value = adversarial_matrix_search(margin, m, rng, mode=mode, restarts=1 if quick else 6,
-                                             maxiter=60 if quick else 400, stop_at=REWARD_TOL)
+        P, value = adversarial_matrix_search(
+            margin, m, rng, mode=mode, restarts=1 if quick else 6, maxiter=60 if quick else 400, stop_at=REWARD_TOL
+        )
         if P is not None and value > REWARD_TOL:
             seed = int(rng.integers(2**62))
             return measure(estimator, sim.Instance.from_matrix(P), np.random.default_rng(seed), quick, seed=seed)
-        return Measurement(HOLDS, magnitude=float(value),
-                           detail=f"{axiom}: adversarial search found no violation (best margin {value:.3g})")
+        return Measurement(
+            HOLDS,
+            magnitude=float(value),
+            detail=f"{axiom}: adversarial search found no violation (best margin {value:.3g})",
+        )
 
     return run
 
@@ -176,8 +242,9 @@ class SearchSource:
     instances: list
 
 
-def run_search(axiom: str, estimator: str, sources, measure, rng, quick: bool,
-               adversarial=None, collect=None) -> Measurement:
+def run_search(
+    axiom: str, estimator: str, sources, measure, rng, quick: bool, adversarial=None, collect=None
+) -> Measurement:
     """Run ``measure(estimator, instance, rng, quick, seed=...)`` on candidates until a violation.
 
     Each candidate gets its own seed drawn from ``rng`` (recorded in its witness), so the
@@ -231,14 +298,20 @@ def run_search(axiom: str, estimator: str, sources, measure, rng, quick: bool,
     if collect is not None:
         data["instances"] = collected
     if sum(counts.values()) == 0:
-        return Measurement(INCONCLUSIVE, data=data,
-                           detail=f"{axiom}: the premise failed on every one of {searched} instances")
+        return Measurement(
+            INCONCLUSIVE, data=data, detail=f"{axiom}: the premise failed on every one of {searched} instances"
+        )
     if counts[INCONCLUSIVE]:
-        return Measurement(INCONCLUSIVE, magnitude=worst, data=data,
-                           detail=f"{axiom}: no violation in {searched} instances, but {counts[INCONCLUSIVE]} "
-                                  f"inconclusive (e.g. {notes[0] if notes else '?'})")
-    return Measurement(HOLDS, magnitude=worst, witness=record[1], data=data,
-                       detail=f"{axiom}: no violation in {searched} instances")
+        return Measurement(
+            INCONCLUSIVE,
+            magnitude=worst,
+            data=data,
+            detail=f"{axiom}: no violation in {searched} instances, but {counts[INCONCLUSIVE]} "
+            f"inconclusive (e.g. {notes[0] if notes else '?'})",
+        )
+    return Measurement(
+        HOLDS, magnitude=worst, witness=record[1], data=data, detail=f"{axiom}: no violation in {searched} instances"
+    )
 
 
 def pooled(meas: Measurement, key: str, summary) -> Measurement:
@@ -263,8 +336,13 @@ def not_applicable(axiom: str, why: str) -> Measurement:
 def _found(meas: Measurement, axiom: str, source: str, per_source: dict, counts: dict) -> Measurement:
     data = dict(meas.data)
     data.update(searched=per_source, outcomes=counts, found_in=source)
-    return Measurement(VIOLATED, magnitude=meas.magnitude, witness=meas.witness, data=data,
-                       detail=f"{meas.detail} (found by the {source} search)")
+    return Measurement(
+        VIOLATED,
+        magnitude=meas.magnitude,
+        witness=meas.witness,
+        data=data,
+        detail=f"{meas.detail} (found by the {source} search)",
+    )
 
 
 # ----------------------------------------------------------------------------- older names

@@ -11,6 +11,7 @@ Notation: three alternatives i, j, k; ``P_ij`` is the probability that i beats j
 ``logit P_ik = logit P_ij + logit P_jk`` (the rewards telescope), so the untrained pair
 (i, k) is fixed by the two trained pairs.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,15 +27,26 @@ from choicelab.axioms.base import HOLDS, INCONCLUSIVE, VIOLATED, Axiom, Measurem
 from choicelab.axioms.search import SearchSource
 
 __all__ = [
-    "bt_chain", "bt_sensitivity", "sensitivity_bound", "sensitivity_map", "X2Thresholds",
-    "x2_thresholds", "pl_first_choice", "pl_tuple_sensitivity", "ThreeOptionCurves",
-    "three_option_data", "three_option_experiment", "pairwise_vs_tuple_experiment", "default_p_ij_grid",
+    "bt_chain",
+    "bt_sensitivity",
+    "sensitivity_bound",
+    "sensitivity_map",
+    "X2Thresholds",
+    "x2_thresholds",
+    "pl_first_choice",
+    "pl_tuple_sensitivity",
+    "ThreeOptionCurves",
+    "three_option_data",
+    "three_option_experiment",
+    "pairwise_vs_tuple_experiment",
+    "default_p_ij_grid",
     "pl_ranking_counts",
 ]
 
 
 # ---------------------------------------------------------------------------------------
 # validation helpers
+
 
 def _open_probabilities(p, name: str) -> np.ndarray:
     arr = np.asarray(p, dtype=float)
@@ -53,6 +65,7 @@ def _log_cosh(x: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------
 # X1, X2: Bradley-Terry closed forms
+
 
 def bt_chain(p_ij, p_jk) -> np.ndarray:
     """The BT prediction for the untrained pair (SPEC X1): ``P_ik = sigma(logit P_ij + logit P_jk)``.
@@ -171,12 +184,18 @@ def x2_thresholds(kappa: float) -> X2Thresholds:
     if not (np.isfinite(kappa) and kappa >= 1.0):
         raise ValueError(f"x2_thresholds: kappa must be a finite number >= 1, got {kappa!r}")
     half = math.sqrt(1.0 - 1.0 / kappa) / 2.0
-    return X2Thresholds(kappa=kappa, p_ij_low=0.5 - half, p_ij_high=0.5 + half,
-                        p_jk_low=1.0 / (1.0 + kappa), p_jk_high=kappa / (1.0 + kappa))
+    return X2Thresholds(
+        kappa=kappa,
+        p_ij_low=0.5 - half,
+        p_ij_high=0.5 + half,
+        p_jk_low=1.0 / (1.0 + kappa),
+        p_jk_high=kappa / (1.0 + kappa),
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # X4: Plackett-Luce closed forms
+
 
 def _as_utilities(utilities) -> np.ndarray:
     u = np.asarray(utilities, dtype=float)
@@ -259,8 +278,10 @@ def three_option_data(p_ij: float, p_jk: float, n_per_pair: int):
     for first, second, p in ((I, J, p_ij), (J, K, p_jk)):
         wins = int(round(float(p) * n))
         if wins in (0, n):
-            raise ValueError(f"three_option_data: p={p!r} with n_per_pair={n} gives no comparison won by one side; "
-                             f"increase n_per_pair")
+            raise ValueError(
+                f"three_option_data: p={p!r} with n_per_pair={n} gives no comparison won by one side; "
+                f"increase n_per_pair"
+            )
         a.append(np.full(n, first))
         b.append(np.full(n, second))
         winner.append(np.where(np.arange(n) < wins, first, second))
@@ -308,10 +329,23 @@ class ThreeOptionCurves:
         return float(np.max(np.abs(self.learned_p_ik - self.closed_form_p_ik)))
 
     def to_dict(self) -> dict:
-        return {"estimator": self.estimator, "p_jk": self.p_jk,
-                **{k: getattr(self, k).tolist() for k in (
-                    "p_ij", "realised_p_ij", "realised_p_jk", "learned_p_ik", "learned_p_ij",
-                    "learned_p_jk", "closed_form_p_ik", "converged")}}
+        return {
+            "estimator": self.estimator,
+            "p_jk": self.p_jk,
+            **{
+                k: getattr(self, k).tolist()
+                for k in (
+                    "p_ij",
+                    "realised_p_ij",
+                    "realised_p_jk",
+                    "learned_p_ik",
+                    "learned_p_ij",
+                    "learned_p_jk",
+                    "closed_form_p_ik",
+                    "converged",
+                )
+            },
+        }
 
 
 def default_p_ij_grid(p_jk: float, points: int = 9, half_width: float = 3.0) -> np.ndarray:
@@ -344,8 +378,17 @@ X3_QUICK_OPTIONS = {"neural_mle": {"seeds": 2}}
 _MATRIX_DATA = ("neural_mle", "dpo")
 
 
-def three_option_experiment(estimator: str, p_ij_grid, p_jk: float, rng=None, *, n_per_pair: int = 20000,
-                            lam: float = 0.1, quick: bool = False, **fit_options) -> ThreeOptionCurves:
+def three_option_experiment(
+    estimator: str,
+    p_ij_grid,
+    p_jk: float,
+    rng=None,
+    *,
+    n_per_pair: int = 20000,
+    lam: float = 0.1,
+    quick: bool = False,
+    **fit_options,
+) -> ThreeOptionCurves:
     """Fit ``estimator`` on three-option data for each ``P_ij`` in the grid (SPEC X3, [XK]).
 
     For each ``P_ij`` the data hold the trained pairs (i, j) and (j, k) only, with empirical
@@ -396,7 +439,9 @@ def three_option_experiment(estimator: str, p_ij_grid, p_jk: float, rng=None, *,
     rng = as_rng(rng)
     grid = _open_probabilities(p_ij_grid, "p_ij_grid")
     if grid.ndim != 1 or grid.size < 2:
-        raise ValueError(f"three_option_experiment: p_ij_grid must be 1-D with at least 2 values, got shape {grid.shape}")
+        raise ValueError(
+            f"three_option_experiment: p_ij_grid must be 1-D with at least 2 values, got shape {grid.shape}"
+        )
     p_jk = float(_open_probabilities(p_jk, "p_jk"))
     est = get_estimator(estimator)
     options = dict(X3_FIT_OPTIONS.get(estimator, {}))
@@ -404,14 +449,16 @@ def three_option_experiment(estimator: str, p_ij_grid, p_jk: float, rng=None, *,
         options.update(X3_QUICK_OPTIONS.get(estimator, {}))
     options.update(fit_options)
     matrix_data = estimator in _MATRIX_DATA
-    cols = {k: [] for k in ("realised_p_ij", "realised_p_jk", "learned_p_ik", "learned_p_ij", "learned_p_jk",
-                            "converged")}
+    cols = {
+        k: [] for k in ("realised_p_ij", "realised_p_jk", "learned_p_ik", "learned_p_ij", "learned_p_jk", "converged")
+    }
     for p_ij in grid:
         comps, (rp_ij, rp_jk) = three_option_data(float(p_ij), p_jk, n_per_pair)
         inst = sim.Instance.from_matrix(_world_matrix(rp_ij, rp_jk))
         if matrix_data:
-            out = est.fit(inst, data=None, lam=lam / n_per_pair, rng=rng, quick=False,
-                          pairs=np.array([[I, J], [J, K]]), **options)
+            out = est.fit(
+                inst, data=None, lam=lam / n_per_pair, rng=rng, quick=False, pairs=np.array([[I, J], [J, K]]), **options
+            )
         else:
             out = est.fit(inst, data=comps, lam=lam, rng=rng, quick=False, **options)
         s = np.asarray(out.scores, dtype=float)
@@ -422,9 +469,13 @@ def three_option_experiment(estimator: str, p_ij_grid, p_jk: float, rng=None, *,
         cols["learned_p_jk"].append(float(expit(s[J] - s[K])))
         cols["converged"].append(bool(out.converged))
     arrays = {k: np.asarray(v) for k, v in cols.items()}
-    return ThreeOptionCurves(estimator=estimator, p_jk=p_jk, p_ij=grid,
-                             closed_form_p_ik=bt_chain(arrays["realised_p_ij"], arrays["realised_p_jk"]),
-                             **arrays)
+    return ThreeOptionCurves(
+        estimator=estimator,
+        p_jk=p_jk,
+        p_ij=grid,
+        closed_form_p_ik=bt_chain(arrays["realised_p_ij"], arrays["realised_p_jk"]),
+        **arrays,
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -470,26 +521,65 @@ def _x1_instance(estimator: str, instance, rng, quick: bool, seed=None, world=No
     closed = float(bt_sensitivity(p_ij, p_jk))
     rel = abs(fd - closed) / closed
     err = max(rel, identity) if np.isfinite(rel) else float("nan")
-    rows = [{"world": r.tolist(), "p_ij": p_ij, "p_jk": p_jk, "p_ik": p_ik, "identity_residual": identity,
-             "finite_difference": fd, "closed_form": closed, "relative_error": rel}]
+    rows = [
+        {
+            "world": r.tolist(),
+            "p_ij": p_ij,
+            "p_jk": p_jk,
+            "p_ik": p_ik,
+            "identity_residual": identity,
+            "finite_difference": fd,
+            "closed_form": closed,
+            "relative_error": rel,
+        }
+    ]
     data = {"worlds": rows}
     record = {"lam": LAM_X1, "inputs": {"world": r}}
-    details = {"world_rewards": r, "fitted_rewards": s, "step": h, "finite_difference": fd, "closed_form": closed,
-               "identity_residual": identity}
+    details = {
+        "world_rewards": r,
+        "fitted_rewards": s,
+        "step": h,
+        "finite_difference": fd,
+        "closed_form": closed,
+        "identity_residual": identity,
+    }
     if not np.isfinite(err):
         # a rule's scores do not move under a small change of P_ij: X1 speaks about smooth (BT-type) models
-        return Measurement(INCONCLUSIVE, data=data,
-                           detail=f"X1: the fitted P_ij and P_ik do not respond to r_i +- {h:g} (finite difference "
-                                  f"{dp_ik:.3g} / {dp_ij:.3g}); no derivative to compare")
+        return Measurement(
+            INCONCLUSIVE,
+            data=data,
+            detail=f"X1: the fitted P_ij and P_ik do not respond to r_i +- {h:g} (finite difference "
+            f"{dp_ik:.3g} / {dp_ij:.3g}); no derivative to compare",
+        )
     if err > X1_TOL:
-        return witness.violation("X1", estimator, instance, seed, quick, err,
-                                 f"X1: fitted model departs from the BT sensitivity (relative error {err:.2e} > "
-                                 f"{X1_TOL:g})", None, data, record=record, **details)
+        return witness.violation(
+            "X1",
+            estimator,
+            instance,
+            seed,
+            quick,
+            err,
+            f"X1: fitted model departs from the BT sensitivity (relative error {err:.2e} > {X1_TOL:g})",
+            None,
+            data,
+            record=record,
+            **details,
+        )
     if not converged:
         return Measurement(INCONCLUSIVE, magnitude=err, data=data, detail="X1: a fit did not converge")
-    return witness.held("X1", estimator, instance, seed, quick, err,
-                        f"X1: logit identity and dP_ik/dP_ij = P_ik(1-P_ik)/(P_ij(1-P_ij)) on the world {r.round(3)} "
-                        f"(relative error {err:.2e})", data, **record, **details)
+    return witness.held(
+        "X1",
+        estimator,
+        instance,
+        seed,
+        quick,
+        err,
+        f"X1: logit identity and dP_ik/dP_ij = P_ik(1-P_ik)/(P_ij(1-P_ij)) on the world {r.round(3)} "
+        f"(relative error {err:.2e})",
+        data,
+        **record,
+        **details,
+    )
 
 
 def _check_x1(estimator: str, instance, rng, quick: bool = False) -> Measurement:
@@ -500,12 +590,21 @@ def _check_x1(estimator: str, instance, rng, quick: bool = False) -> Measurement
         return search.check_given(_x1_instance, estimator, instance, rng, quick)
     worlds = [rng.normal(0.0, 1.5, size=3) for _ in range(3 if quick else 10)]
     candidates = [(gen.bt_world_instance(r), {"world": r}) for r in worlds]
-    meas = search.run_search("X1", estimator, [SearchSource("bt-worlds", candidates)], _x1_instance, rng, quick,
-                             collect=lambda m: m.data.get("worlds", []))
+    meas = search.run_search(
+        "X1",
+        estimator,
+        [SearchSource("bt-worlds", candidates)],
+        _x1_instance,
+        rng,
+        quick,
+        collect=lambda m: m.data.get("worlds", []),
+    )
 
     def summary(rows, magnitude):
-        return (f"X1: logit identity and dP_ik/dP_ij = P_ik(1-P_ik)/(P_ij(1-P_ij)) on {len(rows)} fitted worlds "
-                f"(finite differences, worst relative error {magnitude:.2e})")
+        return (
+            f"X1: logit identity and dP_ik/dP_ij = P_ik(1-P_ik)/(P_ij(1-P_ij)) on {len(rows)} fitted worlds "
+            f"(finite differences, worst relative error {magnitude:.2e})"
+        )
 
     return search.pooled(meas, "worlds", summary)
 
@@ -547,29 +646,67 @@ def _x2_instance(estimator: str, instance, rng, quick: bool, seed=None) -> Measu
         high = S > kappa
         outside = ~t.allows(p_ij, p_jk) & high
         lows = p_ij[high & (p_ij < 0.5)]
-        per_kappa.append({"kappa": kappa, "points_above": int(high.sum()), "violations": int(outside.sum()),
-                          "p_ij_low": t.p_ij_low, "largest_p_ij_below_half_above_kappa":
-                              float(lows.max()) if lows.size else None,
-                          "p_jk_high": t.p_jk_high})
+        per_kappa.append(
+            {
+                "kappa": kappa,
+                "points_above": int(high.sum()),
+                "violations": int(outside.sum()),
+                "p_ij_low": t.p_ij_low,
+                "largest_p_ij_below_half_above_kappa": float(lows.max()) if lows.size else None,
+                "p_jk_high": t.p_jk_high,
+            }
+        )
         if outside.any() and bad is None:
             a, b = np.argwhere(outside)[0]
             bad = {"kappa": kappa, "p_ij": float(grid[a]), "p_jk": float(grid[b]), "sensitivity": float(S[a, b])}
     coarse = np.linspace(0, n - 1, 41).astype(int)
-    data = {"per_kappa": per_kappa, "finite_difference_error": fd_error, "bound_excess": excess,
-            "map": {"p_ij": grid[coarse].tolist(), "p_jk": grid[coarse].tolist(),
-                    "values": S[np.ix_(coarse, coarse)].tolist()}}
+    data = {
+        "per_kappa": per_kappa,
+        "finite_difference_error": fd_error,
+        "bound_excess": excess,
+        "map": {
+            "p_ij": grid[coarse].tolist(),
+            "p_jk": grid[coarse].tolist(),
+            "values": S[np.ix_(coarse, coarse)].tolist(),
+        },
+    }
     magnitude = max(excess, 0.0)
     details = {"grid_points_per_axis": n, "bound_excess": excess, "finite_difference_error": fd_error}
     if bad is not None or excess > 1e-9:
-        return witness.violation("X2", estimator, None, seed, quick, magnitude,
-                                 "X2: a grid point exceeds the bound or a threshold", None, data, record={"lam": None},
-                                 **details, point=bad)
+        return witness.violation(
+            "X2",
+            estimator,
+            None,
+            seed,
+            quick,
+            magnitude,
+            "X2: a grid point exceeds the bound or a threshold",
+            None,
+            data,
+            record={"lam": None},
+            **details,
+            point=bad,
+        )
     if fd_error > 1e-4:
-        return Measurement(INCONCLUSIVE, magnitude=fd_error, data=data,
-                           detail=f"X2: sensitivity map and finite differences disagree ({fd_error:.1e})")
-    return witness.held("X2", estimator, None, seed, quick, magnitude,
-                        f"X2: on a {n}x{n} grid the sensitivity stays below 1/(4 P_ij(1-P_ij)) and exceeds "
-                        f"kappa in {X2_KAPPAS} only outside the thresholds", data, lam=None, **details)
+        return Measurement(
+            INCONCLUSIVE,
+            magnitude=fd_error,
+            data=data,
+            detail=f"X2: sensitivity map and finite differences disagree ({fd_error:.1e})",
+        )
+    return witness.held(
+        "X2",
+        estimator,
+        None,
+        seed,
+        quick,
+        magnitude,
+        f"X2: on a {n}x{n} grid the sensitivity stays below 1/(4 P_ij(1-P_ij)) and exceeds "
+        f"kappa in {X2_KAPPAS} only outside the thresholds",
+        data,
+        lam=None,
+        **details,
+    )
 
 
 def _check_x2(estimator: str, instance, rng, quick: bool = False) -> Measurement:
@@ -680,18 +817,22 @@ def pairwise_vs_tuple_experiment(p_ij_grid, p_jk: float, *, n: int = 20000, lam:
     def slope(y):
         return np.diff(np.asarray(y)) / np.diff(x)
 
-    return {"p_jk": p_jk, **rows,
-            "pairwise_sensitivity": slope(rows["pairwise_p_ik"]).tolist(),
-            "tuple_sensitivity": slope(rows["tuple_q_i"]).tolist(),
-            "max_pairwise_sensitivity": float(np.max(np.abs(slope(rows["pairwise_p_ik"])))),
-            "max_tuple_sensitivity": float(np.max(np.abs(slope(rows["tuple_q_i"]))))}
+    return {
+        "p_jk": p_jk,
+        **rows,
+        "pairwise_sensitivity": slope(rows["pairwise_p_ik"]).tolist(),
+        "tuple_sensitivity": slope(rows["tuple_q_i"]).tolist(),
+        "max_pairwise_sensitivity": float(np.max(np.abs(slope(rows["pairwise_p_ik"])))),
+        "max_tuple_sensitivity": float(np.max(np.abs(slope(rows["tuple_q_i"])))),
+    }
 
 
 X4_RANKINGS = 100000  # voters of the representative rankings a fitted X4 world is learned from
 
 
-def _x4_instance(estimator: str, instance, rng, quick: bool, seed=None, utilities=None,
-                 source: str = "random") -> Measurement:
+def _x4_instance(
+    estimator: str, instance, rng, quick: bool, seed=None, utilities=None, source: str = "random"
+) -> Measurement:
     """X4 on one PL world: ``dq_{i|T}/dP_il = q_{i|T}^2 / P_il^2 <= 1`` for every ordered pair (i, l).
 
     ``utilities`` (input) are the world; with ``source="pl_mle"`` the estimator is first fitted
@@ -720,14 +861,34 @@ def _x4_instance(estimator: str, instance, rng, quick: bool, seed=None, utilitie
     record = {"lam": 0.1 if source == "pl_mle" else None, "inputs": {"utilities": u, "source": source}}
     details = {"utilities": u_eval, "relative_error": err, "largest": val}
     if err > X4_TOL or val > 1.0 + 1e-12:
-        return witness.violation("X4", estimator, instance, seed, quick, magnitude,
-                                 f"X4: q^2/P_il^2 disagrees with finite differences ({err:.1e}) or exceeds 1 "
-                                 f"({val:.6f})", None, data, record=record, **details)
+        return witness.violation(
+            "X4",
+            estimator,
+            instance,
+            seed,
+            quick,
+            magnitude,
+            f"X4: q^2/P_il^2 disagrees with finite differences ({err:.1e}) or exceeds 1 ({val:.6f})",
+            None,
+            data,
+            record=record,
+            **details,
+        )
     if not converged:
         return Measurement(INCONCLUSIVE, magnitude=magnitude, data=data, detail="X4: a PL fit did not converge")
-    return witness.held("X4", estimator, instance, seed, quick, magnitude,
-                        f"X4: dq_i|T/dP_il = q^2/P_il^2 <= 1 on a K = {u_eval.size} tuple ({source}; relative error "
-                        f"{err:.1e}, largest {val:.4f})", data, **record, **details)
+    return witness.held(
+        "X4",
+        estimator,
+        instance,
+        seed,
+        quick,
+        magnitude,
+        f"X4: dq_i|T/dP_il = q^2/P_il^2 <= 1 on a K = {u_eval.size} tuple ({source}; relative error "
+        f"{err:.1e}, largest {val:.4f})",
+        data,
+        **record,
+        **details,
+    )
 
 
 def _check_x4(estimator: str, instance, rng, quick: bool = False) -> Measurement:
@@ -740,13 +901,22 @@ def _check_x4(estimator: str, instance, rng, quick: bool = False) -> Measurement
     given instance is not used.
     """
     if estimator != "pl_mle":
-        return Measurement(INCONCLUSIVE, detail=f"X4 is checked on estimator 'pl_mle'; nothing to measure for {estimator!r}")
+        return Measurement(
+            INCONCLUSIVE, detail=f"X4 is checked on estimator 'pl_mle'; nothing to measure for {estimator!r}"
+        )
     rng = as_rng(rng)
     worlds = [("random", rng.normal(0.0, 2.5, size=int(rng.integers(3, 7)))) for _ in range(5 if quick else 20)]
     worlds += [("pl_mle", rng.normal(0.0, 1.5, size=int(rng.integers(3, 5)))) for _ in range(2 if quick else 5)]
     candidates = [(gen.bt_world_instance(u), {"utilities": u, "source": source}) for source, u in worlds]
-    meas = search.run_search("X4", estimator, [SearchSource("pl-worlds", candidates)], _x4_instance, rng, quick,
-                             collect=lambda m: m.data.get("tuples", []))
+    meas = search.run_search(
+        "X4",
+        estimator,
+        [SearchSource("pl-worlds", candidates)],
+        _x4_instance,
+        rng,
+        quick,
+        collect=lambda m: m.data.get("tuples", []),
+    )
     if meas.measured == VIOLATED:
         return meas
     grid = default_p_ij_grid(0.99, points=5 if quick else 13)
@@ -755,13 +925,20 @@ def _check_x4(estimator: str, instance, rng, quick: bool = False) -> Measurement
     def summary(rows, magnitude):
         worst_err = max(r["relative_error"] for r in rows)
         worst_val = max(r["largest"] for r in rows)
-        return (f"X4: dq_i|T/dP_il = q^2/P_il^2 <= 1 on {len(rows)} tuples (finite differences, relative error "
-                f"{worst_err:.1e}, largest {worst_val:.4f}); experiment: max pairwise sensitivity "
-                f"{experiment['max_pairwise_sensitivity']:.3g}, tuple {experiment['max_tuple_sensitivity']:.3g}")
+        return (
+            f"X4: dq_i|T/dP_il = q^2/P_il^2 <= 1 on {len(rows)} tuples (finite differences, relative error "
+            f"{worst_err:.1e}, largest {worst_val:.4f}); experiment: max pairwise sensitivity "
+            f"{experiment['max_pairwise_sensitivity']:.3g}, tuple {experiment['max_tuple_sensitivity']:.3g}"
+        )
 
     meas = search.pooled(meas, "tuples", summary)
-    return Measurement(meas.measured, magnitude=meas.magnitude, witness=meas.witness,
-                       data={**meas.data, "experiment": experiment}, detail=meas.detail)
+    return Measurement(
+        meas.measured,
+        magnitude=meas.magnitude,
+        witness=meas.witness,
+        data={**meas.data, "experiment": experiment},
+        detail=meas.detail,
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -773,7 +950,7 @@ X3_DEFAULT_TOL = 0.1
 X3_SWING = (0.1, 0.9)  # the learned P_ik must reach below the first and above the second value
 
 
-def x3_outcome(estimator: str, curves: "ThreeOptionCurves") -> tuple[str, str]:
+def x3_outcome(estimator: str, curves: ThreeOptionCurves) -> tuple[str, str]:
     """The X3 verdict rule on a three-option experiment: ``(outcome, one-line summary)``.
 
     Holds when every fit converged, the learned ``P_ik`` stays within the estimator's tolerance
@@ -785,8 +962,10 @@ def x3_outcome(estimator: str, curves: "ThreeOptionCurves") -> tuple[str, str]:
     lo, hi = float(curves.learned_p_ik.min()), float(curves.learned_p_ik.max())
     grid = np.asarray(curves.p_ij, dtype=float)
     width = float(grid.max() - grid.min())
-    summary = (f"learned P_ik from {lo:.3f} to {hi:.3f} as P_ij moves over an interval of width {width:.3f}; "
-               f"max |learned - X1 closed form| = {err:.3f} (tolerance {tol:g})")
+    summary = (
+        f"learned P_ik from {lo:.3f} to {hi:.3f} as P_ij moves over an interval of width {width:.3f}; "
+        f"max |learned - X1 closed form| = {err:.3f} (tolerance {tol:g})"
+    )
     if not np.all(curves.converged):
         return INCONCLUSIVE, f"{int((~np.asarray(curves.converged)).sum())} fits did not converge; " + summary
     if err > tol or not (lo < X3_SWING[0] and hi > X3_SWING[1]):
@@ -807,20 +986,42 @@ def _x3_instance(estimator: str, instance, rng, quick: bool, seed=None, three_op
     setup.setdefault("n_per_pair", 20000)
     setup.setdefault("lam", 0.1)
     grid = np.asarray(setup["p_ij_grid"], dtype=float)
-    curves = three_option_experiment(estimator, grid, float(setup["p_jk"]), rng, n_per_pair=int(setup["n_per_pair"]),
-                                     lam=float(setup["lam"]), quick=quick)
+    curves = three_option_experiment(
+        estimator,
+        grid,
+        float(setup["p_jk"]),
+        rng,
+        n_per_pair=int(setup["n_per_pair"]),
+        lam=float(setup["lam"]),
+        quick=quick,
+    )
     outcome, summary = x3_outcome(estimator, curves)
     err = curves.max_error
-    data = {"curves": curves.to_dict(), "tolerance": X3_TOL.get(estimator, X3_DEFAULT_TOL),
-            "p_ij_interval": float(grid.max() - grid.min())}
+    data = {
+        "curves": curves.to_dict(),
+        "tolerance": X3_TOL.get(estimator, X3_DEFAULT_TOL),
+        "p_ij_interval": float(grid.max() - grid.min()),
+    }
     detail = f"X3 (P_jk = {setup['p_jk']}): {summary}"
     record = {"lam": float(setup["lam"]), "inputs": {"three_option": setup}}
     if outcome == VIOLATED:
-        return witness.violation("X3", estimator, None, seed, quick, err, detail, None, data, record=record,
-                                 curves=curves.to_dict())
+        return witness.violation(
+            "X3", estimator, None, seed, quick, err, detail, None, data, record=record, curves=curves.to_dict()
+        )
     if outcome == HOLDS:
-        return witness.held("X3", estimator, None, seed, quick, err, detail, data, **record,
-                            learned_p_ik=curves.learned_p_ik, closed_form_p_ik=curves.closed_form_p_ik)
+        return witness.held(
+            "X3",
+            estimator,
+            None,
+            seed,
+            quick,
+            err,
+            detail,
+            data,
+            **record,
+            learned_p_ik=curves.learned_p_ik,
+            closed_form_p_ik=curves.closed_form_p_ik,
+        )
     return Measurement(outcome, magnitude=err, data=data, detail=detail)
 
 
@@ -839,26 +1040,50 @@ def _check_x3(estimator: str, instance, rng, quick: bool = False) -> Measurement
 # ---------------------------------------------------------------------------------------
 # registration
 
-register(Axiom(
-    "X1", "BT sensitivity",
-    "Under BT, logit P_ik = logit P_ij + logit P_jk and dP_ik/dP_ij (P_jk fixed) = "
-    "P_ik(1 - P_ik) / (P_ij(1 - P_ij)).",
-    "[XK]", _check_x1, measure=_x1_instance))
-register(Axiom(
-    "X2", "Strong preferences drive sensitivity",
-    "dP_ik/dP_ij <= 1/(4 P_ij(1 - P_ij)); sensitivity above kappa >= 1 needs P_ij outside "
-    "[(1 - sqrt(1 - 1/kappa))/2, (1 + sqrt(1 - 1/kappa))/2] and P_jk dominant in the opposite "
-    "direction (|logit P_jk| > log kappa).",
-    "[XK]; derived bound", _check_x2, measure=_x2_instance))
-register(Axiom(
-    "X3", "Learned models inherit the sensitivity",
-    "Fitting BT (tabular, neural) or DPO to data whose trained pairs hold one dominant preference "
-    "moves the untrained pair's predicted probability from near 0 to near 1 under small changes of "
-    "the other trained pair, as X1 predicts.",
-    "[XK]", _check_x3, measure=_x3_instance))
-register(Axiom(
-    "X4", "Plackett-Luce / K-tuples",
-    "Under PL, within a tuple T containing i and l, dq_{i|T}/dP_il = q_{i|T}^2 / P_il^2 <= 1 "
-    "(utilities other than r_l fixed); the pairwise-versus-tuple experiment is reported as a "
-    "measurement.",
-    "[XK]; derived bound", _check_x4, measure=_x4_instance))
+register(
+    Axiom(
+        "X1",
+        "BT sensitivity",
+        "Under BT, logit P_ik = logit P_ij + logit P_jk and dP_ik/dP_ij (P_jk fixed) = "
+        "P_ik(1 - P_ik) / (P_ij(1 - P_ij)).",
+        "[XK]",
+        _check_x1,
+        measure=_x1_instance,
+    )
+)
+register(
+    Axiom(
+        "X2",
+        "Strong preferences drive sensitivity",
+        "dP_ik/dP_ij <= 1/(4 P_ij(1 - P_ij)); sensitivity above kappa >= 1 needs P_ij outside "
+        "[(1 - sqrt(1 - 1/kappa))/2, (1 + sqrt(1 - 1/kappa))/2] and P_jk dominant in the opposite "
+        "direction (|logit P_jk| > log kappa).",
+        "[XK]; derived bound",
+        _check_x2,
+        measure=_x2_instance,
+    )
+)
+register(
+    Axiom(
+        "X3",
+        "Learned models inherit the sensitivity",
+        "Fitting BT (tabular, neural) or DPO to data whose trained pairs hold one dominant preference "
+        "moves the untrained pair's predicted probability from near 0 to near 1 under small changes of "
+        "the other trained pair, as X1 predicts.",
+        "[XK]",
+        _check_x3,
+        measure=_x3_instance,
+    )
+)
+register(
+    Axiom(
+        "X4",
+        "Plackett-Luce / K-tuples",
+        "Under PL, within a tuple T containing i and l, dq_{i|T}/dP_il = q_{i|T}^2 / P_il^2 <= 1 "
+        "(utilities other than r_l fixed); the pairwise-versus-tuple experiment is reported as a "
+        "measurement.",
+        "[XK]; derived bound",
+        _check_x4,
+        measure=_x4_instance,
+    )
+)

@@ -8,6 +8,7 @@ way. "Unchanged" means rewards within :data:`SYMMETRY_TOL` (relative to the rewa
 voting rules must give the same scores and winners (their index tie-breaks may reorder tied
 alternatives, so ``order`` is not compared).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -84,21 +85,38 @@ def _a7_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
     # a voting rule needs every pair in the sampled data; small samples may miss one
     incomplete = bool(np.any(np.isnan(_empirical(comps, instance.m))))
     if not (a.kind == "rule" and incomplete):
-        c = fitting.fit_outcome(estimator, instance, weights=weights, data=comps, rng=np.random.default_rng(seed),
-                                quick=quick)
-        d = fitting.fit_outcome(estimator, instance, weights=weights, data=relabelled,
-                                rng=np.random.default_rng(seed), quick=quick)
-        fits.append(("annotators relabelled and records shuffled (sampled data)", c, d,
-                     win_counts(comps, instance.m), win_counts(relabelled, instance.m)))
+        c = fitting.fit_outcome(
+            estimator, instance, weights=weights, data=comps, rng=np.random.default_rng(seed), quick=quick
+        )
+        d = fitting.fit_outcome(
+            estimator, instance, weights=weights, data=relabelled, rng=np.random.default_rng(seed), quick=quick
+        )
+        fits.append(
+            (
+                "annotators relabelled and records shuffled (sampled data)",
+                c,
+                d,
+                win_counts(comps, instance.m),
+                win_counts(relabelled, instance.m),
+            )
+        )
     if not all(f[1].converged and f[2].converged for f in fits):
         return Measurement(INCONCLUSIVE, detail="A7: a fit did not converge")
     worst = max(fits, key=lambda f: _changed(f[1], f[2])[1])
     changed, diff = _changed(worst[1], worst[2])
     record = {"data": comps}  # the sampled comparisons (drawn from the seed again on replay)
     if not any(_changed(f[1], f[2])[0] for f in fits):
-        return witness.held("A7", estimator, instance, seed, quick, diff,
-                            f"A7: output unchanged under {len(fits)} annotator permutations "
-                            f"(relative difference {diff:.1e})", **record, type_permutation=perm)
+        return witness.held(
+            "A7",
+            estimator,
+            instance,
+            seed,
+            quick,
+            diff,
+            f"A7: output unchanged under {len(fits)} annotator permutations (relative difference {diff:.1e})",
+            **record,
+            type_permutation=perm,
+        )
     what, x, y, M1, M2 = next(f for f in fits if _changed(f[1], f[2])[0])
     kind = "counts" if "sampled" in what else "P"
     if x.kind == "rule" and kind == "counts":
@@ -108,10 +126,21 @@ def _a7_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
         return _changed(o1, o2, tol=max(SYMMETRY_TOL, 10 * bf.BRUTE_TOL))
 
     check = bf.recheck(estimator, [M1, M2], weights, predicate)
-    return witness.violation("A7", estimator, instance, seed, quick, diff,
-                             f"A7: {estimator} output changed when {what} (relative difference {diff:.2e})", check,
-                             record=record, type_permutation=perm, change=what, outcome=witness.outcome_summary(x),
-                             outcome_permuted=witness.outcome_summary(y))
+    return witness.violation(
+        "A7",
+        estimator,
+        instance,
+        seed,
+        quick,
+        diff,
+        f"A7: {estimator} output changed when {what} (relative difference {diff:.2e})",
+        check,
+        record=record,
+        type_permutation=perm,
+        change=what,
+        outcome=witness.outcome_summary(x),
+        outcome_permuted=witness.outcome_summary(y),
+    )
 
 
 def _empirical(comps, m):
@@ -146,18 +175,36 @@ def _a8_instance(estimator, instance, rng, quick, seed=None) -> Measurement:
         return Measurement(INCONCLUSIVE, detail="A8: a fit did not converge")
     changed, diff = _changed(a, b, perm)
     if not changed:
-        return witness.held("A8", estimator, instance, seed, quick, diff,
-                            f"A8: relabelling permuted the output (relative difference {diff:.1e})", permutation=perm)
+        return witness.held(
+            "A8",
+            estimator,
+            instance,
+            seed,
+            quick,
+            diff,
+            f"A8: relabelling permuted the output (relative difference {diff:.1e})",
+            permutation=perm,
+        )
     P = np.asarray(instance.P, dtype=float)
 
     def predicate(o1, o2):
         return _changed(o1, o2, perm, tol=max(SYMMETRY_TOL, 10 * bf.BRUTE_TOL))
 
     check = bf.recheck(estimator, [P, P[np.ix_(perm, perm)]], [a.weights, b.weights], predicate)
-    return witness.violation("A8", estimator, instance, seed, quick, diff,
-                             f"A8: relabelling alternatives by {perm.tolist()} did not permute the {estimator} output "
-                             f"(relative difference {diff:.2e})", check, permutation=perm,
-                             outcome=witness.outcome_summary(a), outcome_relabelled=witness.outcome_summary(b))
+    return witness.violation(
+        "A8",
+        estimator,
+        instance,
+        seed,
+        quick,
+        diff,
+        f"A8: relabelling alternatives by {perm.tolist()} did not permute the {estimator} output "
+        f"(relative difference {diff:.2e})",
+        check,
+        permutation=perm,
+        outcome=witness.outcome_summary(a),
+        outcome_relabelled=witness.outcome_summary(b),
+    )
 
 
 def _check_a8(estimator, instance, rng, quick=False) -> Measurement:
@@ -174,12 +221,24 @@ def _check_a8(estimator, instance, rng, quick=False) -> Measurement:
 
 
 # ----------------------------------------------------------------------------- registration
-register(Axiom(
-    "A7", "Anonymity",
-    "Permuting annotators changes nothing: the output depends on P (or on the multiset of answers) only.",
-    "derived: the estimators read P or win counts", _check_a7, needs_positions=True,
-    measure=_a7_instance))
-register(Axiom(
-    "A8", "Neutrality",
-    "Relabelling alternatives permutes the output (for the weighted MLE, positions move with labels).",
-    "derived", _check_a8, measure=_a8_instance))
+register(
+    Axiom(
+        "A7",
+        "Anonymity",
+        "Permuting annotators changes nothing: the output depends on P (or on the multiset of answers) only.",
+        "derived: the estimators read P or win counts",
+        _check_a7,
+        needs_positions=True,
+        measure=_a7_instance,
+    )
+)
+register(
+    Axiom(
+        "A8",
+        "Neutrality",
+        "Relabelling alternatives permutes the output (for the weighted MLE, positions move with labels).",
+        "derived",
+        _check_a8,
+        measure=_a8_instance,
+    )
+)

@@ -8,6 +8,7 @@ replays it (:func:`choicelab.axioms.replay`). The registered checks run it on a 
 or search random worlds (:func:`choicelab.axioms.generators.random_world_instances`) with the
 search driver; :mod:`choicelab.axioms.api` compares the result with the theory table.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,8 +25,16 @@ from choicelab.axioms.generators import clone_matrix
 from choicelab.axioms.search import SearchSource
 
 __all__ = [
-    "ImpossibilityPair", "impossibility_pair", "borda_identity_residual", "s_space_grid",
-    "SSpaceGrid", "LAM", "IDENTITY_TOL", "MATCH_TOL", "SOLVER_TOL", "FIT_OPTIONS",
+    "ImpossibilityPair",
+    "impossibility_pair",
+    "borda_identity_residual",
+    "s_space_grid",
+    "SSpaceGrid",
+    "LAM",
+    "IDENTITY_TOL",
+    "MATCH_TOL",
+    "SOLVER_TOL",
+    "FIT_OPTIONS",
 ]
 
 IDENTITY_TOL = 1e-8  # P4/P5 residual bound (the solver converges far below it)
@@ -42,6 +51,7 @@ _random_population = gen.random_population  # older name (benchmarks/bench_theor
 
 # ---------------------------------------------------------------------------------------
 # shared helpers
+
 
 def _fit(estimator: str, instance, *, weights=None, lam: float = LAM, rng=None):
     """Fit through the registry; the exact BT solvers get :data:`FIT_OPTIONS`."""
@@ -64,8 +74,10 @@ def _order_violations(scores: np.ndarray, rewards: np.ndarray, tol: float) -> li
 
 
 def _wrong_estimator(axiom_id: str, expected: str, estimator: str) -> Measurement:
-    return Measurement(INCONCLUSIVE, detail=f"{axiom_id} is a statement about estimator {expected!r}; "
-                       f"nothing to measure for {estimator!r}")
+    return Measurement(
+        INCONCLUSIVE,
+        detail=f"{axiom_id} is a statement about estimator {expected!r}; nothing to measure for {estimator!r}",
+    )
 
 
 def _m_range(quick: bool, m_range=(3, 24)) -> tuple[int, int]:
@@ -102,27 +114,63 @@ def _search(axiom_id: str, estimator: str, instance, rng, quick: bool, measure, 
     rng = as_rng(rng)
     if instance is not None:
         return search.check_given(measure, estimator, instance, rng, quick)
-    meas = search.run_search(axiom_id, estimator, sources(rng), measure, rng, quick,
-                             collect=lambda m: m.data.get(key, []))
+    meas = search.run_search(
+        axiom_id, estimator, sources(rng), measure, rng, quick, collect=lambda m: m.data.get(key, [])
+    )
     return search.pooled(meas, key, summary)
 
 
-def _conclude(axiom_id: str, estimator: str, instance, seed, quick: bool, *, err: float, tol: float, converged: bool,
-              rows: list, what: str, record: dict, key: str = "instances", **details) -> Measurement:
+def _conclude(
+    axiom_id: str,
+    estimator: str,
+    instance,
+    seed,
+    quick: bool,
+    *,
+    err: float,
+    tol: float,
+    converged: bool,
+    rows: list,
+    what: str,
+    record: dict,
+    key: str = "instances",
+    **details,
+) -> Measurement:
     """The outcome of a one-instance measurement whose statement is ``err < tol``."""
     data = {key: rows}
     if err >= tol:
-        return witness.violation(axiom_id, estimator, instance, seed, quick, err,
-                                 f"{axiom_id}: {what} (error {err:.2e} >= {tol:g})", None, data, record=record,
-                                 **details)
+        return witness.violation(
+            axiom_id,
+            estimator,
+            instance,
+            seed,
+            quick,
+            err,
+            f"{axiom_id}: {what} (error {err:.2e} >= {tol:g})",
+            None,
+            data,
+            record=record,
+            **details,
+        )
     if not converged:
         return Measurement(INCONCLUSIVE, magnitude=err, data=data, detail=f"{axiom_id}: a fit did not converge")
-    return witness.held(axiom_id, estimator, instance, seed, quick, err,
-                        f"{axiom_id}: {what} (error {err:.2e} < {tol:g})", data, **record, **details)
+    return witness.held(
+        axiom_id,
+        estimator,
+        instance,
+        seed,
+        quick,
+        err,
+        f"{axiom_id}: {what} (error {err:.2e} < {tol:g})",
+        data,
+        **record,
+        **details,
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # T1: impossibility of recovering the average reward
+
 
 @dataclass(frozen=True)
 class ImpossibilityPair:
@@ -172,13 +220,20 @@ class ImpossibilityPair:
 
     def to_dict(self) -> dict:
         def pop(shares, rewards, p01, gap):
-            return {"choice": "bt", "beta": 1.0,
-                    "types": [{"share": float(s), "rewards": [float(v) for v in r]} for s, r in zip(shares, rewards)],
-                    "P01": p01, "average_gap": gap}
+            return {
+                "choice": "bt",
+                "beta": 1.0,
+                "types": [{"share": float(s), "rewards": [float(v) for v in r]} for s, r in zip(shares, rewards)],
+                "P01": p01,
+                "average_gap": gap,
+            }
 
-        return {"m": 2, "p": self.p,
-                "population_a": pop(self.shares_a, self.rewards_a, self.p_a, self.gap_a),
-                "population_b": pop(self.shares_b, self.rewards_b, self.p_b, self.gap_b)}
+        return {
+            "m": 2,
+            "p": self.p,
+            "population_a": pop(self.shares_a, self.rewards_a, self.p_a, self.gap_a),
+            "population_b": pop(self.shares_b, self.rewards_b, self.p_b, self.gap_b),
+        }
 
 
 def impossibility_pair(bound: float, p: float = 0.5) -> ImpossibilityPair:
@@ -249,8 +304,14 @@ def _t1_instance(estimator: str, instance, rng, quick: bool, seed=None) -> Measu
         data_gap = abs(pair.p_a - pair.p_b)
         gap_diff = abs(pair.gap_a - pair.gap_b)
         worst_data_gap = max(worst_data_gap, data_gap)
-        row = {"p": p, "bound": bound, "data_difference": data_gap, "gap_a": pair.gap_a,
-               "gap_b": pair.gap_b, "gap_difference": gap_diff}
+        row = {
+            "p": p,
+            "bound": bound,
+            "data_difference": data_gap,
+            "gap_a": pair.gap_a,
+            "gap_b": pair.gap_b,
+            "gap_difference": gap_diff,
+        }
         if reward:
             # the estimator sees the same P for both populations, so one fitted gap for both
             out = _fit(estimator, _matrix_instance([[0.5, pair.p_a], [1.0 - pair.p_a, 0.5]]), rng=rng)
@@ -259,13 +320,29 @@ def _t1_instance(estimator: str, instance, rng, quick: bool, seed=None) -> Measu
             row["worst_error"] = max(abs(fitted - pair.gap_a), abs(fitted - pair.gap_b))
         rows.append(row)
         ok &= bool(data_gap <= 1e-12 and gap_diff > bound)
-    detail = (f"T1: {len(rows)} population pairs (m=2, T=2) with P_01 = {p:.4g}, bounds up to {max(bounds):g}: "
-              f"equal P to {worst_data_gap:.1e}, average gaps differ by more than each bound")
+    detail = (
+        f"T1: {len(rows)} population pairs (m=2, T=2) with P_01 = {p:.4g}, bounds up to {max(bounds):g}: "
+        f"equal P to {worst_data_gap:.1e}, average gaps differ by more than each bound"
+    )
     if not ok:
-        return Measurement(INCONCLUSIVE, magnitude=worst_data_gap, data={"pairs": rows},
-                           detail="T1 construction failed to exhibit the impossibility: " + detail)
-    return witness.held("T1", estimator, instance, seed, quick, worst_data_gap, detail, {"pairs": rows},
-                        **_record(), pair=pair.to_dict() | {"bound": bounds[-1]})
+        return Measurement(
+            INCONCLUSIVE,
+            magnitude=worst_data_gap,
+            data={"pairs": rows},
+            detail="T1 construction failed to exhibit the impossibility: " + detail,
+        )
+    return witness.held(
+        "T1",
+        estimator,
+        instance,
+        seed,
+        quick,
+        worst_data_gap,
+        detail,
+        {"pairs": rows},
+        **_record(),
+        pair=pair.to_dict() | {"bound": bounds[-1]},
+    )
 
 
 def _check_t1(estimator: str, instance, rng, quick: bool = False) -> Measurement:
@@ -279,14 +356,17 @@ def _check_t1(estimator: str, instance, rng, quick: bool = False) -> Measurement
         return [SearchSource("p01", [_matrix_instance([[0.5, p], [1.0 - p, 0.5]]) for p in ps])]
 
     def summary(rows, magnitude):
-        return (f"{len(rows)} population pairs (m=2, T=2), bounds up to {max(r['bound'] for r in rows):g}: equal P "
-                f"to {magnitude:.1e}, average gaps differ by more than each bound")
+        return (
+            f"{len(rows)} population pairs (m=2, T=2), bounds up to {max(r['bound'] for r in rows):g}: equal P "
+            f"to {magnitude:.1e}, average gaps differ by more than each bound"
+        )
 
     return _search("T1", estimator, instance, rng, quick, _t1_instance, sources, summary, key="pairs")
 
 
 # ---------------------------------------------------------------------------------------
 # P4, P5: the (weighted) MLE is (weighted) Borda
+
 
 def borda_identity_residual(P, rewards, lam: float, weights=None) -> np.ndarray:
     """Residual of the first-order condition of Eq. 1 / Eq. 2 in Borda form (contracts P4, P5).
@@ -312,8 +392,7 @@ def borda_identity_residual(P, rewards, lam: float, weights=None) -> np.ndarray:
     return sig @ w + lam * r - P @ w
 
 
-def _borda_measure(P, rewards: np.ndarray, lam: float, weights: np.ndarray | None,
-                   tol: float = IDENTITY_TOL) -> dict:
+def _borda_measure(P, rewards: np.ndarray, lam: float, weights: np.ndarray | None, tol: float = IDENTITY_TOL) -> dict:
     """Everything P4 / P5 assert about one fitted reward vector, as numbers."""
     P = np.asarray(P, dtype=float)
     m = P.shape[0]
@@ -324,9 +403,13 @@ def _borda_measure(P, rewards: np.ndarray, lam: float, weights: np.ndarray | Non
     # Order claims are checked where the scores separate clearly; the identity makes reward
     # order and score order equal, and a residual of size tol can blur gaps below ~tol.
     viol = _order_violations(scores, np.asarray(rewards, dtype=float), tol=10 * tol)
-    return {"residual": float(np.max(np.abs(res))), "weighted_sum": abs(centre), "order_violations": viol,
-            "worst": max(float(np.max(np.abs(res))), abs(centre)),
-            "ok": bool(np.max(np.abs(res)) < tol and abs(centre) < tol and not viol)}
+    return {
+        "residual": float(np.max(np.abs(res))),
+        "weighted_sum": abs(centre),
+        "order_violations": viol,
+        "worst": max(float(np.max(np.abs(res))), abs(centre)),
+        "ok": bool(np.max(np.abs(res)) < tol and abs(centre) < tol and not viol),
+    }
 
 
 def _borda_instance(axiom_id: str, estimator: str, instance, items, seed, quick: bool) -> Measurement:
@@ -338,26 +421,60 @@ def _borda_instance(axiom_id: str, estimator: str, instance, items, seed, quick:
         nonconv += not out.converged
         rewards = np.asarray(out.scores, dtype=float)
         meas = _borda_measure(instance.P, rewards, LAM, w)
-        rows.append({"m": instance.m, "weights": how, "residual": meas["residual"],
-                     "weighted_sum": meas["weighted_sum"], "order_violations": len(meas["order_violations"]),
-                     "converged": bool(out.converged)})
+        rows.append(
+            {
+                "m": instance.m,
+                "weights": how,
+                "residual": meas["residual"],
+                "weighted_sum": meas["weighted_sum"],
+                "order_violations": len(meas["order_violations"]),
+                "converged": bool(out.converged),
+            }
+        )
         worst = max(worst, meas["worst"])
         if not meas["ok"] and bad is None:
-            bad = {"weights_used": w, "rewards": rewards, "residual": meas["residual"],
-                   "order_violations": meas["order_violations"]}
+            bad = {
+                "weights_used": w,
+                "rewards": rewards,
+                "residual": meas["residual"],
+                "order_violations": meas["order_violations"],
+            }
     data = {"instances": rows}
     if bad is not None:
-        return witness.violation(axiom_id, estimator, instance, seed, quick, worst,
-                                 f"{axiom_id}: the fitted rewards break the {what} identity, sum or order "
-                                 f"(worst residual {worst:.2e}, bound {IDENTITY_TOL:g})", None, data,
-                                 record=_record(), **bad)
+        return witness.violation(
+            axiom_id,
+            estimator,
+            instance,
+            seed,
+            quick,
+            worst,
+            f"{axiom_id}: the fitted rewards break the {what} identity, sum or order "
+            f"(worst residual {worst:.2e}, bound {IDENTITY_TOL:g})",
+            None,
+            data,
+            record=_record(),
+            **bad,
+        )
     if nonconv:
-        return Measurement(INCONCLUSIVE, magnitude=worst, data=data,
-                           detail=f"{axiom_id}: {nonconv} of {len(items)} fits did not converge")
-    return witness.held(axiom_id, estimator, instance, seed, quick, worst,
-                        f"{axiom_id}: {what} identity, weighted sum 0 and {what} order on {len(items)} fits; "
-                        f"worst residual {worst:.2e} < {IDENTITY_TOL:g}", data, **_record(),
-                        fits=[{"weights": how, "weights_used": w} for w, how in items])
+        return Measurement(
+            INCONCLUSIVE,
+            magnitude=worst,
+            data=data,
+            detail=f"{axiom_id}: {nonconv} of {len(items)} fits did not converge",
+        )
+    return witness.held(
+        axiom_id,
+        estimator,
+        instance,
+        seed,
+        quick,
+        worst,
+        f"{axiom_id}: {what} identity, weighted sum 0 and {what} order on {len(items)} fits; "
+        f"worst residual {worst:.2e} < {IDENTITY_TOL:g}",
+        data,
+        **_record(),
+        fits=[{"weights": how, "weights_used": w} for w, how in items],
+    )
 
 
 def _p4_instance(estimator: str, instance, rng, quick: bool, seed=None) -> Measurement:
@@ -383,8 +500,10 @@ def _borda_summary(axiom_id: str):
     what = "Borda" if axiom_id == "P4" else "WAWR"
 
     def summary(rows, magnitude):
-        return (f"{axiom_id}: {what} identity, weighted sum 0 and {what} order on {len(rows)} fits; worst residual "
-                f"{magnitude:.2e} < {IDENTITY_TOL:g}")
+        return (
+            f"{axiom_id}: {what} identity, weighted sum 0 and {what} order on {len(rows)} fits; worst residual "
+            f"{magnitude:.2e} < {IDENTITY_TOL:g}"
+        )
 
     return summary
 
@@ -393,8 +512,16 @@ def _check_p4(estimator: str, instance, rng, quick: bool = False) -> Measurement
     """P4: the standard MLE satisfies sum_j sigma(r_i - r_j) + lam r_i = B(i)."""
     if estimator != "mle":
         return _wrong_estimator("P4", "mle", estimator)
-    return _search("P4", estimator, instance, rng, quick, _p4_instance,
-                   lambda rng: [SearchSource("random", _worlds(rng, quick))], _borda_summary("P4"))
+    return _search(
+        "P4",
+        estimator,
+        instance,
+        rng,
+        quick,
+        _p4_instance,
+        lambda rng: [SearchSource("random", _worlds(rng, quick))],
+        _borda_summary("P4"),
+    )
 
 
 def _check_p5(estimator: str, instance, rng, quick: bool = False) -> Measurement:
@@ -405,12 +532,21 @@ def _check_p5(estimator: str, instance, rng, quick: bool = False) -> Measurement
     """
     if estimator != "weighted_mle":
         return _wrong_estimator("P5", "weighted_mle", estimator)
-    return _search("P5", estimator, instance, rng, quick, _p5_instance,
-                   lambda rng: [SearchSource("random", _worlds(rng, quick))], _borda_summary("P5"))
+    return _search(
+        "P5",
+        estimator,
+        instance,
+        rng,
+        quick,
+        _p5_instance,
+        lambda rng: [SearchSource("random", _worlds(rng, quick))],
+        _borda_summary("P5"),
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # P6: the S-space MLE, by discretising S
+
 
 @dataclass(frozen=True)
 class SSpaceGrid:
@@ -497,13 +633,34 @@ def _p6_instance(estimator: str, instance, rng, quick: bool, seed=None) -> Measu
     spread = max(float(np.ptp(s[grid.nearest == i])) for i in range(m))
     mismatch = float(np.max(np.abs(s - r[grid.nearest])))
     err = max(spread, mismatch) / max(1.0, float(np.max(np.abs(r))))
-    rows = [{"m": m, "d": d, "grid_points": G, "cell_spread": spread, "mismatch": mismatch,
-             "converged": bool(s_fit.converged and r_fit.converged)}]
-    return _conclude("P6", estimator, instance, seed, quick, err=err, tol=MATCH_TOL, rows=rows,
-                     converged=bool(s_fit.converged and r_fit.converged),
-                     what=f"grid MLE (lam_std = G lam, G = {G}) against r^w with the grid's weights",
-                     record=_record(), per_axis=per_axis, grid_weights=grid.weights, weighted_rewards=r,
-                     cell_spread=spread, mismatch=mismatch)
+    rows = [
+        {
+            "m": m,
+            "d": d,
+            "grid_points": G,
+            "cell_spread": spread,
+            "mismatch": mismatch,
+            "converged": bool(s_fit.converged and r_fit.converged),
+        }
+    ]
+    return _conclude(
+        "P6",
+        estimator,
+        instance,
+        seed,
+        quick,
+        err=err,
+        tol=MATCH_TOL,
+        rows=rows,
+        converged=bool(s_fit.converged and r_fit.converged),
+        what=f"grid MLE (lam_std = G lam, G = {G}) against r^w with the grid's weights",
+        record=_record(),
+        per_axis=per_axis,
+        grid_weights=grid.weights,
+        weighted_rewards=r,
+        cell_spread=spread,
+        mismatch=mismatch,
+    )
 
 
 def _check_p6(estimator: str, instance, rng, quick: bool = False) -> Measurement:
@@ -512,15 +669,26 @@ def _check_p6(estimator: str, instance, rng, quick: bool = False) -> Measurement
         return _wrong_estimator("P6", "weighted_mle", estimator)
 
     def summary(rows, magnitude):
-        return (f"P6: grid MLE (lam_std = G lam) constant on Voronoi cells and equal to r^w with the grid's "
-                f"weights on {len(rows)} instances; relative error {magnitude:.2e}")
+        return (
+            f"P6: grid MLE (lam_std = G lam) constant on Voronoi cells and equal to r^w with the grid's "
+            f"weights on {len(rows)} instances; relative error {magnitude:.2e}"
+        )
 
-    return _search("P6", estimator, instance, rng, quick, _p6_instance,
-                   lambda rng: [SearchSource("random", _worlds(rng, quick, m_range=(3, 10)))], summary)
+    return _search(
+        "P6",
+        estimator,
+        instance,
+        rng,
+        quick,
+        _p6_instance,
+        lambda rng: [SearchSource("random", _worlds(rng, quick, m_range=(3, 10)))],
+        summary,
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # P7: uniform weights
+
 
 def _p7_instance(estimator: str, instance, rng, quick: bool, seed=None) -> Measurement:
     """P7 on one instance: ``w = 1/m`` gives the standard MLE with ``lam_std = m lam``.
@@ -541,12 +709,28 @@ def _p7_instance(estimator: str, instance, rng, quick: bool, seed=None) -> Measu
     a, b = np.asarray(rw.scores, dtype=float), np.asarray(rs.scores, dtype=float)
     scale = max(1.0, float(np.max(np.abs(b))))
     err = float(np.max(np.abs(a - b))) / scale
-    rows = [{"m": m, "difference_m_lam": err,
-             "difference_lam": float(np.max(np.abs(a - np.asarray(rl.scores, dtype=float)))) / scale}]
-    return _conclude("P7", estimator, instance, seed, quick, err=err, tol=MATCH_TOL, rows=rows,
-                     converged=bool(rw.converged and rs.converged),
-                     what="uniform-weight MLE against the standard MLE with lam_std = m lam",
-                     record=_record(weights=uniform), weighted_rewards=a, standard_rewards_m_lam=b)
+    rows = [
+        {
+            "m": m,
+            "difference_m_lam": err,
+            "difference_lam": float(np.max(np.abs(a - np.asarray(rl.scores, dtype=float)))) / scale,
+        }
+    ]
+    return _conclude(
+        "P7",
+        estimator,
+        instance,
+        seed,
+        quick,
+        err=err,
+        tol=MATCH_TOL,
+        rows=rows,
+        converged=bool(rw.converged and rs.converged),
+        what="uniform-weight MLE against the standard MLE with lam_std = m lam",
+        record=_record(weights=uniform),
+        weighted_rewards=a,
+        standard_rewards_m_lam=b,
+    )
 
 
 def _check_p7(estimator: str, instance, rng, quick: bool = False) -> Measurement:
@@ -555,15 +739,26 @@ def _check_p7(estimator: str, instance, rng, quick: bool = False) -> Measurement
         return _wrong_estimator("P7", "weighted_mle", estimator)
 
     def summary(rows, magnitude):
-        return (f"P7: w = 1/m equals the standard MLE with lam_std = m lam on {len(rows)} instances "
-                f"(relative difference {magnitude:.2e})")
+        return (
+            f"P7: w = 1/m equals the standard MLE with lam_std = m lam on {len(rows)} instances "
+            f"(relative difference {magnitude:.2e})"
+        )
 
-    return _search("P7", estimator, instance, rng, quick, _p7_instance,
-                   lambda rng: [SearchSource("random", _worlds(rng, quick))], summary)
+    return _search(
+        "P7",
+        estimator,
+        instance,
+        rng,
+        quick,
+        _p7_instance,
+        lambda rng: [SearchSource("random", _worlds(rng, quick))],
+        summary,
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # P8: exact-clone invariance of the weighted MLE
+
 
 def _p8_instance(estimator: str, instance, rng, quick: bool, seed=None) -> Measurement:
     """P8 on one instance: cloning ``x_k`` and splitting ``w_k`` among the copies leaves ``r^w`` unchanged.
@@ -594,14 +789,29 @@ def _p8_instance(estimator: str, instance, rng, quick: bool, seed=None) -> Measu
         rc = np.asarray(fit.scores, dtype=float)
         expected = np.concatenate([r, np.full(count, r[k])])
         err = float(np.max(np.abs(rc - expected))) / max(1.0, float(np.max(np.abs(r))))
-        rows.append({"m": m, "clone_of": k, "clones": count, "split": split.tolist(), "weights": how,
-                     "difference": err})
+        rows.append(
+            {"m": m, "clone_of": k, "clones": count, "split": split.tolist(), "weights": how, "difference": err}
+        )
         worst = max(worst, err)
         if err >= MATCH_TOL and bad is None:
             bad = {"split": split, "rewards_with_clones": rc}
-    return _conclude("P8", estimator, instance, seed, quick, err=worst, tol=MATCH_TOL, rows=rows, converged=converged,
-                     what=f"r^w under {count} exact clone(s) of {k} and {len(splits)} splits of its weight",
-                     record=_record(weights=w), clone_of=k, clones=count, rewards=r, **(bad or {}))
+    return _conclude(
+        "P8",
+        estimator,
+        instance,
+        seed,
+        quick,
+        err=worst,
+        tol=MATCH_TOL,
+        rows=rows,
+        converged=converged,
+        what=f"r^w under {count} exact clone(s) of {k} and {len(splits)} splits of its weight",
+        record=_record(weights=w),
+        clone_of=k,
+        clones=count,
+        rewards=r,
+        **(bad or {}),
+    )
 
 
 def _check_p8(estimator: str, instance, rng, quick: bool = False) -> Measurement:
@@ -610,43 +820,88 @@ def _check_p8(estimator: str, instance, rng, quick: bool = False) -> Measurement
         return _wrong_estimator("P8", "weighted_mle", estimator)
 
     def summary(rows, magnitude):
-        return (f"P8: r^w unchanged by exact clones under {len(rows)} weight splits "
-                f"(relative difference {magnitude:.2e})")
+        return (
+            f"P8: r^w unchanged by exact clones under {len(rows)} weight splits (relative difference {magnitude:.2e})"
+        )
 
-    return _search("P8", estimator, instance, rng, quick, _p8_instance,
-                   lambda rng: [SearchSource("random", _worlds(rng, quick))], summary)
+    return _search(
+        "P8",
+        estimator,
+        instance,
+        rng,
+        quick,
+        _p8_instance,
+        lambda rng: [SearchSource("random", _worlds(rng, quick))],
+        summary,
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # registration
 
-register(Axiom(
-    "T1", "Impossibility of recovering the average reward",
-    "With T > 1 types no algorithm recovers sum_t alpha_t r_t up to a constant from representative "
-    "data, already for m = 2: two populations can give identical P while their average gaps differ "
-    "by an arbitrarily large amount.",
-    "[PSZ]", _check_t1, measure=_t1_instance))
-register(Axiom(
-    "P4", "MLE is Borda",
-    "sum_j sigma(r_i - r_j) + lam r_i = B(i) for every i (sums include j = i), so the order of r is "
-    "the Borda order and sum_i r_i = 0.",
-    "[SLH]; derived with the regulariser", _check_p4, measure=_p4_instance))
-register(Axiom(
-    "P5", "Weighted MLE is weighted Borda",
-    "sum_j w_j sigma(r_i - r_j) + lam r_i = WAWR(i); the order of r^w is the WAWR order and "
-    "sum_i w_i r_i = 0.",
-    "[PSZ]", _check_p5, measure=_p5_instance))
-register(Axiom(
-    "P6", "S-space MLE",
-    "The MLE over all of S, each z carrying the preferences of its nearest alternative, is constant "
-    "on Voronoi cells and equals r^w on M (checked on a grid over S, lam_std = G lam).",
-    "[PSZ]", _check_p6, needs_positions=True, measure=_p6_instance))
-register(Axiom(
-    "P7", "Uniform weights",
-    "w = 1/m gives the standard MLE with lam_std = m lam.",
-    "derived", _check_p7, measure=_p7_instance))
-register(Axiom(
-    "P8", "Exact-clone invariance of the weighted MLE",
-    "Splitting the cloned cell's weight among exact clones in any proportion leaves r^w unchanged "
-    "on M and gives every clone the original's reward.",
-    "[PSZ]", _check_p8, measure=_p8_instance))
+register(
+    Axiom(
+        "T1",
+        "Impossibility of recovering the average reward",
+        "With T > 1 types no algorithm recovers sum_t alpha_t r_t up to a constant from representative "
+        "data, already for m = 2: two populations can give identical P while their average gaps differ "
+        "by an arbitrarily large amount.",
+        "[PSZ]",
+        _check_t1,
+        measure=_t1_instance,
+    )
+)
+register(
+    Axiom(
+        "P4",
+        "MLE is Borda",
+        "sum_j sigma(r_i - r_j) + lam r_i = B(i) for every i (sums include j = i), so the order of r is "
+        "the Borda order and sum_i r_i = 0.",
+        "[SLH]; derived with the regulariser",
+        _check_p4,
+        measure=_p4_instance,
+    )
+)
+register(
+    Axiom(
+        "P5",
+        "Weighted MLE is weighted Borda",
+        "sum_j w_j sigma(r_i - r_j) + lam r_i = WAWR(i); the order of r^w is the WAWR order and sum_i w_i r_i = 0.",
+        "[PSZ]",
+        _check_p5,
+        measure=_p5_instance,
+    )
+)
+register(
+    Axiom(
+        "P6",
+        "S-space MLE",
+        "The MLE over all of S, each z carrying the preferences of its nearest alternative, is constant "
+        "on Voronoi cells and equals r^w on M (checked on a grid over S, lam_std = G lam).",
+        "[PSZ]",
+        _check_p6,
+        needs_positions=True,
+        measure=_p6_instance,
+    )
+)
+register(
+    Axiom(
+        "P7",
+        "Uniform weights",
+        "w = 1/m gives the standard MLE with lam_std = m lam.",
+        "derived",
+        _check_p7,
+        measure=_p7_instance,
+    )
+)
+register(
+    Axiom(
+        "P8",
+        "Exact-clone invariance of the weighted MLE",
+        "Splitting the cloned cell's weight among exact clones in any proportion leaves r^w unchanged "
+        "on M and gives every clone the original's reward.",
+        "[PSZ]",
+        _check_p8,
+        measure=_p8_instance,
+    )
+)

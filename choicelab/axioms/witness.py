@@ -34,6 +34,7 @@ beside them; A1-A8 only) are still replayed. An instance whose population has pl
 rewards is stored by its matrix only (``Instance.to_dict``); a measurement that needs the
 population (A1, A3, A7) then reports its premise as failed on replay.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,13 +43,36 @@ from choicelab._json import to_jsonable
 from choicelab.axioms.base import HOLDS, INCONCLUSIVE, VIOLATED, Measurement
 from choicelab.axioms.fitting import LAM
 
-__all__ = ["WITNESS_FORMAT", "LEGACY_FORMATS", "WITNESS_KEYS", "make_witness", "jsonable", "encode_data",
-           "decode_data", "outcome_summary", "held", "violation", "replay", "as_instance"]
+__all__ = [
+    "WITNESS_FORMAT",
+    "LEGACY_FORMATS",
+    "WITNESS_KEYS",
+    "make_witness",
+    "jsonable",
+    "encode_data",
+    "decode_data",
+    "outcome_summary",
+    "held",
+    "violation",
+    "replay",
+    "as_instance",
+]
 
 WITNESS_FORMAT = "choicelab.witness/2"
 LEGACY_FORMATS = ("choicelab.witness/1",)
-WITNESS_KEYS = ("format", "axiom", "estimator", "instance", "seed", "quick", "options", "inputs", "measured",
-                "magnitude", "details")
+WITNESS_KEYS = (
+    "format",
+    "axiom",
+    "estimator",
+    "instance",
+    "seed",
+    "quick",
+    "options",
+    "inputs",
+    "measured",
+    "magnitude",
+    "details",
+)
 
 jsonable = to_jsonable  # the name the axiom modules used before choicelab._json existed
 
@@ -62,13 +86,24 @@ def encode_data(data) -> dict | None:
     if data is None:
         return None
     if isinstance(data, Comparisons):
-        return {"kind": "comparisons", "a": data.a.tolist(), "b": data.b.tolist(), "winner": data.winner.tolist(),
-                "annotator": data.annotator.tolist()}
+        return {
+            "kind": "comparisons",
+            "a": data.a.tolist(),
+            "b": data.b.tolist(),
+            "winner": data.winner.tolist(),
+            "annotator": data.annotator.tolist(),
+        }
     if isinstance(data, Rankings):
-        return {"kind": "rankings", "orders": [[list(g) for g in order] for order in data.orders],
-                "counts": data.counts.tolist(), "m": int(data.m), "unlisted_last": bool(data.unlisted_last)}
-    raise TypeError(f"data must be None, a choicelab.sim.Comparisons or a choicelab.sim.Rankings, "
-                    f"got {type(data).__name__}")
+        return {
+            "kind": "rankings",
+            "orders": [[list(g) for g in order] for order in data.orders],
+            "counts": data.counts.tolist(),
+            "m": int(data.m),
+            "unlisted_last": bool(data.unlisted_last),
+        }
+    raise TypeError(
+        f"data must be None, a choicelab.sim.Comparisons or a choicelab.sim.Rankings, got {type(data).__name__}"
+    )
 
 
 def decode_data(desc):
@@ -82,8 +117,12 @@ def decode_data(desc):
         return Comparisons(*(np.asarray(desc[k], dtype=np.int64) for k in ("a", "b", "winner", "annotator")))
     if kind == "rankings":
         orders = tuple(tuple(tuple(int(x) for x in g) for g in order) for order in desc["orders"])
-        return Rankings(orders=orders, counts=np.asarray(desc["counts"], dtype=np.int64), m=int(desc["m"]),
-                        unlisted_last=bool(desc.get("unlisted_last", False)))
+        return Rankings(
+            orders=orders,
+            counts=np.asarray(desc["counts"], dtype=np.int64),
+            m=int(desc["m"]),
+            unlisted_last=bool(desc.get("unlisted_last", False)),
+        )
     raise ValueError(f"not an encoded dataset (kind must be 'comparisons' or 'rankings'): {str(desc)[:200]}")
 
 
@@ -92,9 +131,22 @@ def _magnitude(value):
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def make_witness(axiom: str, estimator: str, instance, seed, quick: bool, *, measured: str | None = None,
-                 magnitude: float | None = None, lam: float | None = LAM, weights=None, data=None,
-                 fit_options: dict | None = None, inputs: dict | None = None, **details) -> dict:
+def make_witness(
+    axiom: str,
+    estimator: str,
+    instance,
+    seed,
+    quick: bool,
+    *,
+    measured: str | None = None,
+    magnitude: float | None = None,
+    lam: float | None = LAM,
+    weights=None,
+    data=None,
+    fit_options: dict | None = None,
+    inputs: dict | None = None,
+    **details,
+) -> dict:
     """A witness (module docstring) of one measurement.
 
     Parameters
@@ -113,25 +165,47 @@ def make_witness(axiom: str, estimator: str, instance, seed, quick: bool, *, mea
     **details
         Axiom-specific record.
     """
-    return to_jsonable({
-        "format": WITNESS_FORMAT, "axiom": axiom, "estimator": estimator,
-        "instance": None if instance is None else instance.to_dict(),
-        "seed": None if seed is None else int(seed), "quick": bool(quick),
-        "options": {"lam": lam, "weights": weights, "data": encode_data(data), "fit_options": dict(fit_options or {})},
-        "inputs": dict(inputs or {}),
-        "measured": measured, "magnitude": _magnitude(magnitude),
-        "details": details,
-    })
+    return to_jsonable(
+        {
+            "format": WITNESS_FORMAT,
+            "axiom": axiom,
+            "estimator": estimator,
+            "instance": None if instance is None else instance.to_dict(),
+            "seed": None if seed is None else int(seed),
+            "quick": bool(quick),
+            "options": {
+                "lam": lam,
+                "weights": weights,
+                "data": encode_data(data),
+                "fit_options": dict(fit_options or {}),
+            },
+            "inputs": dict(inputs or {}),
+            "measured": measured,
+            "magnitude": _magnitude(magnitude),
+            "details": details,
+        }
+    )
 
 
 def outcome_summary(out) -> dict:
     """Scores, order and winners of an :class:`EstimatorOutput`, for witnesses."""
-    return to_jsonable({"scores": out.scores, "order": out.order, "winners": list(out.winners),
-                        "converged": out.converged})
+    return to_jsonable(
+        {"scores": out.scores, "order": out.order, "winners": list(out.winners), "converged": out.converged}
+    )
 
 
-def held(axiom: str, estimator: str, instance, seed, quick: bool, magnitude: float, detail: str,
-         measurement_data: dict | None = None, /, **record) -> Measurement:
+def held(
+    axiom: str,
+    estimator: str,
+    instance,
+    seed,
+    quick: bool,
+    magnitude: float,
+    detail: str,
+    measurement_data: dict | None = None,
+    /,
+    **record,
+) -> Measurement:
     """A "holds" measurement on one instance, with the witness that replays it.
 
     ``measurement_data`` becomes ``Measurement.data``; ``record`` goes to :func:`make_witness`
@@ -141,9 +215,20 @@ def held(axiom: str, estimator: str, instance, seed, quick: bool, magnitude: flo
     return Measurement(HOLDS, magnitude=float(magnitude), witness=witness, detail=detail, data=measurement_data or {})
 
 
-def violation(axiom: str, estimator: str, instance, seed, quick: bool, magnitude: float, detail: str,
-              check: dict | None, data: dict | None = None, *, record: dict | None = None,
-              **details) -> Measurement:
+def violation(
+    axiom: str,
+    estimator: str,
+    instance,
+    seed,
+    quick: bool,
+    magnitude: float,
+    detail: str,
+    check: dict | None,
+    data: dict | None = None,
+    *,
+    record: dict | None = None,
+    **details,
+) -> Measurement:
     """A violation the fast check found, reported as VIOLATED only when ``check`` confirmed it.
 
     ``check`` is the independent re-check (:func:`choicelab.axioms.brute_force.recheck`); None
@@ -156,16 +241,25 @@ def violation(axiom: str, estimator: str, instance, seed, quick: bool, magnitude
         details = {"recheck": check, **details}
     confirmed = True if check is None else check.get("confirmed")
     measured = VIOLATED if confirmed is True else INCONCLUSIVE
-    witness = make_witness(axiom, estimator, instance, seed, quick, measured=measured, magnitude=magnitude,
-                           **record, **details)
+    witness = make_witness(
+        axiom, estimator, instance, seed, quick, measured=measured, magnitude=magnitude, **record, **details
+    )
     if confirmed is True:
         how = "" if check is None else f"; confirmed by {check['method']} (margin {check['margin']:.3g})"
-        return Measurement(VIOLATED, magnitude=float(magnitude), witness=witness, data=data or {},
-                           detail=f"{detail}{how}")
-    why = ("no independent brute-force computation exists for this estimator" if confirmed is None
-           else f"{check['method']} did not reproduce it (margin {check.get('margin')})")
-    return Measurement(INCONCLUSIVE, magnitude=float(magnitude), data={**(data or {}), "unconfirmed": witness},
-                       detail=f"{detail}; not reported as a violation: {why}")
+        return Measurement(
+            VIOLATED, magnitude=float(magnitude), witness=witness, data=data or {}, detail=f"{detail}{how}"
+        )
+    why = (
+        "no independent brute-force computation exists for this estimator"
+        if confirmed is None
+        else f"{check['method']} did not reproduce it (margin {check.get('margin')})"
+    )
+    return Measurement(
+        INCONCLUSIVE,
+        magnitude=float(magnitude),
+        data={**(data or {}), "unconfirmed": witness},
+        detail=f"{detail}; not reported as a violation: {why}",
+    )
 
 
 def as_instance(instance):
@@ -176,8 +270,9 @@ def as_instance(instance):
         return instance
     if isinstance(instance, (np.ndarray, list, tuple)):
         return Instance.from_matrix(instance)
-    raise TypeError(f"instance must be a choicelab.sim.Instance, an (m, m) matrix or None, "
-                    f"got {type(instance).__name__}")
+    raise TypeError(
+        f"instance must be a choicelab.sim.Instance, an (m, m) matrix or None, got {type(instance).__name__}"
+    )
 
 
 # ----------------------------------------------------------------------------- replay
@@ -211,5 +306,11 @@ def replay(witness: dict) -> Measurement:
     inputs = dict(witness.get("inputs") or {}) if fmt == WITNESS_FORMAT else {}
     if isinstance(inputs.get("data"), dict):
         inputs["data"] = decode_data(inputs["data"])
-    return axiom.measure(witness["estimator"], instance, np.random.default_rng(seed), bool(witness.get("quick", False)),
-                         seed=seed, **inputs)
+    return axiom.measure(
+        witness["estimator"],
+        instance,
+        np.random.default_rng(seed),
+        bool(witness.get("quick", False)),
+        seed=seed,
+        **inputs,
+    )

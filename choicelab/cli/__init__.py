@@ -4,6 +4,7 @@ One module per subcommand (``run.py`` for list and run, ``verify.py``, ``report.
 ``export.py``); the domain packages know no command line. Every subcommand imports its
 machinery lazily, so that ``choicelab --help`` stays fast and imports neither torch nor cvxpy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,14 +40,29 @@ def _build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster)")
     p_run.add_argument("--seed", type=int, default=None, help="override the scenario's base seed")
     p_run.add_argument("--json", action="store_true", help="print a JSON summary, no progress bar")
-    p_run.add_argument("--new-batch", default=None, metavar="NAME",
-                       help="store the runs under this batch name instead of the scenario's")
-    p_run.add_argument("--replace", action="store_true",
-                       help="delete the batch's earlier runs first (when its parameters changed)")
-    p_run.add_argument("--max-runs", type=int, default=None, metavar="N",
-                       help="refuse a batch of more runs (default: the scenario's max_runs, 100000)")
-    p_run.add_argument("--plugin", action="append", default=[], metavar="MODULE_OR_FILE",
-                       help="import this module or .py file (in every worker) before running; repeatable")
+    p_run.add_argument(
+        "--new-batch",
+        default=None,
+        metavar="NAME",
+        help="store the runs under this batch name instead of the scenario's",
+    )
+    p_run.add_argument(
+        "--replace", action="store_true", help="delete the batch's earlier runs first (when its parameters changed)"
+    )
+    p_run.add_argument(
+        "--max-runs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="refuse a batch of more runs (default: the scenario's max_runs, 100000)",
+    )
+    p_run.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE_OR_FILE",
+        help="import this module or .py file (in every worker) before running; repeatable",
+    )
 
     p_verify = sub.add_parser("verify", help="measure the theory table; exit 1 where a measurement contradicts theory")
     p_verify.add_argument("--quick", action="store_true", help="small instances, about a minute on 2 cores")
@@ -61,10 +77,13 @@ def _build_parser() -> argparse.ArgumentParser:
     p_export = sub.add_parser("export", help="write the results (or verdicts) table as CSV, JSON lines or Parquet")
     p_export.add_argument("--db", default="choicelab.sqlite", help="SQLite results store (default: %(default)s)")
     p_export.add_argument("--batch", default=None, help="batch name (default: every batch in the store)")
-    p_export.add_argument("--table", choices=("results", "verdicts"), default="results",
-                          help="which table (default: %(default)s)")
+    p_export.add_argument(
+        "--table", choices=("results", "verdicts"), default="results", help="which table (default: %(default)s)"
+    )
     p_export.add_argument("--format", choices=("csv", "jsonl", "parquet"), required=True)
-    p_export.add_argument("--out", default=None, metavar="FILE", help="output file (default: stdout; parquet needs one)")
+    p_export.add_argument(
+        "--out", default=None, metavar="FILE", help="output file (default: stdout; parquet needs one)"
+    )
     return parser
 
 
@@ -111,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         _silence_stdout()
-        print("choicelab: the output was closed early (broken pipe); finished runs are kept in the store",
-              file=sys.stderr)
+        print(
+            "choicelab: the output was closed early (broken pipe); finished runs are kept in the store", file=sys.stderr
+        )
         return 1
     finally:
         if previous is not None:
@@ -122,18 +142,23 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(parser, args) -> int:
     if args.command == "list":
         from choicelab.cli.run import list_command
+
         return list_command(args)
     if args.command == "run":
         from choicelab.cli.run import run_command
+
         return run_command(args)
     if args.command == "verify":
         from choicelab.cli.verify import verify_command
+
         return verify_command(args)
     if args.command == "report":
         from choicelab.cli.report import report_command
+
         return report_command(args)
     if args.command == "export":
         from choicelab.cli.export import export_command
+
         return export_command(args)
     parser.error(f"unknown command {args.command!r}")
     return 2

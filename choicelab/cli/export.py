@@ -4,6 +4,7 @@ Exit status: 0 on success, 2 for bad input (no such store file, a store of anoth
 version, unknown batch, parquet without ``--out``) with a one-line message on stderr and no
 traceback. A reader that stops early (``choicelab export ... | head``) ends the command quietly.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,6 +39,7 @@ def export_command(args) -> int:
         return _fail(f"--out {str(out)!r}: folder {str(Path(out).resolve().parent)!r} does not exist")
     try:
         import pandas  # noqa: F401
+
         if fmt == "parquet":
             import pyarrow  # noqa: F401
     except ImportError as exc:

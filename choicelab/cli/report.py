@@ -3,6 +3,7 @@
 Exit status: 0 when every report was written; 2 for bad input (no store at ``--db``, an
 unknown ``--batch``), with a one-line message on stderr and no traceback.
 """
+
 from __future__ import annotations
 
 import sys

@@ -4,6 +4,7 @@ Exit status of ``run``: 0 when every run is done, 1 when some run raised (its er
 store; running again retries it), 2 for bad input (unknown scenario, malformed scenario or data
 file, bad option), with a one-line message on stderr and no traceback.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,13 +29,16 @@ def _registries() -> dict:
     from choicelab.scenarios.measures import list_measures
 
     return {
-        "estimators": [{"name": e.name, "kind": e.kind, "consumes": list(e.consumes), "description": e.description}
-                       for e in list_estimators()],
+        "estimators": [
+            {"name": e.name, "kind": e.kind, "consumes": list(e.consumes), "description": e.description}
+            for e in list_estimators()
+        ],
         "measures": [{"name": m.name, "per": m.per, "description": m.description} for m in list_measures()],
         "conditions": [{"name": c.name, "description": c.description} for c in list_conditions()],
         "weightings": [{"name": w.name, "description": w.description} for w in list_weightings()],
-        "figures": [{"name": n, "measures": list(f.measures), "description": f.description}
-                    for n, f in list_figures().items()],
+        "figures": [
+            {"name": n, "measures": list(f.measures), "description": f.description} for n, f in list_figures().items()
+        ],
         "axioms": [{"id": a.id, "name": a.name} for a in list_axioms()],
     }
 
@@ -47,8 +51,13 @@ def list_command(args) -> int:
     for name in list_builtin():
         try:
             sc = load_scenario(name)
-            scenarios.append({"name": name, "runs": len(sc.seeds) * _grid_size(sc),
-                              "description": sc.description.strip().splitlines()[0] if sc.description.strip() else ""})
+            scenarios.append(
+                {
+                    "name": name,
+                    "runs": len(sc.seeds) * _grid_size(sc),
+                    "description": sc.description.strip().splitlines()[0] if sc.description.strip() else "",
+                }
+            )
         except ScenarioError as exc:  # a broken built-in is a bug; show it rather than hide it
             scenarios.append({"name": name, "runs": 0, "description": f"INVALID: {exc}"})
     registries = _registries()
@@ -80,14 +89,16 @@ def _grid_size(sc) -> int:
 
 def run_command(args) -> int:
     """``choicelab run NAME_OR_FILE... [--db PATH] [--workers N] [--engine E] [--scheduler A] [--seed S] [--json]``."""
-    from choicelab.scenarios.runner import ENGINES, run_batch
+    import os
+
+    from choicelab.scenarios.runner import (
+        _THREAD_VARS,  # noqa: F811
+        ENGINES,
+        run_batch,
+    )
     from choicelab.scenarios.spec import ScenarioError, load_scenario
     from choicelab.scenarios.store import Store
     from choicelab.scenarios.tasks import summarise
-
-    import os
-
-    from choicelab.scenarios.runner import _THREAD_VARS  # noqa: F811
 
     # Runs are single-threaded by design (parallelism comes from workers); with workers=1 they
     # run in this process, and tiny torch models slow down many-fold with more intra-op threads.
@@ -112,8 +123,9 @@ def run_command(args) -> int:
         return _fail(f"run: --db {str(db)!r}: folder {str(db.resolve().parent)!r} does not exist")
     plugins = list(getattr(args, "plugin", None) or [])
     try:
-        scenarios = [load_scenario(name, plugins=plugins, max_runs=getattr(args, "max_runs", None))
-                     for name in args.scenarios]
+        scenarios = [
+            load_scenario(name, plugins=plugins, max_runs=getattr(args, "max_runs", None)) for name in args.scenarios
+        ]
     except ScenarioError as exc:
         return _fail(str(exc))
     except Exception as exc:  # a plugin given with --plugin failed to import
@@ -139,9 +151,16 @@ def run_command(args) -> int:
     try:
         for sc in scenarios:
             try:
-                summary = run_batch(sc, store, workers=workers, engine=engine, scheduler=scheduler,
-                                    progress=False if as_json else None, seed=seed,
-                                    replace=bool(getattr(args, "replace", False)))
+                summary = run_batch(
+                    sc,
+                    store,
+                    workers=workers,
+                    engine=engine,
+                    scheduler=scheduler,
+                    progress=False if as_json else None,
+                    seed=seed,
+                    replace=bool(getattr(args, "replace", False)),
+                )
             except ValueError as exc:
                 return _fail(f"run: {exc}")
             key = summarise(sc.kind, store, sc.name)
@@ -151,21 +170,32 @@ def run_command(args) -> int:
     finally:
         store.close()
     if as_json:
-        print(json.dumps({"batches": [s.to_dict() | {"store_counts": c, "key_results": k} for s, k, c in reports]},
-                         indent=2, default=str))
+        print(
+            json.dumps(
+                {"batches": [s.to_dict() | {"store_counts": c, "key_results": k} for s, k, c in reports]},
+                indent=2,
+                default=str,
+            )
+        )
     return 1 if any(s.errors for s, _, _ in reports) else 0
 
 
 def _print_summary(summary, key: dict, counts: dict) -> None:
     s = summary
     how = "inline" if s.workers == 1 and s.engine == "local" else f"{s.engine}, {s.workers} workers"
-    print(f"{s.batch}: {s.total} runs: {s.done} done now, {s.skipped} already done, "
-          f"{len(s.errors)} errors in {s.seconds:.1f} s ({how if s.workers else 'nothing to run'})")
-    print(f"  store: {Path(s.store).resolve()}  (batch totals: {counts['done']} done, {counts['error']} error, "
-          f"{counts['running']} unfinished)")
+    print(
+        f"{s.batch}: {s.total} runs: {s.done} done now, {s.skipped} already done, "
+        f"{len(s.errors)} errors in {s.seconds:.1f} s ({how if s.workers else 'nothing to run'})"
+    )
+    print(
+        f"  store: {Path(s.store).resolve()}  (batch totals: {counts['done']} done, {counts['error']} error, "
+        f"{counts['running']} unfinished)"
+    )
     if s.elsewhere:
-        print(f"  {s.elsewhere} runs are being computed by another choicelab run on this store; run again "
-              "after it ends to pick up any it leaves unfinished")
+        print(
+            f"  {s.elsewhere} runs are being computed by another choicelab run on this store; run again "
+            "after it ends to pick up any it leaves unfinished"
+        )
     for run_id, seed, message in s.errors[:5]:
         print(f"  error in run {run_id[:12]} (seed {seed}): {message}")
     if len(s.errors) > 5:
@@ -176,4 +206,3 @@ def _print_summary(summary, key: dict, counts: dict) -> None:
 
     for line in format_experiment_summary(key):
         print(line)
-

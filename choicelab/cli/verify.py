@@ -3,6 +3,7 @@
 Exit status: 1 when any measurement contradicts theory; otherwise 2 when a check raised an
 error; otherwise 0.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,13 +50,17 @@ def format_table(verdicts) -> str:
             row += f"{text:>{width + 2}}"
         lines.append(row)
     lines += ["", "(H holds, V violated, I inconclusive, - theory silent)", ""]
-    lines.append(f"{'axiom':<6}{'estimator':<{width + 1}}{'theory':<10}{'measured':<10}{'mark':<6}{'magnitude':<11}detail")
+    lines.append(
+        f"{'axiom':<6}{'estimator':<{width + 1}}{'theory':<10}{'measured':<10}{'mark':<6}{'magnitude':<11}detail"
+    )
     for v in verdicts:
         detail = v.detail if len(v.detail) <= 160 else v.detail[:157] + "..."
         extra = _witness_summary(v)
-        lines.append(f"{v.axiom:<6}{v.estimator:<{width + 1}}{_SHORT.get(v.expected, v.expected):<10}"
-                     f"{_SHORT[v.measured]:<10}{MARKS[v.agrees]:<6}{_magnitude(v):<11}{detail}"
-                     + (f" [{extra}]" if extra else ""))
+        lines.append(
+            f"{v.axiom:<6}{v.estimator:<{width + 1}}{_SHORT.get(v.expected, v.expected):<10}"
+            f"{_SHORT[v.measured]:<10}{MARKS[v.agrees]:<6}{_magnitude(v):<11}{detail}"
+            + (f" [{extra}]" if extra else "")
+        )
     n_ok = sum(v.agrees is True for v in verdicts)
     n_bad = sum(v.agrees is False for v in verdicts)
     n_none = sum(v.agrees is None for v in verdicts)
@@ -92,7 +97,10 @@ def verify_command(args) -> int:
     for v in verdicts:
         if "error" in (v.data or {}):
             first = str(v.data["error"]).strip().splitlines()
-            print(f"choicelab verify: the check of {v.axiom} on {v.estimator} raised an error: "
-                  f"{first[-1] if first else ''}", file=sys.stderr)
+            print(
+                f"choicelab verify: the check of {v.axiom} on {v.estimator} raised an error: "
+                f"{first[-1] if first else ''}",
+                file=sys.stderr,
+            )
     sys.stdout.flush()
     return exit_status(verdicts)

@@ -25,6 +25,7 @@ Newton system either by Cholesky on the explicit Hessian (``method="newton"``) o
 preconditioned conjugate gradients on Hessian-vector products (``method="newton-cg"``), which
 never forms nor factors an m x m Hessian.
 """
+
 from __future__ import annotations
 
 import math
@@ -217,7 +218,9 @@ def bt_mle_counts(N, weights=None, lam=0.1, *, tol=1e-10, max_iter=100, method="
     return _solve(N, w, weighted, lam, tol, max_iter, method, x0)
 
 
-def bt_mle_comparisons(comps, m, weights=None, lam=0.1, *, tol=1e-10, max_iter=100, method="auto", x0=None) -> FitResult:
+def bt_mle_comparisons(
+    comps, m, weights=None, lam=0.1, *, tol=1e-10, max_iter=100, method="auto", x0=None
+) -> FitResult:
     """Bradley-Terry MLE on a comparison dataset (SPEC §2, "Sampled data, exact estimators").
 
     Builds the sparse win-count matrix ``N = win_counts(comps, m, sparse=True)`` (a tie adds
@@ -458,8 +461,15 @@ def _newton(model, r, tol, max_iter, method, switch_limit):
     elif not message:
         message = f"reached max_iter={max_iter} with ||grad|| = {gnorm:.3g} > tol * scale = {target:.3g}"
     return {
-        "r": r, "f": float(f), "grad_norm": gnorm, "iterations": iters, "converged": bool(converged),
-        "message": message, "cg_iterations": cg_total, "backtracks": backtracks, "solver": solver,
+        "r": r,
+        "f": float(f),
+        "grad_norm": gnorm,
+        "iterations": iters,
+        "converged": bool(converged),
+        "message": message,
+        "cg_iterations": cg_total,
+        "backtracks": backtracks,
+        "solver": solver,
         "switched_to_cholesky_at": switched_at,
     }
 
@@ -485,7 +495,7 @@ def _pcg(matvec, b, diag, rtol, maxiter):
     rz = float(res @ z)
     stop = rtol * float(np.linalg.norm(b))
     k = 0
-    for k in range(1, maxiter + 1):
+    for k in range(1, maxiter + 1):  # noqa: B007 (k is reported after the loop)
         hp = matvec(p)
         php = float(p @ hp)
         if not php > 0:
@@ -779,7 +789,8 @@ def _zero_weight_rewards(X, w, support, zero, r_support, lam, max_iter=200):
             i = int(zero[bad[0]])
             raise ValueError(
                 f"lam=0: alternative {i} has zero weight and no {'win' if u[bad[0]] <= 0 else 'loss'} against "
-                "positive-weight alternatives, so its reward (the P5 identity / w_i -> 0 limit) is infinite. Use lam > 0."
+                "positive-weight alternatives, so its reward (the P5 identity / w_i -> 0 limit) is infinite. "
+                "Use lam > 0."
             )
     with np.errstate(divide="ignore", invalid="ignore"):
         logit = np.log(u) - np.log(T - u)

@@ -7,6 +7,7 @@ over the nonzero entries of ``Y`` (``Y = N`` or ``Y = P``). Gradient and Hessian
 alternatives: with ``s = X theta`` and a weighted graph Laplacian ``L`` on the compared pairs,
 ``H = X^T L X + lam I``, so memory is O(nnz + m d + d^2), never O(n d).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -98,8 +99,9 @@ def _pair_data(comps, m: int):
         try:
             Y = np.asarray(comps, dtype=float)
         except (TypeError, ValueError) as exc:
-            raise TypeError("comps must be a choicelab.sim.Comparisons or an (m, m) matrix, "
-                            f"got {type(comps).__name__}") from exc
+            raise TypeError(
+                f"comps must be a choicelab.sim.Comparisons or an (m, m) matrix, got {type(comps).__name__}"
+            ) from exc
         if Y.shape != (m, m):
             raise ValueError(f"the matrix comps must have shape ({m}, {m}) to match X, got {Y.shape}")
         bad = np.argwhere(~np.isfinite(Y) | (Y < 0))
@@ -125,8 +127,7 @@ def _separable(X, i, j) -> bool:
     D = X[i] - X[j]
     if D.shape[0] == 0 or np.linalg.matrix_rank(D) < X.shape[1]:
         return True
-    res = linprog(-D.sum(axis=0), A_ub=-D, b_ub=np.zeros(D.shape[0]), bounds=[(-1, 1)] * X.shape[1],
-                  method="highs")
+    res = linprog(-D.sum(axis=0), A_ub=-D, b_ub=np.zeros(D.shape[0]), bounds=[(-1, 1)] * X.shape[1], method="highs")
     scale = np.abs(D).sum(axis=1).max()
     return res.status == 0 and -res.fun > 1e-9 * scale
 
@@ -201,8 +202,7 @@ def _newton(obj: _Objective, theta0, gtol: float, max_iter: int):
     return theta, f, g, it, message, halvings
 
 
-def linear_mle(X, comps, weights=None, lam: float = 0.1, *, tol: float = 1e-10,
-               max_iter: int = 100) -> LinearFit:
+def linear_mle(X, comps, weights=None, lam: float = 0.1, *, tol: float = 1e-10, max_iter: int = 100) -> LinearFit:
     """Linear-reward (weighted) Bradley-Terry MLE (SPEC §2 "Linear reward", Eq. 1 / Eq. 2 losses).
 
     Fits ``r(x) = theta . x`` by minimising, for comparison data (``choicelab.sim.Comparisons``)::
@@ -268,18 +268,29 @@ def linear_mle(X, comps, weights=None, lam: float = 0.1, *, tol: float = 1e-10,
     keep = c > 0
     i, j, c = i[keep], j[keep], c[keep]
     if lam == 0 and _separable(X, i, j):
-        raise ValueError("lam = 0: the data are separable or leave a direction of theta unconstrained "
-                         "(some theta != 0 never loses a comparison), so the MLE does not exist or is "
-                         "not unique. Use lam > 0")
+        raise ValueError(
+            "lam = 0: the data are separable or leave a direction of theta unconstrained "
+            "(some theta != 0 never loses a comparison), so the MLE does not exist or is "
+            "not unique. Use lam > 0"
+        )
     obj = _Objective(X, i, j, c, lam)
     gtol = tol * max(1.0, float(c.sum()))
     theta, f, g, it, message, halvings = _newton(obj, np.zeros(d), gtol, int(max_iter))
     gnorm = float(np.linalg.norm(g))
     converged = gnorm <= gtol
     if not converged:
-        warnings.warn(f"linear_mle did not converge: {message} (gradient norm {gnorm:.3g} > {gtol:.3g})",
-                      RuntimeWarning, stacklevel=2)
-    return LinearFit(theta=theta, rewards=X @ theta, converged=bool(converged), iterations=it,
-                     grad_norm=gnorm, objective=f, message=message,
-                     info={"method": "newton", "n_pairs": int(c.size), "line_search_halvings": halvings,
-                           "gtol": gtol})
+        warnings.warn(
+            f"linear_mle did not converge: {message} (gradient norm {gnorm:.3g} > {gtol:.3g})",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return LinearFit(
+        theta=theta,
+        rewards=X @ theta,
+        converged=bool(converged),
+        iterations=it,
+        grad_norm=gnorm,
+        objective=f,
+        message=message,
+        info={"method": "newton", "n_pairs": int(c.size), "line_search_halvings": halvings, "gtol": gtol},
+    )

@@ -49,7 +49,8 @@ Optimiser
 
 Numerics and devices
     ``log s(x)`` is computed stably (``-softplus(-x)``, i.e. ``-log1p(exp(-x))`` with the
-    linear branch for large arguments), never as ``log(s(x))``. Training runs in float32 (default) or float64 on the CPU, or on a CUDA
+    linear branch for large arguments), never as ``log(s(x))``. Training runs in float32
+    (default) or float64 on the CPU, or on a CUDA
     device when asked (a ``ValueError`` when CUDA is unavailable). Adam divides by the
     root of the squared-gradient average, so gradient entries near 0 turn rounding
     differences into step-size differences: float32 runs that are mathematically equal
@@ -60,6 +61,7 @@ Threads
     Global torch state (thread count, default dtype, global RNG) is left alone; set
     ``torch.set_num_threads`` yourself to limit intra-op threads.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -123,12 +125,12 @@ class NeuralFit:
         params = [(W.astype(np.float64), b.astype(np.float64)[:, None, :]) for W, b in self.params]
         out = np.empty((len(self.seed_ids), X.shape[0]))
         for lo in range(0, X.shape[0], _ROW_BLOCK):  # bounded memory for large X
-            H = np.broadcast_to(X[lo:lo + _ROW_BLOCK], (len(self.seed_ids),) + X[lo:lo + _ROW_BLOCK].shape)
+            H = np.broadcast_to(X[lo : lo + _ROW_BLOCK], (len(self.seed_ids),) + X[lo : lo + _ROW_BLOCK].shape)
             for depth, (W, b) in enumerate(params):
                 H = np.matmul(H, W) + b
                 if depth < len(params) - 1:
                     H = _numpy_activation(self.activation, H)
-            out[:, lo:lo + _ROW_BLOCK] = H[..., 0]
+            out[:, lo : lo + _ROW_BLOCK] = H[..., 0]
         return out
 
     def rewards(self, X=None) -> np.ndarray:
@@ -149,9 +151,26 @@ def _numpy_activation(name: str, H: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- public API
-def neural_bt(X, comps, weights=None, hidden=32, lr=1e-4, batch_size=512, steps=500, seeds=20, *,
-              layers=1, activation="relu", weight_decay=0.0, output_reg=0.0, device="cpu", seed=0,
-              dtype="float32", pairs=None, lr_schedule="constant") -> NeuralFit:
+def neural_bt(
+    X,
+    comps,
+    weights=None,
+    hidden=32,
+    lr=1e-4,
+    batch_size=512,
+    steps=500,
+    seeds=20,
+    *,
+    layers=1,
+    activation="relu",
+    weight_decay=0.0,
+    output_reg=0.0,
+    device="cpu",
+    seed=0,
+    dtype="float32",
+    pairs=None,
+    lr_schedule="constant",
+) -> NeuralFit:
     """Neural Bradley-Terry MLE: an MLP reward model trained by Adam on minibatches (SPEC §2).
 
     Minimises, per seed, the mean per-comparison loss (SPEC §2 "Sampled data, neural
@@ -226,8 +245,15 @@ def neural_bt(X, comps, weights=None, hidden=32, lr=1e-4, batch_size=512, steps=
 
     Examples
     --------
-    >>> fit = neural_bt(X, comps, seeds=20)          # the PSZ case-study setting
-    >>> fit.rewards()                                # (m,) mean over the 20 seeds
+    >>> import numpy as np
+    >>> from choicelab import sim
+    >>> X = np.array([[0.0], [1.0], [2.0]])
+    >>> pop = sim.Population([sim.AnnotatorType(1.0, sim.linear_reward([2.0]))])
+    >>> comps = pop.sample_comparisons(X, 600, rng=0)
+    >>> fit = neural_bt(X, comps, seeds=4, steps=300, lr=3e-2, seed=0)
+    >>> r = fit.rewards(X)                           # (m,) mean over the 4 seeds
+    >>> r.shape, bool(r[2] > r[1] > r[0])           # larger x, larger reward
+    ((3,), True)
     """
     torch = _torch()
     X = _as_points(X, "X")
@@ -235,16 +261,47 @@ def neural_bt(X, comps, weights=None, hidden=32, lr=1e-4, batch_size=512, steps=
     w = _check_weights(weights, m, "neural_bt")
     data = _pair_data(comps, m, w, pairs, "neural_bt")
     reg_w = np.ones(m) if w is None else w
-    settings = _common_settings("neural_bt", X, hidden, lr, batch_size, steps, seeds, layers, activation,
-                                weight_decay, output_reg, device, seed, dtype, lr_schedule)
+    settings = _common_settings(
+        "neural_bt",
+        X,
+        hidden,
+        lr,
+        batch_size,
+        steps,
+        seeds,
+        layers,
+        activation,
+        weight_decay,
+        output_reg,
+        device,
+        seed,
+        dtype,
+        lr_schedule,
+    )
     settings.update(data=data.kind, n=data.n, weighted=w is not None)
     task = _PairTask(data, settings["torch_dtype"], settings["torch_device"], torch)
     return _train("neural_bt", X, task, reg_w, settings, torch)
 
 
-def neural_pl(X, rankings, weights=None, hidden=32, lr=1e-4, batch_size=512, steps=500, seeds=20, *,
-              layers=1, activation="relu", weight_decay=0.0, output_reg=0.0, device="cpu", seed=0,
-              dtype="float32", lr_schedule="constant") -> NeuralFit:
+def neural_pl(
+    X,
+    rankings,
+    weights=None,
+    hidden=32,
+    lr=1e-4,
+    batch_size=512,
+    steps=500,
+    seeds=20,
+    *,
+    layers=1,
+    activation="relu",
+    weight_decay=0.0,
+    output_reg=0.0,
+    device="cpu",
+    seed=0,
+    dtype="float32",
+    lr_schedule="constant",
+) -> NeuralFit:
     """Neural Plackett-Luce MLE on strict rankings (SPEC §2 "Plackett-Luce").
 
     Minimises, per seed, the mean per-ranking negative log-likelihood plus the output
@@ -276,8 +333,23 @@ def neural_pl(X, rankings, weights=None, hidden=32, lr=1e-4, batch_size=512, ste
     m = X.shape[0]
     w = _check_weights(weights, m, "neural_pl")
     data = _ranking_data(rankings, m, w, "neural_pl")
-    settings = _common_settings("neural_pl", X, hidden, lr, batch_size, steps, seeds, layers, activation,
-                                weight_decay, output_reg, device, seed, dtype, lr_schedule)
+    settings = _common_settings(
+        "neural_pl",
+        X,
+        hidden,
+        lr,
+        batch_size,
+        steps,
+        seeds,
+        layers,
+        activation,
+        weight_decay,
+        output_reg,
+        device,
+        seed,
+        dtype,
+        lr_schedule,
+    )
     settings.update(data="rankings", n=data.n, weighted=w is not None, unlisted_last=data.unlisted_last)
     task = _RankTask(data, settings["torch_dtype"], settings["torch_device"], torch)
     return _train("neural_pl", X, task, np.ones(m) if w is None else w, settings, torch)
@@ -305,8 +377,12 @@ def output_reg_for_lambda(lam, data, weights=None, pairs=None) -> float:
 
     Examples
     --------
-    >>> rho = output_reg_for_lambda(0.5, comps)          # = 0.5 / len(comps)
-    >>> fit = neural_bt(np.eye(m), comps, layers=0, output_reg=rho, ...)
+    >>> import numpy as np
+    >>> from choicelab.sim import Comparisons
+    >>> comps = Comparisons(np.array([0, 1, 0, 2]), np.array([1, 2, 2, 1]), np.array([0, 1, 2, 2]),
+    ...                     np.full(4, -1))
+    >>> output_reg_for_lambda(0.5, comps)            # lam / n: Eq. 1's regulariser at the mean loss's scale
+    0.125
     """
     lam = _nonneg_float(lam, "lam", "output_reg_for_lambda")
     name = "output_reg_for_lambda"
@@ -326,8 +402,9 @@ def output_reg_for_lambda(lam, data, weights=None, pairs=None) -> float:
     return lam / _pair_data(data, m, w, pairs, name, argname="data").z
 
 
-def tabular_dpo(data, m, beta=0.1, lr=0.05, steps=20000, *, pairs=None, tol=1e-8, dtype="float64",
-                device="cpu") -> FitResult:
+def tabular_dpo(
+    data, m, beta=0.1, lr=0.05, steps=20000, *, pairs=None, tol=1e-8, dtype="float64", device="cpu"
+) -> FitResult:
     """DPO on a finite response set: softmax policy, uniform reference (SPEC X3, [XK]).
 
     The policy is ``pi = softmax(theta)`` over ``m`` responses, the reference policy is
@@ -383,8 +460,9 @@ def tabular_dpo(data, m, beta=0.1, lr=0.05, steps=20000, *, pairs=None, tol=1e-8
     lo, hi = np.minimum(items.i, items.j), np.maximum(items.i, items.j)
     keys, inverse = np.unique(lo * m + hi, return_inverse=True)
     count = np.bincount(inverse, weights=items.weight, minlength=keys.size)
-    wins_lo = np.bincount(inverse, weights=items.weight * np.where(items.i == lo, items.q, 1.0 - items.q),
-                          minlength=keys.size)
+    wins_lo = np.bincount(
+        inverse, weights=items.weight * np.where(items.i == lo, items.q, 1.0 - items.q), minlength=keys.size
+    )
     i = torch.as_tensor(keys // m, device=tdevice)
     j = torch.as_tensor(keys % m, device=tdevice)
     q = torch.as_tensor(wins_lo / count, dtype=tdtype, device=tdevice)
@@ -411,18 +489,34 @@ def tabular_dpo(data, m, beta=0.1, lr=0.05, steps=20000, *, pairs=None, tol=1e-8
         loss, gnorm = loss_and_grad()
     curve.append(loss)
     converged = bool(gnorm <= tol and np.isfinite(loss))
-    message = (f"gradient norm {gnorm:.3g} <= tol {tol:.3g} after {taken} steps" if converged else
-               f"not converged: gradient norm {gnorm:.3g} > tol {tol:.3g} after {taken} of {steps} steps "
-               "(a unanimously decided trained pair has its optimum at infinity; otherwise raise steps or lr)")
+    message = (
+        f"gradient norm {gnorm:.3g} <= tol {tol:.3g} after {taken} steps"
+        if converged
+        else f"not converged: gradient norm {gnorm:.3g} > tol {tol:.3g} after {taken} of {steps} steps "
+        "(a unanimously decided trained pair has its optimum at infinity; otherwise raise steps or lr)"
+    )
     if not converged:
         warnings.warn(f"{name}: {message}", RuntimeWarning, stacklevel=2)
     theta = logits.detach().cpu().numpy().astype(np.float64)
     log_pi = theta - np.logaddexp.reduce(theta)
     rewards = beta * (log_pi + np.log(m))
-    return FitResult(rewards=rewards, converged=converged, iterations=taken, grad_norm=gnorm, objective=loss,
-                     message=message,
-                     info={"policy": np.exp(log_pi), "logits": theta, "loss_curve": np.asarray(curve),
-                           "beta": beta, "lr": lr, "n": items.n, "data": items.kind})
+    return FitResult(
+        rewards=rewards,
+        converged=converged,
+        iterations=taken,
+        grad_norm=gnorm,
+        objective=loss,
+        message=message,
+        info={
+            "policy": np.exp(log_pi),
+            "logits": theta,
+            "loss_curve": np.asarray(curve),
+            "beta": beta,
+            "lr": lr,
+            "n": items.n,
+            "data": items.kind,
+        },
+    )
 
 
 # --------------------------------------------------------------------------- training
@@ -441,8 +535,9 @@ def _train(name, X, task, reg_w, settings, torch) -> NeuralFit:
     batch = settings["batch_size"]
     full_batch = batch is None or batch >= task.n
     eval_all = full_batch or output_reg > 0 or m <= task.slots * batch
-    settings.update(sampling="full_batch" if full_batch else "epoch_shuffle",
-                    evaluation="all" if eval_all else "per_seed_distinct")
+    settings.update(
+        sampling="full_batch" if full_batch else "epoch_shuffle", evaluation="all" if eval_all else "per_seed_distinct"
+    )
 
     mask = _block_mask(S, settings["hidden"], tdtype, tdevice, torch) if len(params) > 2 else None
 
@@ -497,22 +592,32 @@ def _train(name, X, task, reg_w, settings, torch) -> NeuralFit:
 
     with torch.no_grad():
         # in row blocks: the hidden activations of all m alternatives need not fit at once
-        R = torch.cat([net(torch.arange(lo, min(lo + _ROW_BLOCK, m), device=tdevice))
-                       for lo in range(0, m, _ROW_BLOCK)], dim=1)
+        R = torch.cat(
+            [net(torch.arange(lo, min(lo + _ROW_BLOCK, m), device=tdevice)) for lo in range(0, m, _ROW_BLOCK)], dim=1
+        )
         final = task.loss(R, task.full, None) + 0.5 * output_reg * (R.square() * reg_t).sum(dim=1)
     curves_np = curves.T.cpu().numpy().copy()
     final_np = final.cpu().numpy().copy()
     bad = [seed_ids[k] for k in range(S) if not (np.isfinite(curves_np[k]).all() and np.isfinite(final_np[k]))]
     if bad:
-        warnings.warn(f"{name}: the loss became non-finite for seed ids {bad} (lower lr, or use float64)",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"{name}: the loss became non-finite for seed ids {bad} (lower lr, or use float64)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     out_params = _export_params(params)
     public = {k: v for k, v in settings.items() if not k.startswith("torch_")}
     public["init"] = "nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases"
     public["optimizer"] = "torch.optim.Adam (stacked over seeds)"
-    return NeuralFit(params=out_params, activation=settings["activation"],
-                     loss_curves=curves_np, final_loss=final_np,
-                     seed_ids=tuple(seed_ids), X_train=X, settings=public)
+    return NeuralFit(
+        params=out_params,
+        activation=settings["activation"],
+        loss_curves=curves_np,
+        final_loss=final_np,
+        seed_ids=tuple(seed_ids),
+        X_train=X,
+        settings=public,
+    )
 
 
 def _adam(params, lr, weight_decay, torch):
@@ -647,12 +752,12 @@ def _epoch_stream(n, gen, torch):
         out[:done] = rest[0][:done]
         rest[0] = rest[0][done:]
         while k - done >= n:
-            torch.randperm(n, generator=gen, out=out[done:done + n])
+            torch.randperm(n, generator=gen, out=out[done : done + n])
             done += n
         if done < k:
             perm = torch.randperm(n, generator=gen)
-            out[done:] = perm[:k - done]
-            rest[0] = perm[k - done:]
+            out[done:] = perm[: k - done]
+            rest[0] = perm[k - done :]
 
     return fill
 
@@ -677,8 +782,7 @@ def _log_sigmoid():
 
 def _torch_activation(name, torch):
     F = torch.nn.functional
-    return {"relu": F.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid, "gelu": F.gelu,
-            "softplus": F.softplus}[name]
+    return {"relu": F.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid, "gelu": F.gelu, "softplus": F.softplus}[name]
 
 
 # --------------------------------------------------------------------------- training items
@@ -694,7 +798,6 @@ class _PairItems:
     weight: np.ndarray  # multiplicity of each distinct item (1 for comparisons and pairs)
     n: int
     z: float  # sum over items of w(i) w(j) (n when unweighted): the Eq. 1 / Eq. 2 scale
-
 
 
 @dataclass(frozen=True, eq=False)
@@ -726,9 +829,12 @@ class _PairTask:
         self.expand = None  # every pair item has multiplicity 1: drawn indices are item indices
         # (i_k, j_k) interleaved, so a batch's pairs are one lookup and one gather
         self.ij = torch.stack([i, j], dim=1)  # (n, 2)
-        self.full = {"ij": self.ij.reshape(1, -1), "q": self.q[None],
-                     "c": (self.omega * torch.as_tensor(items.weight, dtype=tdtype, device=tdevice))[None],
-                     "count": float(items.n)}
+        self.full = {
+            "ij": self.ij.reshape(1, -1),
+            "q": self.q[None],
+            "c": (self.omega * torch.as_tensor(items.weight, dtype=tdtype, device=tdevice))[None],
+            "count": float(items.n),
+        }
 
     def chunk(self, units):
         """Minibatch items of ``units`` (steps, S, B), gathered at once; returns step -> items."""
@@ -736,8 +842,12 @@ class _PairTask:
         q = None if self.decided else _lookup(self.q, units)
         c = None if self.unweighted else _lookup(self.omega, units)
         count = float(units.shape[2])
-        return lambda t: {"ij": ij[t], "q": None if q is None else q[t],
-                          "c": None if c is None else c[t], "count": count}
+        return lambda t: {
+            "ij": ij[t],
+            "q": None if q is None else q[t],
+            "c": None if c is None else c[t],
+            "count": count,
+        }
 
     def alternatives(self, items):
         return items["ij"]
@@ -772,16 +882,27 @@ class _RankTask:
         self.cand = torch.as_tensor(items.cand, device=tdevice)
         self.omega = torch.as_tensor(items.omega, dtype=tdtype, device=tdevice)
         weight = torch.as_tensor(items.weight, dtype=tdtype, device=tdevice)
-        self.expand = torch.repeat_interleave(torch.arange(len(items.weight), device=tdevice),
-                                              torch.as_tensor(items.weight, device=tdevice))
-        self.full = {"seq": self.seq[None], "cand": self.cand[None], "omega": self.omega[None],
-                     "c": weight[None], "count": float(items.n)}
+        self.expand = torch.repeat_interleave(
+            torch.arange(len(items.weight), device=tdevice), torch.as_tensor(items.weight, device=tdevice)
+        )
+        self.full = {
+            "seq": self.seq[None],
+            "cand": self.cand[None],
+            "omega": self.omega[None],
+            "c": weight[None],
+            "count": float(items.n),
+        }
 
     def chunk(self, units):
         """Minibatch items of ``units`` (steps, S, B), looked up per step (rows are long)."""
         count = float(units.shape[2])
-        return lambda t: {"seq": self.seq[units[t]], "cand": self.cand[units[t]],
-                          "omega": self.omega[units[t]], "c": None, "count": count}
+        return lambda t: {
+            "seq": self.seq[units[t]],
+            "cand": self.cand[units[t]],
+            "omega": self.omega[units[t]],
+            "c": None,
+            "count": count,
+        }
 
     def alternatives(self, items):
         return items["seq"].reshape(items["seq"].shape[0], -1)
@@ -839,16 +960,26 @@ def _pair_data(data, m, w, pairs, name, argname="comps") -> _PairItems:
         q = P[i, j]
         kind = "matrix"
     else:
-        raise TypeError(f"{name}: {argname} must be a choicelab.sim.Comparisons or an (m, m) preference "
-                        f"matrix, got {type(data).__name__}")
+        raise TypeError(
+            f"{name}: {argname} must be a choicelab.sim.Comparisons or an (m, m) preference "
+            f"matrix, got {type(data).__name__}"
+        )
     n = int(i.shape[0])
     prod = np.ones(n) if w is None else w[i] * w[j]
     z = float(prod.sum())
     if not z > 0:
         raise ValueError(f"{name}: every item has weight product w(i) w(j) = 0, so the weighted loss is empty")
     omega = np.ones(n) if np.all(prod == prod[0]) else prod / (z / n)
-    return _PairItems(kind=kind, i=np.asarray(i, np.int64), j=np.asarray(j, np.int64), q=q.astype(float),
-                      omega=omega, weight=np.ones(n, dtype=np.int64), n=n, z=z if w is not None else float(n))
+    return _PairItems(
+        kind=kind,
+        i=np.asarray(i, np.int64),
+        j=np.asarray(j, np.int64),
+        q=q.astype(float),
+        omega=omega,
+        weight=np.ones(n, dtype=np.int64),
+        n=n,
+        z=z if w is not None else float(n),
+    )
 
 
 def _ranking_data(rankings, m, w, name) -> _RankItems:
@@ -861,8 +992,9 @@ def _ranking_data(rankings, m, w, name) -> _RankItems:
     for k, order in enumerate(rankings.orders):
         for group in order:
             if len(group) != 1:
-                raise ValueError(f"{name}: rankings.orders[{k}] has the tied group {tuple(group)}; "
-                                 "Plackett-Luce needs strict orders")
+                raise ValueError(
+                    f"{name}: rankings.orders[{k}] has the tied group {tuple(group)}; Plackett-Luce needs strict orders"
+                )
         listed.append([int(group[0]) for group in order])
     unlisted_last = bool(rankings.unlisted_last)
     L = m if unlisted_last else max(1, max(len(items) for items in listed))
@@ -872,10 +1004,10 @@ def _ranking_data(rankings, m, w, name) -> _RankItems:
     stage = np.zeros((U, L), dtype=bool)
     for u, items in enumerate(listed):
         row = items + (sorted(set(range(m)) - set(items)) if unlisted_last else [])
-        seq[u, :len(row)] = row
-        cand[u, :len(row)] = True
+        seq[u, : len(row)] = row
+        cand[u, : len(row)] = True
         # the last available alternative is no choice (its term is 0); top-k rankings choose k times
-        stage[u, :min(len(items), len(row) - 1)] = True
+        stage[u, : min(len(items), len(row) - 1)] = True
     counts = np.asarray(rankings.counts, dtype=np.int64)
     n_stages = float((counts * stage.sum(axis=1)).sum())
     if n_stages == 0:
@@ -895,8 +1027,16 @@ def _ranking_data(rankings, m, w, name) -> _RankItems:
         on = raw[stage]
         omega = stage.astype(float) if np.all(on == on[0]) else raw / mean_raw
         z = float(counts.sum()) * mean_raw
-    return _RankItems(seq=seq, cand=cand, stage=stage, omega=omega, weight=counts, n=int(counts.sum()),
-                      unlisted_last=unlisted_last, z=z)
+    return _RankItems(
+        seq=seq,
+        cand=cand,
+        stage=stage,
+        omega=omega,
+        weight=counts,
+        n=int(counts.sum()),
+        unlisted_last=unlisted_last,
+        z=z,
+    )
 
 
 # --------------------------------------------------------------------------- validation
@@ -906,8 +1046,23 @@ def _torch():
     return torch
 
 
-def _common_settings(name, X, hidden, lr, batch_size, steps, seeds, layers, activation, weight_decay,
-                     output_reg, device, seed, dtype, lr_schedule) -> dict:
+def _common_settings(
+    name,
+    X,
+    hidden,
+    lr,
+    batch_size,
+    steps,
+    seeds,
+    layers,
+    activation,
+    weight_decay,
+    output_reg,
+    device,
+    seed,
+    dtype,
+    lr_schedule,
+) -> dict:
     torch = _torch()
     if X.shape[0] < 2:
         raise ValueError(f"{name}: X needs at least 2 alternatives (rows), got shape {X.shape}")
@@ -920,14 +1075,24 @@ def _common_settings(name, X, hidden, lr, batch_size, steps, seeds, layers, acti
     if lr_schedule not in _SCHEDULES:
         raise ValueError(f"{name}: lr_schedule must be one of {_SCHEDULES}, got {lr_schedule!r}")
     return {
-        "model": "mlp" if layers else "linear", "layers": layers, "hidden": hidden, "activation": activation,
-        "lr": _positive_float(lr, "lr", name), "lr_schedule": lr_schedule, "batch_size": batch_size,
-        "steps": _positive_int(steps, "steps", name), "seeds": _seed_ids(seeds, name),
+        "model": "mlp" if layers else "linear",
+        "layers": layers,
+        "hidden": hidden,
+        "activation": activation,
+        "lr": _positive_float(lr, "lr", name),
+        "lr_schedule": lr_schedule,
+        "batch_size": batch_size,
+        "steps": _positive_int(steps, "steps", name),
+        "seeds": _seed_ids(seeds, name),
         "weight_decay": _nonneg_float(weight_decay, "weight_decay", name),
         "output_reg": _nonneg_float(output_reg, "output_reg", name),
-        "seed": _base_seed(seed, name), "m": int(X.shape[0]), "d": int(X.shape[1]),
-        "device": str(_torch_device(device, name, torch)), "dtype": str(_torch_dtype(dtype, name, torch))[6:],
-        "torch_device": _torch_device(device, name, torch), "torch_dtype": _torch_dtype(dtype, name, torch),
+        "seed": _base_seed(seed, name),
+        "m": int(X.shape[0]),
+        "d": int(X.shape[1]),
+        "device": str(_torch_device(device, name, torch)),
+        "dtype": str(_torch_dtype(dtype, name, torch))[6:],
+        "torch_device": _torch_device(device, name, torch),
+        "torch_dtype": _torch_dtype(dtype, name, torch),
     }
 
 
@@ -958,8 +1123,10 @@ def _check_pairs(pairs, m, name):
         raise ValueError(f"{name}: pairs must be a non-empty (k, 2) integer array, got {pairs!r}")
     bad = np.flatnonzero((arr < 0).any(1) | (arr >= m).any(1) | (arr[:, 0] == arr[:, 1]))
     if bad.size:
-        raise ValueError(f"{name}: pairs[{bad[0]}] = {tuple(arr[bad[0]].tolist())} is not a pair of distinct "
-                         f"alternatives in 0..{m - 1}")
+        raise ValueError(
+            f"{name}: pairs[{bad[0]}] = {tuple(arr[bad[0]].tolist())} is not a pair of distinct "
+            f"alternatives in 0..{m - 1}"
+        )
     key = np.sort(arr, axis=1)
     _, first = np.unique(key, axis=0, return_index=True)
     if first.size != arr.shape[0]:
@@ -989,15 +1156,23 @@ def _nonneg_int(value, arg, name) -> int:
 
 
 def _positive_float(value, arg, name) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not np.isfinite(value)
+        or value <= 0
+    ):
         raise ValueError(f"{name}: {arg} must be a positive finite number, got {value!r}")
     return float(value)
 
 
 def _nonneg_float(value, arg, name) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or value < 0:
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not np.isfinite(value)
+        or value < 0
+    ):
         raise ValueError(f"{name}: {arg} must be a non-negative finite number, got {value!r}")
     return float(value)
 
@@ -1010,8 +1185,10 @@ def _seed_ids(seeds, name) -> list:
     except TypeError:
         raise ValueError(f"{name}: seeds must be a positive integer or a sequence of seed ids, got {seeds!r}") from None
     if not ids or not all(_is_int(s) and s >= 0 for s in ids) or len(set(ids)) != len(ids):
-        raise ValueError(f"{name}: seeds must be a positive integer or a non-empty sequence of distinct "
-                         f"non-negative integer seed ids, got {seeds!r}")
+        raise ValueError(
+            f"{name}: seeds must be a positive integer or a non-empty sequence of distinct "
+            f"non-negative integer seed ids, got {seeds!r}"
+        )
     return [int(s) for s in ids]
 
 
@@ -1035,8 +1212,9 @@ def _torch_device(device, name, torch):
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"{name}: device {device!r} is not a torch device") from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"{name}: device={device!r} was requested, but torch.cuda.is_available() is False "
-                         "(use device='cpu')")
+        raise ValueError(
+            f"{name}: device={device!r} was requested, but torch.cuda.is_available() is False (use device='cpu')"
+        )
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"{name}: device must be 'cpu' or a CUDA device, got {device!r}")
     return dev

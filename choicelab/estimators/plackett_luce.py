@@ -6,6 +6,7 @@ item ``pi_k`` is chosen from the set ``S_k`` of items not yet ranked, with Luce 
 convex negative log-likelihood; every stage of every ranking is one row of a dense
 ``(stages, m)`` membership mask, so the hot path has no Python loop over rankings.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -58,7 +59,8 @@ def _check_rankings(rankings, m):
         n = int(np.searchsorted(np.cumsum(lengths), k, side="right"))
         raise ValueError(
             f"rankings.orders[{n}] has the tied group {groups[k]}; pl_mle supports strict rankings "
-            "only (groups of size 1). Break ties or drop the tied part of the ranking")
+            "only (groups of size 1). Break ties or drop the tied part of the ranking"
+        )
     items = np.array([g[0] for g in groups], dtype=np.int64)
     rows = np.repeat(np.arange(lengths.size), lengths)
     bad = np.flatnonzero((items < 0) | (items >= m))
@@ -205,8 +207,7 @@ def _newton(obj: _Objective, r0, gtol: float, max_iter: int, singular_gauge: boo
     return r, f, g, it, message, halvings
 
 
-def pl_mle(rankings, m=None, weights=None, lam: float = 0.1, *, tol: float = 1e-10,
-           max_iter: int = 100) -> FitResult:
+def pl_mle(rankings, m=None, weights=None, lam: float = 0.1, *, tol: float = 1e-10, max_iter: int = 100) -> FitResult:
     """Regularized (weighted) Plackett-Luce MLE (SPEC §2, "Plackett-Luce"; weights as SPEC Eq. 2).
 
     Minimises the convex objective::
@@ -282,9 +283,11 @@ def pl_mle(rankings, m=None, weights=None, lam: float = 0.1, *, tol: float = 1e-
     chosen, mask, stage_counts = _stages(items, lengths, counts, m, bool(rankings.unlisted_last))
     c = stage_counts * _stage_weights(chosen, mask, w)
     if lam == 0 and m > 1 and not _strongly_connected(chosen, mask, c, m):
-        raise ValueError("lam = 0 needs a strongly connected comparison graph (every alternative must "
-                         "beat and be beaten, through chains of choices); without it the MLE does not "
-                         "exist. Use lam > 0")
+        raise ValueError(
+            "lam = 0 needs a strongly connected comparison graph (every alternative must "
+            "beat and be beaten, through chains of choices); without it the MLE does not "
+            "exist. Use lam > 0"
+        )
     obj = _Objective(chosen, mask, c, w, lam, m)
     gtol = tol * max(1.0, float(c.sum()))
     r, f, g, it, message, halvings = _newton(obj, np.zeros(m), gtol, int(max_iter), lam == 0)
@@ -293,8 +296,15 @@ def pl_mle(rankings, m=None, weights=None, lam: float = 0.1, *, tol: float = 1e-
     if lam == 0:
         r = r - (w @ r) / w.sum()
     if not converged:
-        warnings.warn(f"pl_mle did not converge: {message} (gradient norm {gnorm:.3g} > {gtol:.3g})",
-                      RuntimeWarning, stacklevel=2)
-    return FitResult(rewards=r, converged=bool(converged), iterations=it, grad_norm=gnorm, objective=f,
-                     message=message, info={"method": "newton", "n_stages": int(chosen.size),
-                                            "line_search_halvings": halvings, "gtol": gtol})
+        warnings.warn(
+            f"pl_mle did not converge: {message} (gradient norm {gnorm:.3g} > {gtol:.3g})", RuntimeWarning, stacklevel=2
+        )
+    return FitResult(
+        rewards=r,
+        converged=bool(converged),
+        iterations=it,
+        grad_norm=gnorm,
+        objective=f,
+        message=message,
+        info={"method": "newton", "n_stages": int(chosen.size), "line_search_halvings": halvings, "gtol": gtol},
+    )

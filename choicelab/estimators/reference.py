@@ -5,6 +5,7 @@ objective directly in cvxpy's disciplined convex form and hands it to an interio
 solver (Clarabel by default, run with tight tolerances). cvxpy is imported inside the
 functions, so importing this module costs nothing.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -59,7 +60,8 @@ def bt_mle_cvxpy(P_or_N, weights=None, lam=0.1, *, solver="CLARABEL", **solver_o
     -------
     FitResult
         ``rewards`` (``nan`` for zero-weight alternatives, which the objective leaves free;
-        ``nan`` everywhere if every attempt failed), ``converged`` (solver status ``"optimal"``), ``iterations`` (solver iterations when
+        ``nan`` everywhere if every attempt failed), ``converged`` (solver status ``"optimal"``),
+        ``iterations`` (solver iterations when
         reported, else -1), ``grad_norm`` (``nan``, not computed), ``objective`` (the undivided
         objective at ``rewards``), ``message`` (the status), ``info`` (solver name, solve time).
 
@@ -148,11 +150,31 @@ def _solve_tight(problem, variable, name: str) -> str:
     # optimal_inaccurate, or a numerical failure); SCS at the same target is then tried, and an
     # almost-solved Clarabel point (its reduced tolerances certify a 1e-9 gap) is the last resort.
     attempts = [
-        ("CLARABEL", dict(max_iter=500, tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12,
-                          reduced_tol_gap_abs=1e-9, reduced_tol_gap_rel=1e-9, reduced_tol_feas=1e-9)),
+        (
+            "CLARABEL",
+            dict(
+                max_iter=500,
+                tol_gap_abs=1e-12,
+                tol_gap_rel=1e-12,
+                tol_feas=1e-12,
+                reduced_tol_gap_abs=1e-9,
+                reduced_tol_gap_rel=1e-9,
+                reduced_tol_feas=1e-9,
+            ),
+        ),
         ("SCS", dict(eps_abs=1e-12, eps_rel=1e-12, max_iters=200_000)),
-        ("CLARABEL", dict(max_iter=500, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10,
-                          reduced_tol_gap_abs=1e-9, reduced_tol_gap_rel=1e-9, reduced_tol_feas=1e-9)),
+        (
+            "CLARABEL",
+            dict(
+                max_iter=500,
+                tol_gap_abs=1e-10,
+                tol_gap_rel=1e-10,
+                tol_feas=1e-10,
+                reduced_tol_gap_abs=1e-9,
+                reduced_tol_gap_rel=1e-9,
+                reduced_tol_feas=1e-9,
+            ),
+        ),
     ]
     fallback = None
     for solver, opts in attempts:
@@ -183,9 +205,15 @@ def _reference_weights(weights, m: int, name: str) -> np.ndarray:
 
 
 def _reference_fit(values, objective, status, **info) -> FitResult:
-    return FitResult(rewards=np.asarray(values, dtype=float), converged=True, iterations=-1,
-                     grad_norm=float("nan"), objective=float(objective), message=status,
-                     info=info)
+    return FitResult(
+        rewards=np.asarray(values, dtype=float),
+        converged=True,
+        iterations=-1,
+        grad_norm=float("nan"),
+        objective=float(objective),
+        message=status,
+        info=info,
+    )
 
 
 def pl_mle_cvxpy(rankings, m, weights=None, lam=0.1) -> FitResult:

@@ -39,18 +39,28 @@ Examples
 >>> out.order.tolist(), out.kind
 ([0, 1], 'reward')
 """
+
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
 from choicelab._validation import as_rng, check_lambda, check_weights
 
-__all__ = ["Estimator", "EstimatorOutput", "get_estimator", "list_estimators", "register", "unregister", "ORDER_TOL",
-           "QUICK_NEURAL", "DATA_FORMS"]
+__all__ = [
+    "Estimator",
+    "EstimatorOutput",
+    "get_estimator",
+    "list_estimators",
+    "register",
+    "unregister",
+    "ORDER_TOL",
+    "QUICK_NEURAL",
+    "DATA_FORMS",
+]
 
 ORDER_TOL = 1e-9  # reward scores this close tie (the exact solvers stop at a relative gradient of 1e-10)
 KINDS = ("reward", "rule")
@@ -139,7 +149,6 @@ class Estimator:
             raise ValueError(f"Estimator.consumes must be a non-empty subset of {DATA_FORMS}, got {self.consumes!r}")
 
 
-
 # ----------------------------------------------------------------------------- helpers
 def _as_rng(rng) -> np.random.Generator:
     return as_rng(rng)
@@ -152,8 +161,9 @@ def _as_instance(instance):
         return instance
     if isinstance(instance, (np.ndarray, list, tuple)):
         return Instance.from_matrix(instance)
-    raise TypeError(f"instance must be a choicelab.sim.Instance or an (m, m) preference matrix, "
-                    f"got {type(instance).__name__}")
+    raise TypeError(
+        f"instance must be a choicelab.sim.Instance or an (m, m) preference matrix, got {type(instance).__name__}"
+    )
 
 
 def _check_lam(lam, name: str) -> float:
@@ -164,8 +174,10 @@ def _check_data(data, name: str):
     from choicelab.sim.data import Comparisons, Rankings
 
     if data is not None and not isinstance(data, (Comparisons, Rankings)):
-        raise TypeError(f"{name}: data must be None (representative data: instance.P), a choicelab.sim.Comparisons "
-                        f"or a choicelab.sim.Rankings, got {type(data).__name__}")
+        raise TypeError(
+            f"{name}: data must be None (representative data: instance.P), a choicelab.sim.Comparisons "
+            f"or a choicelab.sim.Rankings, got {type(data).__name__}"
+        )
     return data
 
 
@@ -179,8 +191,10 @@ def _as_comparisons(data, name: str):
 
 def _no_weights(weights, name: str):
     if weights is not None:
-        raise ValueError(f"{name} is unweighted and takes no weights (got weights={np.asarray(weights).tolist()!r}); "
-                         "use the weighted estimator instead")
+        raise ValueError(
+            f"{name} is unweighted and takes no weights (got weights={np.asarray(weights).tolist()!r}); "
+            "use the weighted estimator instead"
+        )
 
 
 def _resolve_weights(instance, weights, rng, name: str) -> np.ndarray:
@@ -190,7 +204,8 @@ def _resolve_weights(instance, weights, rng, name: str) -> np.ndarray:
     if instance.X is None or instance.region is None:
         raise ValueError(
             f"{name}: this instance has no positions and region (matrix-only), so Voronoi weights cannot be "
-            "computed; pass weights explicitly (e.g. np.full(m, 1/m))")
+            "computed; pass weights explicitly (e.g. np.full(m, 1/m))"
+        )
     from choicelab.estimators.weights import voronoi_weights
 
     return np.asarray(voronoi_weights(instance.X, instance.region, rng=rng), dtype=float)
@@ -204,15 +219,29 @@ def _reward_output(name, scores, raw, converged, weights=None) -> EstimatorOutpu
     from choicelab.estimators.results import _order_from_scores
 
     scores = np.asarray(scores, dtype=float)
-    return EstimatorOutput(scores=scores, order=_order_from_scores(scores, ORDER_TOL), kind="reward", raw=raw,
-                           converged=bool(converged), estimator=name,
-                           winners=_winners_from_scores(scores, ORDER_TOL), weights=weights)
+    return EstimatorOutput(
+        scores=scores,
+        order=_order_from_scores(scores, ORDER_TOL),
+        kind="reward",
+        raw=raw,
+        converged=bool(converged),
+        estimator=name,
+        winners=_winners_from_scores(scores, ORDER_TOL),
+        weights=weights,
+    )
 
 
 def _rule_output(name, res, weights=None) -> EstimatorOutput:
-    return EstimatorOutput(scores=np.asarray(res.scores, dtype=float), order=np.asarray(res.order, dtype=np.int64),
-                           kind="rule", raw=res, converged=True, estimator=name, winners=tuple(res.winners),
-                           weights=weights)
+    return EstimatorOutput(
+        scores=np.asarray(res.scores, dtype=float),
+        order=np.asarray(res.order, dtype=np.int64),
+        kind="rule",
+        raw=res,
+        converged=True,
+        estimator=name,
+        winners=tuple(res.winners),
+        weights=weights,
+    )
 
 
 def _rule_matrix(instance, data, name: str) -> np.ndarray:
@@ -226,8 +255,10 @@ def _rule_matrix(instance, data, name: str) -> np.ndarray:
     missing = np.argwhere(np.isnan(P))
     if missing.size:
         i, j = missing[0]
-        raise ValueError(f"{name}: the data never compare alternatives {i} and {j}, so the empirical matrix is "
-                         "incomplete; a voting rule needs every pair")
+        raise ValueError(
+            f"{name}: the data never compare alternatives {i} and {j}, so the empirical matrix is "
+            "incomplete; a voting rule needs every pair"
+        )
     return P
 
 
@@ -304,8 +335,10 @@ def _fit_pl(instance, data, weights, lam, rng, quick, options):
         rankings = _comparisons_as_rankings(data, instance.m, name)
     else:
         if instance.population is None or instance.X is None:
-            raise ValueError(f"{name}: Plackett-Luce needs rankings; this instance has no population to sample them "
-                             "from, so pass data (Rankings or Comparisons)")
+            raise ValueError(
+                f"{name}: Plackett-Luce needs rankings; this instance has no population to sample them "
+                "from, so pass data (Rankings or Comparisons)"
+            )
         rankings = instance.population.sample_rankings(instance.X, int(n_rankings), rng=rng)
     fit = pl_mle(rankings, instance.m, weights=weights, lam=lam, **opts)
     return _reward_output(name, fit.rewards, fit, fit.converged, None if weights is None else np.asarray(weights))
@@ -315,8 +348,10 @@ def _comparisons_as_rankings(comps, m: int, name: str):
     from choicelab.sim.data import Rankings
 
     if np.any(comps.winner == -1):
-        raise ValueError(f"{name}: Plackett-Luce has no tie model, but the comparisons contain "
-                         f"{int(np.sum(comps.winner == -1))} ties")
+        raise ValueError(
+            f"{name}: Plackett-Luce has no tie model, but the comparisons contain "
+            f"{int(np.sum(comps.winner == -1))} ties"
+        )
     pairs, counts = np.unique(np.stack([comps.winner, comps.loser], axis=1), axis=0, return_counts=True)
     orders = tuple(((int(a),), (int(b),)) for a, b in pairs)
     return Rankings(orders=orders, counts=counts.astype(np.int64), m=m, unlisted_last=False)
@@ -331,10 +366,11 @@ def _fit_linear(instance, data, weights, lam, rng, quick, options):
     comps = _as_comparisons(data, name)
     train = np.asarray(instance.P, dtype=float) if comps is None else comps
     fit = linear_mle(instance.X, train, weights=weights, lam=lam, **options)
-    rewards = getattr(fit, "rewards")
+    rewards = fit.rewards
     scores = rewards(instance.X) if callable(rewards) else rewards
-    return _reward_output(name, scores, fit, getattr(fit, "converged", True),
-                          None if weights is None else np.asarray(weights))
+    return _reward_output(
+        name, scores, fit, getattr(fit, "converged", True), None if weights is None else np.asarray(weights)
+    )
 
 
 def _rule_fit(rule_name: str, weighted: bool = False):
@@ -414,56 +450,125 @@ def _dpo_params():
 
 
 def _entry(name, kind, needs, description, impl, consumes=DATA_FORMS, weighted=False, params=None) -> Estimator:
-    return Estimator(name=name, kind=kind, description=description, needs=needs, fit=_uniform(name, impl),
-                     consumes=tuple(consumes), weighted=weighted, params=params)
+    return Estimator(
+        name=name,
+        kind=kind,
+        description=description,
+        needs=needs,
+        fit=_uniform(name, impl),
+        consumes=tuple(consumes),
+        weighted=weighted,
+        params=params,
+    )
 
 
 def _mle_impl(weighted, name):
-    return lambda inst, data, w, lam, rng, quick, opts: _fit_mle(inst, data, w, lam, rng, quick, opts, name=name,
-                                                                 weighted=weighted)
+    return lambda inst, data, w, lam, rng, quick, opts: _fit_mle(
+        inst, data, w, lam, rng, quick, opts, name=name, weighted=weighted
+    )
 
 
 def _neural_impl(weighted, name):
-    return lambda inst, data, w, lam, rng, quick, opts: _fit_neural(inst, data, w, lam, rng, quick, opts, name=name,
-                                                                    weighted=weighted)
+    return lambda inst, data, w, lam, rng, quick, opts: _fit_neural(
+        inst, data, w, lam, rng, quick, opts, name=name, weighted=weighted
+    )
 
 
-_ESTIMATORS: dict[str, Estimator] = {e.name: e for e in (
-    _entry("mle", "reward", "matrix",
-           "standard regularized Bradley-Terry MLE, SPEC Eq. 1 (bt_mle / bt_mle_comparisons)",
-           _mle_impl(False, "mle")),
-    _entry("weighted_mle", "reward", "positions",
-           "Voronoi-weighted Bradley-Terry MLE, SPEC Eq. 2 [PSZ]; weights recomputed on the instance's alternatives",
-           _mle_impl(True, "weighted_mle"), weighted=True),
-    _entry("neural_mle", "reward", "positions",
-           "MLP reward model trained on the per-comparison BT loss, mean over seeds (neural_bt); one-hot inputs "
-           "for matrix-only instances; lam -> output regulariser at the Eq. 1 scale",
-           _neural_impl(False, "neural_mle"), params=_neural_params()),
-    _entry("neural_weighted_mle", "reward", "positions",
-           "neural_mle with Voronoi weights (omega_k = w(a_k) w(b_k), SPEC §2)",
-           _neural_impl(True, "neural_weighted_mle"), weighted=True, params=_neural_params()),
-    _entry("pl_mle", "reward", "comparisons",
-           "Plackett-Luce MLE on rankings (sampled from the population when data is None)", _fit_pl,
-           consumes=("rankings", "comparisons"), params=_pl_params()),
-    _entry("linear_mle", "reward", "positions", "linear reward r(x) = theta . x fitted by the BT loss [GE]",
-           _fit_linear),
-    _entry("dpo", "reward", "matrix",
-           "tabular DPO with a uniform reference policy (SPEC X3, [XK]); unregularized, lam is not used",
-           _fit_dpo, params=_dpo_params()),
-    _entry("borda", "rule", "matrix", "Borda score / average win rate B(i) = sum_j P_ij", _rule_fit("borda")),
-    _entry("wawr", "rule", "positions", "weighted average win rate sum_j w_j P_ij (Voronoi weights by default)",
-           _rule_fit("wawr", weighted=True), weighted=True),
-    _entry("copeland", "rule", "matrix", "Copeland: majority wins, 1/2 per majority tie", _rule_fit("copeland")),
-    _entry("schulze", "rule", "matrix", "Schulze beatpath (winning votes)", _rule_fit("schulze")),
-    _entry("ranked_pairs", "rule", "matrix", "Tideman's Ranked Pairs", _rule_fit("ranked_pairs")),
-    _entry("kemeny", "rule", "matrix", "Kemeny ranking weighted by P", _rule_fit("kemeny")),
-    _entry("maximal_lottery", "rule", "matrix", "Fishburn's maximal lottery (linear program)",
-           _rule_fit("maximal_lottery")),
-)}
+_ESTIMATORS: dict[str, Estimator] = {
+    e.name: e
+    for e in (
+        _entry(
+            "mle",
+            "reward",
+            "matrix",
+            "standard regularized Bradley-Terry MLE, SPEC Eq. 1 (bt_mle / bt_mle_comparisons)",
+            _mle_impl(False, "mle"),
+        ),
+        _entry(
+            "weighted_mle",
+            "reward",
+            "positions",
+            "Voronoi-weighted Bradley-Terry MLE, SPEC Eq. 2 [PSZ]; weights recomputed on the instance's alternatives",
+            _mle_impl(True, "weighted_mle"),
+            weighted=True,
+        ),
+        _entry(
+            "neural_mle",
+            "reward",
+            "positions",
+            "MLP reward model trained on the per-comparison BT loss, mean over seeds (neural_bt); one-hot inputs "
+            "for matrix-only instances; lam -> output regulariser at the Eq. 1 scale",
+            _neural_impl(False, "neural_mle"),
+            params=_neural_params(),
+        ),
+        _entry(
+            "neural_weighted_mle",
+            "reward",
+            "positions",
+            "neural_mle with Voronoi weights (omega_k = w(a_k) w(b_k), SPEC §2)",
+            _neural_impl(True, "neural_weighted_mle"),
+            weighted=True,
+            params=_neural_params(),
+        ),
+        _entry(
+            "pl_mle",
+            "reward",
+            "comparisons",
+            "Plackett-Luce MLE on rankings (sampled from the population when data is None)",
+            _fit_pl,
+            consumes=("rankings", "comparisons"),
+            params=_pl_params(),
+        ),
+        _entry(
+            "linear_mle",
+            "reward",
+            "positions",
+            "linear reward r(x) = theta . x fitted by the BT loss [GE]",
+            _fit_linear,
+        ),
+        _entry(
+            "dpo",
+            "reward",
+            "matrix",
+            "tabular DPO with a uniform reference policy (SPEC X3, [XK]); unregularized, lam is not used",
+            _fit_dpo,
+            params=_dpo_params(),
+        ),
+        _entry("borda", "rule", "matrix", "Borda score / average win rate B(i) = sum_j P_ij", _rule_fit("borda")),
+        _entry(
+            "wawr",
+            "rule",
+            "positions",
+            "weighted average win rate sum_j w_j P_ij (Voronoi weights by default)",
+            _rule_fit("wawr", weighted=True),
+            weighted=True,
+        ),
+        _entry("copeland", "rule", "matrix", "Copeland: majority wins, 1/2 per majority tie", _rule_fit("copeland")),
+        _entry("schulze", "rule", "matrix", "Schulze beatpath (winning votes)", _rule_fit("schulze")),
+        _entry("ranked_pairs", "rule", "matrix", "Tideman's Ranked Pairs", _rule_fit("ranked_pairs")),
+        _entry("kemeny", "rule", "matrix", "Kemeny ranking weighted by P", _rule_fit("kemeny")),
+        _entry(
+            "maximal_lottery",
+            "rule",
+            "matrix",
+            "Fishburn's maximal lottery (linear program)",
+            _rule_fit("maximal_lottery"),
+        ),
+    )
+}
 
 
-def register(name: str, *, kind: str = "reward", consumes=DATA_FORMS, needs: str = "matrix", weighted: bool = False,
-             params=None, description: str | None = None, replace: bool = False):
+def register(
+    name: str,
+    *,
+    kind: str = "reward",
+    consumes=DATA_FORMS,
+    needs: str = "matrix",
+    weighted: bool = False,
+    params=None,
+    description: str | None = None,
+    replace: bool = False,
+):
     """Decorator: add an estimator to the registry under ``name``.
 
     The decorated function is either
@@ -513,13 +618,23 @@ def register(name: str, *, kind: str = "reward", consumes=DATA_FORMS, needs: str
         if not callable(fn):
             raise TypeError(f"register({name!r}) decorates a function, got {type(fn).__name__}")
         if name in _ESTIMATORS and not replace:
-            raise ValueError(f"register: an estimator called {name!r} is already registered "
-                             f"(by {_ESTIMATORS[name].source}); pick another name or pass replace=True")
+            raise ValueError(
+                f"register: an estimator called {name!r} is already registered "
+                f"(by {_ESTIMATORS[name].source}); pick another name or pass replace=True"
+            )
         impl = _plugin_impl(name, fn, kind, weighted)
         doc = description or (fn.__doc__ or "").strip().split("\n")[0] or f"plugin estimator {name}"
-        _ESTIMATORS[name] = Estimator(name=name, kind=kind, description=doc, needs=needs, fit=_uniform(name, impl),
-                                      consumes=consumes, weighted=weighted, params=params,
-                                      source=getattr(fn, "__module__", None) or "plugin")
+        _ESTIMATORS[name] = Estimator(
+            name=name,
+            kind=kind,
+            description=doc,
+            needs=needs,
+            fit=_uniform(name, impl),
+            consumes=consumes,
+            weighted=weighted,
+            params=params,
+            source=getattr(fn, "__module__", None) or "plugin",
+        )
         return fn
 
     return decorator
@@ -559,16 +674,26 @@ def _plugin_impl(name, fn, kind, weighted):
             return out
         scores = np.asarray(out, dtype=float)
         if scores.shape != (instance.m,):
-            raise ValueError(f"estimator {name!r} ({fn.__module__}.{fn.__qualname__}) returned shape {scores.shape}; "
-                             f"expected ({instance.m},) scores, one per alternative")
+            raise ValueError(
+                f"estimator {name!r} ({fn.__module__}.{fn.__qualname__}) returned shape {scores.shape}; "
+                f"expected ({instance.m},) scores, one per alternative"
+            )
         if not np.all(np.isfinite(scores)):
             raise ValueError(f"estimator {name!r} returned non-finite scores: {scores.tolist()}")
         if kind == "rule":
             from choicelab.estimators.results import _order_from_scores
 
             order = _order_from_scores(scores, ORDER_TOL)
-            return EstimatorOutput(scores=scores, order=order, kind="rule", raw=out, converged=True, estimator=name,
-                                   winners=_winners_from_scores(scores, ORDER_TOL), weights=w)
+            return EstimatorOutput(
+                scores=scores,
+                order=order,
+                kind="rule",
+                raw=out,
+                converged=True,
+                estimator=name,
+                winners=_winners_from_scores(scores, ORDER_TOL),
+                weights=w,
+            )
         return _reward_output(name, scores, out, True, w)
 
     return impl

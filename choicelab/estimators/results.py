@@ -1,4 +1,5 @@
 """Result objects shared by all estimators (modelled on ``scipy.optimize.OptimizeResult``)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

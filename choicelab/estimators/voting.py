@@ -9,6 +9,7 @@ tuple of all alternatives the rule declares winners. Each rule documents its tie
 Several rules only look at the majority relation ``i -> j  iff  P[i, j] > 1/2 + tol``; a pair
 with ``|P[i, j] - 1/2| <= tol`` is a majority tie.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -47,8 +48,12 @@ def _result(scores, winners, info, order=None, tol: float = _SCORE_TOL) -> RuleR
     scores = np.asarray(scores, dtype=float)
     if order is None:
         order = _order_from_scores(scores, tol)
-    return RuleResult(scores=scores, order=np.asarray(order, dtype=np.int64),
-                      winners=tuple(int(i) for i in sorted(winners)), info=info)
+    return RuleResult(
+        scores=scores,
+        order=np.asarray(order, dtype=np.int64),
+        winners=tuple(int(i) for i in sorted(winners)),
+        info=info,
+    )
 
 
 def _top_scorers(scores: np.ndarray, tol: float) -> np.ndarray:
@@ -123,7 +128,7 @@ def copeland(P, tol: float = 1e-12) -> RuleResult:
     P = _check_preference_matrix(P)
     tol = _check_tol(tol)
     beats = _majority(P, tol)
-    ties = (np.abs(P - 0.5) <= tol)
+    ties = np.abs(P - 0.5) <= tol
     np.fill_diagonal(ties, False)
     scores = beats.sum(axis=1) + 0.5 * ties.sum(axis=1)
     return _result(scores, _top_scorers(scores, 0.0), {"rule": "copeland", "tol": tol}, tol=0.25)
@@ -135,7 +140,7 @@ def _widest_paths(d: np.ndarray) -> np.ndarray:
     np.fill_diagonal(p, 0.0)
     for k in range(p.shape[0]):
         # a path through k is as strong as its weakest half; the diagonal stays 0 since d >= 0
-        p = np.maximum(p, np.minimum(p[:, k:k + 1], p[k:k + 1, :]))
+        p = np.maximum(p, np.minimum(p[:, k : k + 1], p[k : k + 1, :]))
         np.fill_diagonal(p, 0.0)
     return p
 
@@ -164,8 +169,12 @@ def schulze(P, tol: float = 1e-12) -> RuleResult:
     wins = p > p.T + tol
     scores = wins.sum(axis=1).astype(float)
     winners = np.flatnonzero(~wins.any(axis=0))
-    return _result(scores, winners, {"rule": "schulze", "strength": "winning votes", "d": d,
-                                     "strongest_paths": p, "tol": tol}, tol=0.25)
+    return _result(
+        scores,
+        winners,
+        {"rule": "schulze", "strength": "winning votes", "d": d, "strongest_paths": p, "tol": tol},
+        tol=0.25,
+    )
 
 
 def ranked_pairs(P, tol: float = 1e-12) -> RuleResult:
@@ -212,8 +221,12 @@ def ranked_pairs(P, tol: float = 1e-12) -> RuleResult:
         reach |= np.outer(src, dst)
     scores = reach.sum(axis=1).astype(float)
     winners = np.flatnonzero(~reach.any(axis=0))
-    return _result(scores, winners, {"rule": "ranked_pairs", "locked": locked, "skipped": skipped,
-                                     "strength_ties": strength_ties, "tol": tol}, tol=0.25)
+    return _result(
+        scores,
+        winners,
+        {"rule": "ranked_pairs", "locked": locked, "skipped": skipped, "strength_ties": strength_ties, "tol": tol},
+        tol=0.25,
+    )
 
 
 # --------------------------------------------------------------------------- Kemeny
@@ -281,8 +294,7 @@ def _kemeny_milp(P: np.ndarray, time_limit):
     options = {"mip_rel_gap": 0.0}
     if time_limit is not None:
         options["time_limit"] = float(time_limit)
-    res = milp(c, integrality=np.ones(iu.size), bounds=Bounds(0, 1), constraints=constraints,
-               options=options)
+    res = milp(c, integrality=np.ones(iu.size), bounds=Bounds(0, 1), constraints=constraints, options=options)
     info = {"milp_status": int(res.status), "milp_message": str(res.message), "winners_exhaustive": False}
     if res.x is None:
         raise RuntimeError(f"kemeny: the integer program found no ranking ({res.message})")
@@ -292,12 +304,17 @@ def _kemeny_milp(P: np.ndarray, time_limit):
     above[ju, iu] = ~x
     wins = above.sum(axis=1)
     if not np.array_equal(np.sort(wins), np.arange(m)):
-        raise RuntimeError("kemeny: the integer program returned an intransitive relation "
-                           f"(win counts {wins.tolist()}); {res.message}")
+        raise RuntimeError(
+            f"kemeny: the integer program returned an intransitive relation (win counts {wins.tolist()}); {res.message}"
+        )
     info["optimal"] = res.status == 0
     if not info["optimal"]:
-        warnings.warn(f"kemeny: integer program stopped before proving optimality ({res.message}); "
-                      "the returned ranking may not be a Kemeny ranking", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"kemeny: integer program stopped before proving optimality ({res.message}); "
+            "the returned ranking may not be a Kemeny ranking",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     ranking = np.argsort(-wins, kind="stable")
     return ranking, ranking[:1], info
 
@@ -372,8 +389,11 @@ def maximal_lottery(P, *, tol: float = 1e-9) -> RuleResult:
     p = res.x[:m]
     value = float(res.x[-1])
     if abs(value) > 1e-7:
-        warnings.warn(f"maximal_lottery: game value {value} should be 0 for a skew-symmetric margin "
-                      "matrix; the solver result may be inaccurate", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"maximal_lottery: game value {value} should be 0 for a skew-symmetric margin "
+            "matrix; the solver result may be inaccurate",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     winners = np.flatnonzero(p > tol)
-    return _result(p, winners, {"rule": "maximal_lottery", "value": value,
-                                "solver_message": str(res.message)}, tol=tol)
+    return _result(p, winners, {"rule": "maximal_lottery", "value": value, "solver_message": str(res.message)}, tol=tol)

@@ -21,10 +21,11 @@ Examples
 >>> w.tolist()
 [0.5, 0.5]
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,8 +56,9 @@ class Weighting:
 _WEIGHTINGS: dict[str, Weighting] = {}
 
 
-def register(name: str, *, params=None, needs_region: bool = False, description: str | None = None,
-             replace: bool = False):
+def register(
+    name: str, *, params=None, needs_region: bool = False, description: str | None = None, replace: bool = False
+):
     """Decorator adding a weighting ``fn(X, region, rng, **options)`` under ``name``."""
 
     def decorator(fn):

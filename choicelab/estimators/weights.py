@@ -10,6 +10,7 @@
 Both weightings give exact duplicates equal shares of what one copy alone would get, which is
 what makes the weighted MLE (SPEC Eq. 2) independent of exact clones (A2, P8).
 """
+
 from __future__ import annotations
 
 import math
@@ -90,8 +91,7 @@ class VoronoiEstimate:
 # ---------------------------------------------------------------------------------------------
 
 
-def voronoi_weights(X, region, method="auto", n_samples=None, rng=None, *, full_output=False,
-                    warn_rel_stderr=0.25):
+def voronoi_weights(X, region, method="auto", n_samples=None, rng=None, *, full_output=False, warn_rel_stderr=0.25):
     """Voronoi weights of the alternatives ``X`` in the region ``S`` (SPEC §2, [PSZ]).
 
     w_i = vol{z in S : x_i is a nearest point of M to z} / vol(S), where M = (x_1..x_m).
@@ -177,7 +177,8 @@ def voronoi_weights(X, region, method="auto", n_samples=None, rng=None, *, full_
     if method == "exact" and not exact_ok:
         raise ValueError(
             f"method='exact' needs a 1-D region or a 2-D Box, got a {region.dim}-D "
-            f"{type(region).__name__}; use method='monte_carlo'")
+            f"{type(region).__name__}; use method='monte_carlo'"
+        )
     if method == "auto":
         method = "exact" if exact_ok else "monte_carlo"
 
@@ -185,8 +186,10 @@ def voronoi_weights(X, region, method="auto", n_samples=None, rng=None, *, full_
         cell = _exact_cell_volumes(unique, region)
         total = math.fsum(cell)
         if not abs(total - 1.0) <= _EXACT_SUM_TOL:  # the clipped cells must tile the region
-            raise ValueError(f"voronoi_weights: the exact cells cover {total!r} of the region instead of 1 "
-                             f"(points {unique.shape[0]}, region {type(region).__name__}); use method='monte_carlo'")
+            raise ValueError(
+                f"voronoi_weights: the exact cells cover {total!r} of the region instead of 1 "
+                f"(points {unique.shape[0]}, region {type(region).__name__}); use method='monte_carlo'"
+            )
         cell = cell / total  # removes rounding only (below 1e-9), so the weights sum to 1 within 1e-12
         cell_se = np.zeros_like(cell)
         used, n_used = "exact", 0
@@ -200,12 +203,13 @@ def voronoi_weights(X, region, method="auto", n_samples=None, rng=None, *, full_
 
     weights = cell[inverse] / copies[inverse]
     if not (np.all(np.isfinite(weights)) and np.all(weights >= 0) and abs(math.fsum(weights) - 1.0) <= 1e-12):
-        raise ValueError(f"voronoi_weights: the weights do not form a distribution (sum {math.fsum(weights)!r}); "
-                         "this is a bug, please report it with the points and region")
+        raise ValueError(
+            f"voronoi_weights: the weights do not form a distribution (sum {math.fsum(weights)!r}); "
+            "this is a bug, please report it with the points and region"
+        )
     if not full_output:
         return weights
-    return VoronoiEstimate(weights=weights, stderr=cell_se[inverse] / copies[inverse],
-                           method=used, n_samples=n_used)
+    return VoronoiEstimate(weights=weights, stderr=cell_se[inverse] / copies[inverse], method=used, n_samples=n_used)
 
 
 def _exact_available(region) -> bool:
@@ -426,7 +430,7 @@ def _brute_search(points, region=None, dtype=np.float32):
         lhs = np.empty((min(rows, Z.shape[0]), d + 1), dtype=dtype)
         lhs[:, d] = 1.0
         for s in range(0, Z.shape[0], rows):
-            zb = (Z[s:s + rows] - center) * scale
+            zb = (Z[s : s + rows] - center) * scale
             b = zb.shape[0]
             lhs[:b, :d] = zb
             D = lhs[:b] @ rhs
@@ -440,7 +444,7 @@ def _brute_search(points, region=None, dtype=np.float32):
                 unsure = np.flatnonzero(second - first <= 2.0 * bound)
                 if unsure.size:
                     best[unsure] = _exact_nearest(Z[s + unsure], points)
-            out[s:s + b] = best
+            out[s : s + b] = best
         return out
 
     return query
@@ -452,8 +456,8 @@ def _exact_nearest(Z, points) -> np.ndarray:
     rows = max(1, _RECHECK_BLOCK_ELEMS // (k * d))
     out = np.empty(Z.shape[0], dtype=np.intp)
     for s in range(0, Z.shape[0], rows):
-        diff = Z[s:s + rows, None, :] - points[None, :, :]
-        out[s:s + rows] = np.einsum("ijk,ijk->ij", diff, diff).argmin(axis=1)
+        diff = Z[s : s + rows, None, :] - points[None, :, :]
+        out[s : s + rows] = np.einsum("ijk,ijk->ij", diff, diff).argmin(axis=1)
     return out
 
 
@@ -473,7 +477,9 @@ def _warn_unresolved(unique, region, counts, n, max_rel_se):
             f"distinct points in {unique.shape[1]}-D: {empty} inside the region got no sample and "
             f"{coarse} have a relative standard error above warn_rel_stderr={max_rel_se} "
             f"(largest {worst:.3g}); increase n_samples",
-            VoronoiResolutionWarning, stacklevel=3)
+            VoronoiResolutionWarning,
+            stacklevel=3,
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -611,8 +617,9 @@ def _check_region(region):
         return region
     missing = [a for a in ("dim", "volume", "bounds", "contains", "sample") if not hasattr(region, a)]
     if missing:
-        raise TypeError(f"region must be a Box, a Ball or a region object; {type(region).__name__} "
-                        f"lacks {', '.join(missing)}")
+        raise TypeError(
+            f"region must be a Box, a Ball or a region object; {type(region).__name__} lacks {', '.join(missing)}"
+        )
     return region
 
 

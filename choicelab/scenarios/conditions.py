@@ -23,10 +23,11 @@ A new condition is one decorated function::
 Every condition must keep the world's originals at indices ``0..m-1`` (clones are appended),
 so that measures can compare alternatives across conditions.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 __all__ = ["Condition", "register", "get_condition", "list_conditions"]
 

@@ -33,6 +33,7 @@ What one run does (:func:`run_experiment`), all randomness from ``default_rng(se
 Conditions that cannot run on some data, estimators that cannot consume the data, unknown keys
 and options no entry reads are refused when the file loads, with file, line, key and value.
 """
+
 from __future__ import annotations
 
 import copy
@@ -54,8 +55,15 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from choicelab.scenarios.world import FileSpec, WorldSpec, world_problems
 
-__all__ = ["ExperimentSpec", "ConditionData", "parse_experiment", "expand_experiment", "run_experiment",
-           "import_plugins", "KIND"]
+__all__ = [
+    "ExperimentSpec",
+    "ConditionData",
+    "parse_experiment",
+    "expand_experiment",
+    "run_experiment",
+    "import_plugins",
+    "KIND",
+]
 
 KIND = "experiment"  # the runner's name for runs of this model
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -73,7 +81,7 @@ class HeadSpec(_Model):
 
     name: Annotated[str, Field(pattern=_NAME)]
     description: str = ""
-    seeds: Union[Annotated[int, Field(ge=1, le=10**6)], Annotated[list[Seed], Field(min_length=1)]] = 1
+    seeds: Annotated[int, Field(ge=1, le=10**6)] | Annotated[list[Seed], Field(min_length=1)] = 1
     base_seed: Seed = 0
     max_runs: PositiveInt = 100_000
 
@@ -114,8 +122,9 @@ class NoData(_Model):
     kind: Literal["none"]
 
 
-DataSpec = Annotated[Union[RepresentativeData, ComparisonsData, RankingsData, FilesData, NoData],
-                     Field(discriminator="kind")]
+DataSpec = Annotated[
+    RepresentativeData | ComparisonsData | RankingsData | FilesData | NoData, Field(discriminator="kind")
+]
 
 
 class ConditionsSpec(_Model):
@@ -225,8 +234,13 @@ def parse_experiment(raw: dict, ctx, plugins=(), max_runs: int | None = None):
         normalised = import_plugins(modules, ctx.folder)
     except Exception as exc:  # an import error of the user's module: name it, no traceback
         where = ("plugins", "modules") if _plugin_list(raw) else ("scenario",)
-        raise ScenarioError(ctx.file, "plugins.modules", modules, ctx._line_or_parent(where),
-                            f"cannot import a plugin: {type(exc).__name__}: {exc}") from None
+        raise ScenarioError(
+            ctx.file,
+            "plugins.modules",
+            modules,
+            ctx._line_or_parent(where),
+            f"cannot import a plugin: {type(exc).__name__}: {exc}",
+        ) from None
     raw = copy.deepcopy(raw)
     raw.setdefault("plugins", {})["modules"] = normalised
     spec, digests = _validate(raw, ctx)
@@ -234,8 +248,12 @@ def parse_experiment(raw: dict, ctx, plugins=(), max_runs: int | None = None):
     head = spec.scenario
     seeds = tuple(range(head.seeds)) if isinstance(head.seeds, int) else tuple(head.seeds)
     if head.base_seed + max(seeds) >= 2**63:
-        _fail(ctx, ("scenario", "base_seed"), head.base_seed, f"base_seed + the largest seed offset ({max(seeds)}) "
-                                                              "must stay below 2**63")
+        _fail(
+            ctx,
+            ("scenario", "base_seed"),
+            head.base_seed,
+            f"base_seed + the largest seed offset ({max(seeds)}) must stay below 2**63",
+        )
     n_points = 1
     for values in sweep.values():
         n_points *= len(values)
@@ -243,15 +261,21 @@ def parse_experiment(raw: dict, ctx, plugins=(), max_runs: int | None = None):
     if n_points * len(seeds) > limit:  # said before validating anything: a huge grid must not spin in silence
         from choicelab.scenarios.spec import _MISSING
 
-        _fail(ctx, ("sweep",) if sweep else ("scenario", "seeds"), _MISSING,
-              f"the batch would have {n_points} sweep point{'s' if n_points != 1 else ''} x {len(seeds)} seeds = "
-              f"{n_points * len(seeds)} runs, more than max_runs = {limit} (raise [scenario] max_runs or "
-              "choicelab run --max-runs N)")
+        _fail(
+            ctx,
+            ("sweep",) if sweep else ("scenario", "seeds"),
+            _MISSING,
+            f"the batch would have {n_points} sweep point{'s' if n_points != 1 else ''} x {len(seeds)} seeds = "
+            f"{n_points * len(seeds)} runs, more than max_runs = {limit} (raise [scenario] max_runs or "
+            "choicelab run --max-runs N)",
+        )
     points = list(_grid(sweep))
     show = n_points >= 500 and sys.stderr.isatty()
     if show:
-        print(f"{ctx.file}: validating {n_points} sweep points x {len(seeds)} seeds = {n_points * len(seeds)} runs",
-              file=sys.stderr)
+        print(
+            f"{ctx.file}: validating {n_points} sweep points x {len(seeds)} seeds = {n_points * len(seeds)} runs",
+            file=sys.stderr,
+        )
     built: set = set()
     point_specs = []
     for point in points:  # every sweep point must make a valid scenario, before any run starts
@@ -260,10 +284,21 @@ def parse_experiment(raw: dict, ctx, plugins=(), max_runs: int | None = None):
         if len(point_specs) < 1000:
             point_specs.append(pspec)
     params = spec.model_dump(mode="json", exclude={"sweep", "report"})
-    return Scenario(name=head.name, kind=KIND, description=head.description, seeds=seeds, base_seed=head.base_seed,
-                    params=params, sweep={k: tuple(v) for k, v in sweep.items()},
-                    report=spec.report.model_dump(mode="json"), source=ctx.file, text=ctx.text, raw=raw,
-                    file_digests=digests, about=describe(spec, point_specs))
+    return Scenario(
+        name=head.name,
+        kind=KIND,
+        description=head.description,
+        seeds=seeds,
+        base_seed=head.base_seed,
+        params=params,
+        sweep={k: tuple(v) for k, v in sweep.items()},
+        report=spec.report.model_dump(mode="json"),
+        source=ctx.file,
+        text=ctx.text,
+        raw=raw,
+        file_digests=digests,
+        about=describe(spec, point_specs),
+    )
 
 
 _MEMORY_SHARE = 0.5  # a run may plan to use at most this share of the machine's memory
@@ -336,10 +371,14 @@ def _check_can_run(spec, point, ctx, built: set) -> None:
         if nbytes > budget:
             where = next((k for k in point if k == key or key.startswith(k) or k.startswith(key)), None)
             path = ("sweep", where) if where else tuple(key.split("."))
-            raise ScenarioError(ctx.file, f"sweep.{where}" if where else key, point[where] if where else value,
-                                ctx._line_or_parent(path),
-                                f"a run would need about {nbytes / 2**30:.1f} GiB, more than half of this machine's "
-                                f"{_machine_memory() / 2**30:.1f} GiB")
+            raise ScenarioError(
+                ctx.file,
+                f"sweep.{where}" if where else key,
+                point[where] if where else value,
+                ctx._line_or_parent(path),
+                f"a run would need about {nbytes / 2**30:.1f} GiB, more than half of this machine's "
+                f"{_machine_memory() / 2**30:.1f} GiB",
+            )
     world_key = json.dumps(spec.world.model_dump(mode="json"), sort_keys=True)
     if world_key in built or len(built) >= 64 or spec.data.kind == "none":
         return
@@ -354,9 +393,13 @@ def _check_can_run(spec, point, ctx, built: set) -> None:
     except (ValueError, TypeError) as exc:
         where = next(iter(point), None)
         key = f"sweep.{where}" if where else "world"
-        raise ScenarioError(ctx.file, key, point[where] if where else _MISSING,
-                            ctx._line_or_parent(("sweep", where) if where else ("world",)),
-                            f"the world cannot be built: {exc}") from None
+        raise ScenarioError(
+            ctx.file,
+            key,
+            point[where] if where else _MISSING,
+            ctx._line_or_parent(("sweep", where) if where else ("world",)),
+            f"the world cannot be built: {exc}",
+        ) from None
 
 
 def describe(spec: ExperimentSpec, point_specs=()) -> dict:
@@ -374,32 +417,44 @@ def describe(spec: ExperimentSpec, point_specs=()) -> dict:
     clones = spec.world.clones
     swept = set(spec.sweep)
     if clones is not None and any(c in ("default", "clones") for c in spec.conditions.names):
-        what = f"alternative {clones.index}" if clones.index is not None else f"every original of topic {clones.topic!r}"
+        what = (
+            f"alternative {clones.index}" if clones.index is not None else f"every original of topic {clones.topic!r}"
+        )
         count = "a swept number of" if "world.clones.count" in swept else f"{clones.count}"
         if clones.type == "exact":
-            notes.append(f"The world adds {count} exact copies of {what} (clones sit at the end, after the "
-                         "originals). Contract A2 (independence of clones) and P8 (exact-clone invariance): the "
-                         "Voronoi-weighted MLE splits the copied cell's weight among the copies, so its scores of the "
-                         "originals do not move; the standard MLE and Borda count each copy as a new alternative, so "
-                         "theirs do.")
+            notes.append(
+                f"The world adds {count} exact copies of {what} (clones sit at the end, after the "
+                "originals). Contract A2 (independence of clones) and P8 (exact-clone invariance): the "
+                "Voronoi-weighted MLE splits the copied cell's weight among the copies, so its scores of the "
+                "originals do not move; the standard MLE and Borda count each copy as a new alternative, so "
+                "theirs do."
+            )
         else:
             eps = "a swept ε" if "world.clones.eps" in swept else f"ε = {clones.eps:g}"
-            notes.append(f"The world adds {count} approximate copies of {what}, each within {eps} of its original "
-                         "and with the population's own preferences. Contract A1 (robustness to approximate clones): "
-                         "the Voronoi-weighted MLE moves by O(ε), while the standard MLE's change tends to a positive "
-                         "limit as ε → 0.")
+            notes.append(
+                f"The world adds {count} approximate copies of {what}, each within {eps} of its original "
+                "and with the population's own preferences. Contract A1 (robustness to approximate clones): "
+                "the Voronoi-weighted MLE moves by O(ε), while the standard MLE's change tends to a positive "
+                "limit as ε → 0."
+            )
     data = spec.data
-    regime = {"representative": "representative data (the exact preference matrix P)",
-              "comparisons": f"{getattr(data, 'n', 0)} sampled comparisons per condition",
-              "rankings": f"{getattr(data, 'n', 0)} sampled rankings per condition",
-              "files": "the data files named in [data]",
-              "none": "no data of the run's own: each measure builds its instances (searches, [XK] data sets)"}[data.kind]
-    coupling = ("the conditions' data are drawn independently ([PSZ]'s design)"
-                if spec.conditions.coupling == "independent" else
-                "the conditions' data are maximally coupled (a comparison among shared alternatives is the same in "
-                "every condition; same weight samples and estimator seeds)")
-    notes.append(f"Data: {regime}" + (f"; {coupling}." if len(spec.conditions.names) > 1 and data.kind != "representative"
-                                      else "."))
+    regime = {
+        "representative": "representative data (the exact preference matrix P)",
+        "comparisons": f"{getattr(data, 'n', 0)} sampled comparisons per condition",
+        "rankings": f"{getattr(data, 'n', 0)} sampled rankings per condition",
+        "files": "the data files named in [data]",
+        "none": "no data of the run's own: each measure builds its instances (searches, [XK] data sets)",
+    }[data.kind]
+    coupling = (
+        "the conditions' data are drawn independently ([PSZ]'s design)"
+        if spec.conditions.coupling == "independent"
+        else "the conditions' data are maximally coupled (a comparison among shared alternatives is the same in "
+        "every condition; same weight samples and estimator seeds)"
+    )
+    notes.append(
+        f"Data: {regime}"
+        + (f"; {coupling}." if len(spec.conditions.names) > 1 and data.kind != "representative" else ".")
+    )
     return {
         "notes": notes,
         "conditions": {c: conditions_registry.get_condition(c).description for c in _union(all_specs, "conditions")},
@@ -449,8 +504,11 @@ def _raise_pydantic(exc: ValidationError, raw, ctx, prefix=()):
     elif etype == "extra_forbidden":
         valid = _valid_keys(path, raw)
         hint = difflib.get_close_matches(str(path[-1]), valid, n=1)
-        message = "unknown key" + (f"; did you mean {_dotted(path[:-1] + (hint[0],))!r}?" if hint else
-                                   f"; valid keys: {', '.join(valid) or '(none)'}")
+        message = "unknown key" + (
+            f"; did you mean {_dotted(path[:-1] + (hint[0],))!r}?"
+            if hint
+            else f"; valid keys: {', '.join(valid) or '(none)'}"
+        )
     elif etype in ("union_tag_invalid", "literal_error"):
         if etype == "union_tag_invalid":
             tag = err.get("ctx", {}).get("discriminator", "").strip("'")
@@ -469,14 +527,13 @@ def _raise_pydantic(exc: ValidationError, raw, ctx, prefix=()):
         msgs = []
         for e, _ in errs:
             text = e["msg"]
-            text = text[len("Value error, "):] if text.startswith("Value error, ") else text
+            text = text[len("Value error, ") :] if text.startswith("Value error, ") else text
             text = text.replace("Input should be", "must be")
             text = re.sub(r"a valid dictionary or instance of \w+", "a table", text)
             if text not in msgs:
                 msgs.append(text)
         message = " or ".join(msgs) if len(msgs) <= 3 else "; ".join(msgs[:3])
-    raise ScenarioError(ctx.file, _dotted(path) if path else None, value, ctx._line_or_parent(path),
-                        message) from None
+    raise ScenarioError(ctx.file, _dotted(path) if path else None, value, ctx._line_or_parent(path), message) from None
 
 
 def _clean_loc(loc, raw):
@@ -492,8 +549,7 @@ def _clean_loc(loc, raw):
             elif k == len(loc) - 1 or not isinstance(part, str) or part in ("__root__",):
                 path.append(part)
                 node = _MISSING
-            elif any(isinstance(loc[j], str) and loc[j] in node for j in range(k + 1, len(loc))) or \
-                    _is_tag(part, node):
+            elif any(isinstance(loc[j], str) and loc[j] in node for j in range(k + 1, len(loc))) or _is_tag(part, node):
                 continue  # a discriminator tag or a union member name
             else:
                 path.append(part)
@@ -507,8 +563,11 @@ def _clean_loc(loc, raw):
 
 
 def _is_tag(part, node: dict) -> bool:
-    return any(isinstance(v, str) and v == part for v in node.values()) or "[" in part or part in (
-        "int", "float", "str", "list", "dict", "bool")
+    return (
+        any(isinstance(v, str) and v == part for v in node.values())
+        or "[" in part
+        or part in ("int", "float", "str", "list", "dict", "bool")
+    )
 
 
 def _valid_keys(path, raw) -> list:
@@ -534,8 +593,11 @@ def _model_at(model, path, raw):
                 tp = args[-1]
             else:
                 return None
-        node = node.get(part) if isinstance(node, dict) else (node[part] if isinstance(node, list) and
-                                                                isinstance(part, int) and part < len(node) else None)
+        node = (
+            node.get(part)
+            if isinstance(node, dict)
+            else (node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
+        )
     tp = _unwrap(tp, node)
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
@@ -555,7 +617,9 @@ def _unwrap(tp, node):
             if isinstance(node, dict):
                 for mdl in models:  # pick the member whose Literal tag matches the raw table
                     for fname, f in mdl.model_fields.items():
-                        if typing.get_origin(f.annotation) is Literal and node.get(fname) in typing.get_args(f.annotation):
+                        if typing.get_origin(f.annotation) is Literal and node.get(fname) in typing.get_args(
+                            f.annotation
+                        ):
                             return mdl
             tp = models[0] if models else members[0]
             continue
@@ -597,32 +661,58 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
         try:
             X, labels = read_embeddings(path)
         except ScenarioError as exc:
-            raise ScenarioError(exc.file, exc.key, exc.value, exc.line,
-                                f"{exc.message} (file named by world.alternatives.path in {ctx.file})") from None
+            raise ScenarioError(
+                exc.file,
+                exc.key,
+                exc.value,
+                exc.line,
+                f"{exc.message} (file named by world.alternatives.path in {ctx.file})",
+            ) from None
         m_file, file_topics = X.shape[0], sorted(set(labels)) if labels is not None else ()
         digests[path] = _digest(path)
-        updates["world"] = world.model_copy(update={"alternatives": world.alternatives.model_copy(update={"path": path})})
+        updates["world"] = world.model_copy(
+            update={"alternatives": world.alternatives.model_copy(update={"path": path})}
+        )
     for key, value, message in world_problems(world, m_file, file_topics):
-        _fail(ctx, ("world",) + tuple(int(p) if p.isdigit() else p for p in key.split(".")),
-              _MISSING if value is None else value, message)
+        _fail(
+            ctx,
+            ("world",) + tuple(int(p) if p.isdigit() else p for p in key.split(".")),
+            _MISSING if value is None else value,
+            message,
+        )
 
     data = spec.data
     form = _DATA_FORM.get(data.kind)
     if data.kind == "none":
         form = None
         if conds_names_other(spec):
-            _fail(ctx, ("conditions", "names"), spec.conditions.names,
-                  "data.kind = 'none' runs no fits, so only the condition 'default' applies")
+            _fail(
+                ctx,
+                ("conditions", "names"),
+                spec.conditions.names,
+                "data.kind = 'none' runs no fits, so only the condition 'default' applies",
+            )
     elif data.kind != "files" and (world.alternatives is None or world.population is None):
         missing = "alternatives" if world.alternatives is None else "population"
-        _fail(ctx, ("world", missing), _MISSING, f"is required for data.kind = {data.kind!r} (or use data.kind = 'files')")
+        _fail(
+            ctx, ("world", missing), _MISSING, f"is required for data.kind = {data.kind!r} (or use data.kind = 'files')"
+        )
     if data.kind == "files":
         if (data.comparisons is None) == (data.rankings is None):
-            _fail(ctx, ("data",), _MISSING, "data.kind = 'files' needs exactly one of 'comparisons' (.csv/.jsonl) "
-                                            "or 'rankings' (PrefLib .soc/.soi/.toc/.toi)")
+            _fail(
+                ctx,
+                ("data",),
+                _MISSING,
+                "data.kind = 'files' needs exactly one of 'comparisons' (.csv/.jsonl) "
+                "or 'rankings' (PrefLib .soc/.soi/.toc/.toi)",
+            )
         if world.alternatives is None:
-            _fail(ctx, ("world", "alternatives"), _MISSING,
-                  "is required with data files (generator = 'file' with the embeddings' path)")
+            _fail(
+                ctx,
+                ("world", "alternatives"),
+                _MISSING,
+                "is required with data files (generator = 'file' with the embeddings' path)",
+            )
         m = m_file if m_file is not None else getattr(world.alternatives, "m", None)
         key = "comparisons" if data.comparisons is not None else "rankings"
         path = _resolve_file(ctx, ("data", key), getattr(data, key))
@@ -634,11 +724,16 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
 
                 rk = read_preflib(path)
                 if m is not None and rk.m != m:
-                    _fail(ctx, ("data", "rankings"), getattr(data, key),
-                          f"ranks {rk.m} alternatives but the world has m = {m}")
+                    _fail(
+                        ctx,
+                        ("data", "rankings"),
+                        getattr(data, key),
+                        f"ranks {rk.m} alternatives but the world has m = {m}",
+                    )
         except ScenarioError as exc:
-            raise ScenarioError(exc.file, exc.key, exc.value, exc.line,
-                                f"{exc.message} (file named by data.{key} in {ctx.file})") from None
+            raise ScenarioError(
+                exc.file, exc.key, exc.value, exc.line, f"{exc.message} (file named by data.{key} in {ctx.file})"
+            ) from None
         except ValueError as exc:
             _fail(ctx, ("data", key), getattr(data, key), str(exc))
         digests[path] = _digest(path)
@@ -651,20 +746,33 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
     for k, name in enumerate(conds.names):
         if name not in known_conditions:
             hint = difflib.get_close_matches(name, known_conditions, n=1)
-            _fail(ctx, ("conditions", "names"), name, f"unknown condition (item [{k}])" +
-                  (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known_conditions)}"))
+            _fail(
+                ctx,
+                ("conditions", "names"),
+                name,
+                f"unknown condition (item [{k}])"
+                + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known_conditions)}"),
+            )
         if conditions_registry.get_condition(name).clones and name != "default" and world.clones is None:
             _fail(ctx, ("world", "clones"), _MISSING, f"is required by condition {name!r}")
     if len(set(conds.names)) != len(conds.names):
         _fail(ctx, ("conditions", "names"), conds.names, "must not repeat a condition")
     if data.kind == "files" and conds.names != ["default"]:
-        _fail(ctx, ("conditions", "names"), conds.names,
-              "data files are fixed: only the condition 'default' applies (the data cannot be redrawn)")
+        _fail(
+            ctx,
+            ("conditions", "names"),
+            conds.names,
+            "data files are fixed: only the condition 'default' applies (the data cannot be redrawn)",
+        )
     if data.kind == "files" and world.clones is not None:
         _fail(ctx, ("world", "clones"), _MISSING, "does not apply to data files (they cannot be redrawn with clones)")
     if conds.coupling == "paired" and data.kind in ("rankings", "files"):
-        _fail(ctx, ("conditions", "coupling"), conds.coupling,
-              f"'paired' couples sampled comparisons; data.kind = {data.kind!r} has none to pair")
+        _fail(
+            ctx,
+            ("conditions", "coupling"),
+            conds.coupling,
+            f"'paired' couples sampled comparisons; data.kind = {data.kind!r} has none to pair",
+        )
 
     # estimators
     est = spec.estimators
@@ -672,13 +780,22 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
     for k, name in enumerate(est.names):
         if name not in known:
             hint = difflib.get_close_matches(name, known, n=1)
-            _fail(ctx, ("estimators", "names"), name, f"unknown estimator (item [{k}])" +
-                  (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known)}"))
+            _fail(
+                ctx,
+                ("estimators", "names"),
+                name,
+                f"unknown estimator (item [{k}])"
+                + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known)}"),
+            )
         entry = get_estimator(name)
         if form is not None and form not in entry.consumes:
-            _fail(ctx, ("estimators", "names"), name,
-                  f"cannot use data.kind = {data.kind!r} (item [{k}]: {name} consumes "
-                  f"{', '.join(entry.consumes)}; the data give {form})")
+            _fail(
+                ctx,
+                ("estimators", "names"),
+                name,
+                f"cannot use data.kind = {data.kind!r} (item [{k}]: {name} consumes "
+                f"{', '.join(entry.consumes)}; the data give {form})",
+            )
     if len(set(est.names)) != len(est.names):
         _fail(ctx, ("estimators", "names"), est.names, "must not repeat an estimator")
     from choicelab.estimators.weightings import get_weighting, list_weightings
@@ -687,16 +804,25 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
     known_w = [w.name for w in list_weightings()]
     if wname not in known_w:
         hint = difflib.get_close_matches(str(wname), known_w, n=1)
-        _fail(ctx, ("estimators", "weights", "name"), wname, "unknown weighting" +
-              (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known_w)}"))
+        _fail(
+            ctx,
+            ("estimators", "weights", "name"),
+            wname,
+            "unknown weighting" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known_w)}"),
+        )
     wopts = {k: v for k, v in est.weights.items() if k != "name"}
     _validate_options(get_weighting(wname).params, wopts, ("estimators", "weights"), raw, ctx, f"weighting {wname!r}")
     for name, opts in est.options.items():
         if name not in est.names:
-            _fail(ctx, ("estimators", "options", name), opts, "names no estimator of estimators.names "
-                                                               f"({', '.join(est.names)})")
-        _validate_options(get_estimator(name).params, opts, ("estimators", "options", name), raw, ctx,
-                          f"estimator {name!r}")
+            _fail(
+                ctx,
+                ("estimators", "options", name),
+                opts,
+                f"names no estimator of estimators.names ({', '.join(est.names)})",
+            )
+        _validate_options(
+            get_estimator(name).params, opts, ("estimators", "options", name), raw, ctx, f"estimator {name!r}"
+        )
 
     # measures
     meas = spec.measures
@@ -704,8 +830,13 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
     for k, name in enumerate(meas.names):
         if name not in known_measures:
             hint = difflib.get_close_matches(name, known_measures, n=1)
-            _fail(ctx, ("measures", "names"), name, f"unknown measure (item [{k}])" +
-                  (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known_measures)}"))
+            _fail(
+                ctx,
+                ("measures", "names"),
+                name,
+                f"unknown measure (item [{k}])"
+                + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known_measures)}"),
+            )
         entry = get_measure(name)
         for need in entry.needs:
             problem = _unmet(need, spec, world, form)
@@ -713,11 +844,21 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
                 _fail(ctx, ("measures", "names"), name, f"item [{k}] {problem}")
     for name, opts in meas.options.items():
         if name not in meas.names:
-            _fail(ctx, ("measures", "options", name), opts, "names no measure of measures.names "
-                                                            f"({', '.join(meas.names)})")
+            _fail(
+                ctx,
+                ("measures", "options", name),
+                opts,
+                f"names no measure of measures.names ({', '.join(meas.names)})",
+            )
     for name in meas.names:
-        model = _validate_options(get_measure(name).params, meas.options.get(name, {}), ("measures", "options", name),
-                                  raw, ctx, f"measure {name!r}")
+        model = _validate_options(
+            get_measure(name).params,
+            meas.options.get(name, {}),
+            ("measures", "options", name),
+            raw,
+            ctx,
+            f"measure {name!r}",
+        )
         for key, value, message in getattr(model, "problems", lambda s: [])(spec):
             _fail(ctx, ("measures", "options", name, key), value, message)
 
@@ -729,8 +870,13 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
         for k, name in enumerate(spec.report.figures):
             if name not in figs:
                 hint = difflib.get_close_matches(name, list(figs), n=1)
-                _fail(ctx, ("report", "figures"), name, f"unknown figure (item [{k}])" +
-                      (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(figs)}"))
+                _fail(
+                    ctx,
+                    ("report", "figures"),
+                    name,
+                    f"unknown figure (item [{k}])"
+                    + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(figs)}"),
+                )
     return spec.model_copy(update=updates) if updates else spec
 
 
@@ -782,8 +928,9 @@ def _raise_pydantic_options(exc, opts, path, ctx, model):
     value = opts.get(loc[0], _MISSING) if loc and isinstance(opts, dict) else _MISSING
     if err["type"] == "extra_forbidden":
         hint = difflib.get_close_matches(str(loc[0]), list(model.model_fields), n=1)
-        message = "unknown option" + (f"; did you mean {hint[0]!r}?" if hint else
-                                      f"; valid options: {', '.join(model.model_fields) or '(none)'}")
+        message = "unknown option" + (
+            f"; did you mean {hint[0]!r}?" if hint else f"; valid options: {', '.join(model.model_fields) or '(none)'}"
+        )
     else:
         message = err["msg"].replace("Input should be", "must be")
     full = path + loc[:1]
@@ -817,8 +964,9 @@ def _point_spec(raw: dict, point: dict, ctx) -> ExperimentSpec:
     for key, value in point.items():
         parts = _split_dotted(key)
         if parts[0] in ("scenario", "sweep", "plugins"):
-            raise ScenarioError(ctx.file, f"sweep.{key}", value, ctx.line(("sweep", key)),
-                                f"cannot sweep the [{parts[0]}] section")
+            raise ScenarioError(
+                ctx.file, f"sweep.{key}", value, ctx.line(("sweep", key)), f"cannot sweep the [{parts[0]}] section"
+            )
         node = raw
         try:
             for p in parts[:-1]:
@@ -835,16 +983,27 @@ def _point_spec(raw: dict, point: dict, ctx) -> ExperimentSpec:
                     raise IndexError(parts[-1])
             node[parts[-1]] = value
         except (IndexError, KeyError, TypeError) as exc:
-            raise ScenarioError(ctx.file, f"sweep.{key}", value, ctx.line(("sweep", key)),
-                                f"names no value of the scenario (no element {exc.args[0]!r} on that path)") from None
+            raise ScenarioError(
+                ctx.file,
+                f"sweep.{key}",
+                value,
+                ctx.line(("sweep", key)),
+                f"names no value of the scenario (no element {exc.args[0]!r} on that path)",
+            ) from None
     try:
         spec, _ = _validate(raw, ctx)
     except ScenarioError as exc:
         failing = exc.key or ""
         culprit = max(point, key=lambda k: _common_prefix(k, failing))
-        raise ScenarioError(ctx.file, f"sweep.{culprit}", point[culprit], ctx.line(("sweep", culprit)),
-                            f"gives an invalid scenario: {exc.key} = {exc.value!r}: {exc.message}"
-                            if exc.key else f"gives an invalid scenario: {exc.message}") from None
+        raise ScenarioError(
+            ctx.file,
+            f"sweep.{culprit}",
+            point[culprit],
+            ctx.line(("sweep", culprit)),
+            f"gives an invalid scenario: {exc.key} = {exc.value!r}: {exc.message}"
+            if exc.key
+            else f"gives an invalid scenario: {exc.message}",
+        ) from None
     return spec
 
 
@@ -871,12 +1030,23 @@ def expand_experiment(scenario, seed_override=None) -> list:
         params["scenario"] = {"name": spec.scenario.name, "description": "", "seeds": 1, "base_seed": 0}
         hashed = _replace_paths(params, scenario.file_digests)
         hashed.pop("plugins", None)  # where a plugin file lives does not change the numbers
-        param_hash = hashlib.sha256(json.dumps(hashed, sort_keys=True, separators=(",", ":"),
-                                               allow_nan=False).encode()).hexdigest()[:32]
+        param_hash = hashlib.sha256(
+            json.dumps(hashed, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+        ).hexdigest()[:32]
         for offset in scenario.seeds:
             seed = base + offset
-            runs.append(Run(run_id=_run_id(scenario.name, KIND, hashed, seed), batch=scenario.name, kind=KIND,
-                            params=params, seed=seed, point=dict(point), plugins=plugins, param_hash=param_hash))
+            runs.append(
+                Run(
+                    run_id=_run_id(scenario.name, KIND, hashed, seed),
+                    batch=scenario.name,
+                    kind=KIND,
+                    params=params,
+                    seed=seed,
+                    point=dict(point),
+                    plugins=plugins,
+                    param_hash=param_hash,
+                )
+            )
     return runs
 
 
@@ -912,8 +1082,11 @@ def run_experiment(params: dict, seed: int, out) -> None:
     world = spec.world.build(rng)
     names = spec.conditions.names
     fitting = spec.data.kind != "none"
-    alts = {c: conditions_registry.get_condition(c).build(world, rng) for c in names} if fitting else \
-        {c: world.alternatives for c in names}
+    alts = (
+        {c: conditions_registry.get_condition(c).build(world, rng) for c in names}
+        if fitting
+        else {c: world.alternatives for c in names}
+    )
     paired = spec.conditions.coupling == "paired"
     est_entries = [_estimator(n) for n in spec.estimators.names]
     # the runner fits only when a measure reads its fits (an A1 curve or an axiom check refits itself)
@@ -946,8 +1119,15 @@ def run_experiment(params: dict, seed: int, out) -> None:
                 if "seed" in entry.params.model_fields and "seed" not in opts:
                     # an estimator with a seed option gets one integer seed per fit from the run's generator
                     opts["seed"] = int(frng.integers(0, 2**62))
-            outputs[c][entry.name] = entry.fit(inst, data=datas[c], weights=w if entry.weighted else None,
-                                               lam=spec.estimators.lam, rng=frng, quick=spec.estimators.quick, **opts)
+            outputs[c][entry.name] = entry.fit(
+                inst,
+                data=datas[c],
+                weights=w if entry.weighted else None,
+                lam=spec.estimators.lam,
+                rng=frng,
+                quick=spec.estimators.quick,
+                **opts,
+            )
         if A.d <= 2:
             out.blobs[f"X.{c}"] = np.asarray(A.X, dtype=float)
             out.blobs[f"clone_of.{c}"] = np.asarray(A.clone_of, dtype=np.int64)
@@ -971,11 +1151,24 @@ def run_experiment(params: dict, seed: int, out) -> None:
         else:
             calls = [(None, None)]
         for c, e in calls:
-            mrng = np.random.default_rng([seed, zlib.crc32(mname.encode()), zlib.crc32(str(e).encode())]) \
-                if paired else rng
-            ctx = MeasureContext(spec=spec, seed=seed, rng=mrng, world=world, conditions=conds, outputs=outputs,
-                                 params=mparams, condition=c, estimator=e,
-                                 output=None if c is None else outputs[c][e], blobs=out.blobs)
+            mrng = (
+                np.random.default_rng([seed, zlib.crc32(mname.encode()), zlib.crc32(str(e).encode())])
+                if paired
+                else rng
+            )
+            ctx = MeasureContext(
+                spec=spec,
+                seed=seed,
+                rng=mrng,
+                world=world,
+                conditions=conds,
+                outputs=outputs,
+                params=mparams,
+                condition=c,
+                estimator=e,
+                output=None if c is None else outputs[c][e],
+                blobs=out.blobs,
+            )
             for item in measure.fn(ctx) or ():
                 _record(out, mname, c, e, item)
 
@@ -1049,19 +1242,44 @@ def _record(out, measure: str, condition, estimator, item) -> None:
 
     if isinstance(item, Verdict):
         d = item.to_dict()
-        out.verdicts.append({"condition": condition or "default", "axiom": item.axiom, "estimator": item.estimator,
-                             "expected": item.expected, "measured": item.measured, "agrees": item.agrees,
-                             "magnitude": d["magnitude"], "witness": _jsonable(item.witness)})
-        out.rows.append({"condition": condition or "default", "estimator": item.estimator, "measure": measure,
-                         "item": "measured", "label": item.measured, "value": item.magnitude})
+        out.verdicts.append(
+            {
+                "condition": condition or "default",
+                "axiom": item.axiom,
+                "estimator": item.estimator,
+                "expected": item.expected,
+                "measured": item.measured,
+                "agrees": item.agrees,
+                "magnitude": d["magnitude"],
+                "witness": _jsonable(item.witness),
+            }
+        )
+        out.rows.append(
+            {
+                "condition": condition or "default",
+                "estimator": item.estimator,
+                "measure": measure,
+                "item": "measured",
+                "label": item.measured,
+                "value": item.magnitude,
+            }
+        )
         return
     cond = item.condition if item.condition is not None else (condition or "default")
     est = item.estimator if item.estimator is not None else (estimator or "")
-    out.rows.append({"condition": cond, "estimator": est, "measure": measure, "item": _item_text(item.item),
-                     "label": str(item.label), "value": float(item.value),
-                     "stderr": None if item.stderr is None else float(item.stderr),
-                     "ci_low": None if item.ci_low is None else float(item.ci_low),
-                     "ci_high": None if item.ci_high is None else float(item.ci_high)})
+    out.rows.append(
+        {
+            "condition": cond,
+            "estimator": est,
+            "measure": measure,
+            "item": _item_text(item.item),
+            "label": str(item.label),
+            "value": float(item.value),
+            "stderr": None if item.stderr is None else float(item.stderr),
+            "ci_low": None if item.ci_low is None else float(item.ci_low),
+            "ci_high": None if item.ci_high is None else float(item.ci_high),
+        }
+    )
 
 
 def _item_text(item) -> str:

@@ -9,6 +9,7 @@ verdict) of a done run, with the run's seed and swept parameters as columns. For
 
 The command line (``choicelab export``) is :mod:`choicelab.cli.export`.
 """
+
 from __future__ import annotations
 
 import json

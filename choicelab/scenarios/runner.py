@@ -10,6 +10,7 @@ what failed or never finished.
 Module-level imports stay light (no numpy): a spawned worker imports this module before its
 initializer limits BLAS / OpenMP threads, and the limit only takes effect before numpy loads.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,8 +28,13 @@ from choicelab.scenarios.store import Store
 __all__ = ["run_batch", "execute_run", "BatchSummary", "BatchConflict", "ENGINES"]
 
 ENGINES = ("local", "dask")
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-                "VECLIB_MAXIMUM_THREADS")
+_THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 _MAX_WARNINGS = 20
 
 
@@ -74,10 +80,20 @@ class BatchSummary:
     elsewhere: int = 0
 
     def to_dict(self) -> dict:
-        return {"batch": self.batch, "kind": self.kind, "total": self.total, "done": self.done,
-                "skipped": self.skipped, "errors": [{"run_id": r, "seed": s, "error": e} for r, s, e in self.errors],
-                "seconds": self.seconds, "store": self.store, "engine": self.engine, "workers": self.workers,
-                "warnings": list(self.warnings), "elsewhere": self.elsewhere}
+        return {
+            "batch": self.batch,
+            "kind": self.kind,
+            "total": self.total,
+            "done": self.done,
+            "skipped": self.skipped,
+            "errors": [{"run_id": r, "seed": s, "error": e} for r, s, e in self.errors],
+            "seconds": self.seconds,
+            "store": self.store,
+            "engine": self.engine,
+            "workers": self.workers,
+            "warnings": list(self.warnings),
+            "elsewhere": self.elsewhere,
+        }
 
 
 def execute_run(payload: dict) -> dict:
@@ -101,8 +117,13 @@ def execute_run(payload: dict) -> dict:
         result = {"status": "done", "rows": out.rows, "blobs": out.blobs, "verdicts": out.verdicts}
     except Exception:
         result = {"status": "error", "error": traceback.format_exc()}
-    result.update(run_id=payload["run_id"], seed=payload["seed"], started=started, seconds=time.perf_counter() - t0,
-                  warnings=sorted({f"{w.category.__name__}: {w.message}" for w in caught or []}))
+    result.update(
+        run_id=payload["run_id"],
+        seed=payload["seed"],
+        started=started,
+        seconds=time.perf_counter() - t0,
+        warnings=sorted({f"{w.category.__name__}: {w.message}" for w in caught or []}),
+    )
     return result
 
 
@@ -167,8 +188,12 @@ def batch_identity(scenario, runs, seed=None) -> dict:
     """
     hashes = sorted({r.param_hash for r in runs})
     fingerprint = hashlib.sha256(json.dumps(hashes).encode()).hexdigest()[:32]
-    return {"fingerprint": fingerprint, "run_seeds": sorted({r.seed for r in runs}),
-            "seed_override": seed, "file_digests": dict(sorted(scenario.file_digests.items()))}
+    return {
+        "fingerprint": fingerprint,
+        "run_seeds": sorted({r.seed for r in runs}),
+        "seed_override": seed,
+        "file_digests": dict(sorted(scenario.file_digests.items())),
+    }
 
 
 def _flat(prefix, value, out):
@@ -189,13 +214,18 @@ def _what_changed(old: dict, new: dict, old_id: dict, new_id: dict) -> str:
         if key.startswith(("params.scenario.", "params.plugins.")):
             continue
         if a.get(key, "<absent>") != b.get(key, "<absent>"):
-            changes.append(f"{key.removeprefix('params.')}: {json.dumps(a.get(key, '<absent>'))} -> "
-                           f"{json.dumps(b.get(key, '<absent>'))}")
+            changes.append(
+                f"{key.removeprefix('params.')}: {json.dumps(a.get(key, '<absent>'))} -> "
+                f"{json.dumps(b.get(key, '<absent>'))}"
+            )
     old_files, new_files = old_id.get("file_digests", {}), new_id.get("file_digests", {})
     for path in sorted(set(old_files) | set(new_files)):
         if old_files.get(path) != new_files.get(path):
-            changes.append(f"data file {path} changed content" if path in old_files and path in new_files
-                           else f"data file {path} {'added' if path in new_files else 'removed'}")
+            changes.append(
+                f"data file {path} changed content"
+                if path in old_files and path in new_files
+                else f"data file {path} {'added' if path in new_files else 'removed'}"
+            )
     old_seeds, new_seeds = old_id.get("run_seeds", []), new_id.get("run_seeds", [])
     if not set(old_seeds) <= set(new_seeds):
         changes.append(f"seeds {_seed_text(old_seeds)} -> {_seed_text(new_seeds)} (a batch may only gain seeds)")
@@ -212,8 +242,9 @@ def _seed_text(seeds) -> str:
     return ",".join(map(str, seeds))
 
 
-def run_batch(scenario_or_runs, store, workers=None, engine="local", scheduler=None, progress=None, *,
-              seed=None, replace=False) -> BatchSummary:
+def run_batch(
+    scenario_or_runs, store, workers=None, engine="local", scheduler=None, progress=None, *, seed=None, replace=False
+) -> BatchSummary:
     """Run every run of a batch that is not done yet, writing each result as it finishes.
 
     Parameters
@@ -280,10 +311,16 @@ def run_batch(scenario_or_runs, store, workers=None, engine="local", scheduler=N
     store = Store(store) if owned else store
     try:
         if scenario is not None:
-            meta = {"params": scenario.params, "sweep": {k: list(v) for k, v in scenario.sweep.items()},
-                    "report": scenario.report, "seeds": list(scenario.seeds),
-                    "base_seed": scenario.base_seed if seed is None else seed, "description": scenario.description,
-                    "about": scenario.about, "identity": batch_identity(scenario, runs, seed)}
+            meta = {
+                "params": scenario.params,
+                "sweep": {k: list(v) for k, v in scenario.sweep.items()},
+                "report": scenario.report,
+                "seeds": list(scenario.seeds),
+                "base_seed": scenario.base_seed if seed is None else seed,
+                "description": scenario.description,
+                "about": scenario.about,
+                "identity": batch_identity(scenario, runs, seed),
+            }
             old = store.batch(batch)
             if old is not None and replace:
                 store.delete_batch(batch)
@@ -293,7 +330,8 @@ def run_batch(scenario_or_runs, store, workers=None, engine="local", scheduler=N
                     raise BatchConflict(
                         f"batch {batch!r} in {store.path} was run with other parameters: "
                         f"{_what_changed(old['params'], meta, before, now)}; run it as a new batch with "
-                        f"--new-batch NAME, or delete its {sum(store.counts(batch).values())} runs with --replace")
+                        f"--new-batch NAME, or delete its {sum(store.counts(batch).values())} runs with --replace"
+                    )
             store.record_batch(batch, kind, scenario.source, scenario.text, meta)
         elif batch not in {b["name"] for b in store.batches()}:
             store.record_batch(batch, kind)
@@ -333,17 +371,32 @@ def _run(runs, store, batch, kind, workers, engine, scheduler, progress) -> Batc
                 bar.update(1)
         finally:
             bar.close()
-    return BatchSummary(batch=batch, kind=kind, total=len(unique), done=finished,
-                        skipped=len(unique) - len(pending), errors=tuple(errors),
-                        seconds=time.perf_counter() - t0, store=store.path, engine=engine,
-                        workers=n_workers if pending else 0,
-                        warnings=tuple(sorted(seen_warnings))[:_MAX_WARNINGS], elsewhere=elsewhere)
+    return BatchSummary(
+        batch=batch,
+        kind=kind,
+        total=len(unique),
+        done=finished,
+        skipped=len(unique) - len(pending),
+        errors=tuple(errors),
+        seconds=time.perf_counter() - t0,
+        store=store.path,
+        engine=engine,
+        workers=n_workers if pending else 0,
+        warnings=tuple(sorted(seen_warnings))[:_MAX_WARNINGS],
+        elsewhere=elsewhere,
+    )
 
 
 def _record(store: Store, res: dict) -> None:
     if res["status"] == "done":
-        store.record_done(res["run_id"], res["rows"], res["blobs"], res["seconds"], started=res["started"],
-                          verdicts=res.get("verdicts", ()))
+        store.record_done(
+            res["run_id"],
+            res["rows"],
+            res["blobs"],
+            res["seconds"],
+            started=res["started"],
+            verdicts=res.get("verdicts", ()),
+        )
     else:
         store.record_error(res["run_id"], res["error"], res["seconds"], started=res["started"])
 
@@ -371,8 +424,7 @@ class _Worker:
 
     def __init__(self, ctx):
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, os.getpid()), daemon=True,
-                                name="choicelab-worker")
+        self.proc = ctx.Process(target=_worker_main, args=(child, os.getpid()), daemon=True, name="choicelab-worker")
         self.proc.start()
         child.close()
         self.run = None
@@ -427,7 +479,7 @@ def _pool_results(pending, n_workers):
             if not busy:
                 break
             ready = set(wait([w.conn for w in busy] + [w.proc.sentinel for w in busy]))
-            for k, w in enumerate(list(workers)):
+            for w in list(workers):
                 if w.run is None or (w.conn not in ready and w.proc.sentinel not in ready):
                     continue
                 result = None
@@ -444,9 +496,15 @@ def _pool_results(pending, n_workers):
                     continue
                 w.proc.join(1.0)
                 run = w.run
-                yield {"run_id": run.run_id, "seed": run.seed, "status": "error", "started": None, "seconds": None,
-                       "error": f"worker process died ({_death_text(w.proc.exitcode)}) while running this run",
-                       "warnings": []}
+                yield {
+                    "run_id": run.run_id,
+                    "seed": run.seed,
+                    "status": "error",
+                    "started": None,
+                    "seconds": None,
+                    "error": f"worker process died ({_death_text(w.proc.exitcode)}) while running this run",
+                    "warnings": [],
+                }
                 w.conn.close()
                 workers[workers.index(w)] = _Worker(ctx)  # a fresh worker takes its place
         for w in workers:
@@ -487,15 +545,23 @@ def _dask_results(pending, n_workers, scheduler):
             raise ValueError(f"scheduler: cannot connect to the Dask scheduler at {scheduler!r}: {exc}") from None
     futures = {}
     try:
-        futures = {client.submit(execute_run, r.to_payload(), key=f"choicelab-run-{r.run_id}", pure=False): r
-                   for r in pending}
+        futures = {
+            client.submit(execute_run, r.to_payload(), key=f"choicelab-run-{r.run_id}", pure=False): r for r in pending
+        }
         for fut in as_completed(list(futures)):
             run = futures[fut]
             try:
                 yield fut.result()
             except Exception as exc:  # infrastructure failure (worker lost); the task itself never raises
-                yield {"run_id": run.run_id, "seed": run.seed, "status": "error", "started": None, "seconds": None,
-                       "error": f"dask: {type(exc).__name__}: {exc}", "warnings": []}
+                yield {
+                    "run_id": run.run_id,
+                    "seed": run.seed,
+                    "status": "error",
+                    "started": None,
+                    "seconds": None,
+                    "error": f"dask: {type(exc).__name__}: {exc}",
+                    "warnings": [],
+                }
     except BaseException:
         if futures:
             client.cancel(list(futures))

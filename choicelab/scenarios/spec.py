@@ -14,6 +14,7 @@ digits of ``sha256`` of the canonical JSON (sorted keys, no spaces) of
 every data file path is replaced by the sha256 of its content (so ids survive moving the files
 and change when their content changes).
 """
+
 from __future__ import annotations
 
 import difflib
@@ -25,8 +26,18 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["ScenarioError", "Scenario", "Run", "load_scenario", "parse_scenario", "expand", "list_builtin",
-           "builtin_path", "read_embeddings", "read_comparisons"]
+__all__ = [
+    "ScenarioError",
+    "Scenario",
+    "Run",
+    "load_scenario",
+    "parse_scenario",
+    "expand",
+    "list_builtin",
+    "builtin_path",
+    "read_embeddings",
+    "read_comparisons",
+]
 
 _LIBRARY = "library"
 
@@ -148,8 +159,15 @@ class Run:
 
     def to_payload(self) -> dict:
         """Plain dict sent to a worker process (pickle-friendly, no classes)."""
-        return {"run_id": self.run_id, "batch": self.batch, "kind": self.kind, "params": self.params,
-                "seed": self.seed, "point": self.point, "plugins": list(self.plugins)}
+        return {
+            "run_id": self.run_id,
+            "batch": self.batch,
+            "kind": self.kind,
+            "params": self.params,
+            "seed": self.seed,
+            "point": self.point,
+            "plugins": list(self.plugins),
+        }
 
 
 def list_builtin() -> list[str]:
@@ -214,10 +232,15 @@ def parse_scenario(text: str, path="<string>", plugins=(), max_runs: int | None 
         raise ScenarioError(path, None, _MISSING, line, f"not valid TOML: {exc}") from None
     head = raw.get("scenario")
     if isinstance(head, dict) and "kind" in head:
-        raise ScenarioError(path, "scenario.kind", head["kind"], ctx.line(("scenario", "kind")),
-                            "scenario kinds were replaced by composed experiments (world, data, conditions, "
-                            "estimators, measures); the built-ins show each former kind as an experiment file "
-                            "(choicelab list), and docs/experiments.md describes the format")
+        raise ScenarioError(
+            path,
+            "scenario.kind",
+            head["kind"],
+            ctx.line(("scenario", "kind")),
+            "scenario kinds were replaced by composed experiments (world, data, conditions, "
+            "estimators, measures); the built-ins show each former kind as an experiment file "
+            "(choicelab list), and docs/experiments.md describes the format",
+        )
     from choicelab.scenarios.experiment import parse_experiment
 
     return parse_experiment(raw, ctx, plugins=plugins, max_runs=max_runs)
@@ -240,8 +263,9 @@ def expand(scenario: Scenario, seed_override: int | None = None) -> list[Run]:
     """
     if not isinstance(scenario, Scenario):
         raise TypeError(f"scenario must be a Scenario (see load_scenario), got {type(scenario).__name__}")
-    if seed_override is not None and (isinstance(seed_override, bool) or not isinstance(seed_override, int)
-                                      or not 0 <= seed_override < 2**63):
+    if seed_override is not None and (
+        isinstance(seed_override, bool) or not isinstance(seed_override, int) or not 0 <= seed_override < 2**63
+    ):
         raise ValueError(f"seed_override must be an integer in [0, 2**63) or None, got {seed_override!r}")
     from choicelab.scenarios.experiment import expand_experiment
 
@@ -249,8 +273,12 @@ def expand(scenario: Scenario, seed_override: int | None = None) -> list[Run]:
 
 
 def _run_id(batch: str, kind: str, params: dict, seed: int) -> str:
-    blob = json.dumps({"batch": batch, "kind": kind, "params": params, "seed": seed},
-                      sort_keys=True, separators=(",", ":"), allow_nan=False)
+    blob = json.dumps(
+        {"batch": batch, "kind": kind, "params": params, "seed": seed},
+        sort_keys=True,
+        separators=(",", ":"),
+        allow_nan=False,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
@@ -297,7 +325,8 @@ def _dotted(path) -> str:
 # ---------------------------------------------------------------------------------------------
 # Data files, read by choicelab.sim.io (one reader per format)
 
-def _scenario_error(exc) -> "ScenarioError":
+
+def _scenario_error(exc) -> ScenarioError:
     """The simulator's DataFileError as a ScenarioError (same file, line, field, value)."""
     from choicelab.sim.io import MISSING
 
@@ -316,7 +345,8 @@ def read_embeddings(path):
     ScenarioError
         Naming the file, line and field of the first malformed value.
     """
-    from choicelab.sim.io import DataFileError, read_embeddings as _read
+    from choicelab.sim.io import DataFileError
+    from choicelab.sim.io import read_embeddings as _read
 
     try:
         X, labels = _read(path)
@@ -335,7 +365,8 @@ def read_comparisons(path, m: int):
     ScenarioError
         Naming the file, line and field of the first malformed record.
     """
-    from choicelab.sim.io import DataFileError, read_comparisons as _read
+    from choicelab.sim.io import DataFileError
+    from choicelab.sim.io import read_comparisons as _read
 
     try:
         comps = _read(path, m)

@@ -55,12 +55,13 @@ none of it: every ``done`` run has exactly ``n_results`` results, ``n_verdicts``
 interrupted); it counts as not done. WAL with ``synchronous=NORMAL`` keeps committed
 transactions across a process crash.
 """
+
 from __future__ import annotations
 
 import io
 import json
-import os
 import math
+import os
 import sqlite3
 import time
 from collections.abc import Mapping
@@ -214,17 +215,27 @@ def _result_tuple(run_id: str, row, where: str) -> tuple:
         estimator, metric, key, value = row
         return (run_id, DEFAULT_CONDITION, str(estimator), str(metric), str(key), "", _real(value), None, None, None)
     if not record:
-        raise ValueError(f"{where}: a row must be an (estimator, metric, key, value) tuple, a mapping or a "
-                         f"ResultRecord, got {type(row).__name__}")
+        raise ValueError(
+            f"{where}: a row must be an (estimator, metric, key, value) tuple, a mapping or a "
+            f"ResultRecord, got {type(row).__name__}"
+        )
     label = _field(row, "label", where, "")
     measure = _field(row, "measure", where, None)
     measure = _field(row, "metric", where) if measure is None else measure  # schema-1 name
     item = _field(row, "item", where, None)
     item = _field(row, "key", where) if item is None else item  # schema-1 name
-    return (run_id, str(_field(row, "condition", where, DEFAULT_CONDITION)), str(_field(row, "estimator", where)),
-            str(measure), str(item), "" if label is None else str(label),
-            _real(_field(row, "value", where, None)), _real(_field(row, "stderr", where, None)),
-            _real(_field(row, "ci_low", where, None)), _real(_field(row, "ci_high", where, None)))
+    return (
+        run_id,
+        str(_field(row, "condition", where, DEFAULT_CONDITION)),
+        str(_field(row, "estimator", where)),
+        str(measure),
+        str(item),
+        "" if label is None else str(label),
+        _real(_field(row, "value", where, None)),
+        _real(_field(row, "stderr", where, None)),
+        _real(_field(row, "ci_low", where, None)),
+        _real(_field(row, "ci_high", where, None)),
+    )
 
 
 def _plain_json(obj, where: str):
@@ -270,18 +281,26 @@ def _verdict_tuple(run_id: str, verdict, where: str) -> tuple:
     if not isinstance(verdict, Mapping) and not hasattr(verdict, "axiom"):
         raise ValueError(f"{where}: a verdict must be a mapping, got {type(verdict).__name__}")
     witness = _field(verdict, "witness", where, None)
-    witness = None if witness is None else json.dumps(_plain_json(witness, where), separators=(",", ":"),
-                                                      allow_nan=False)
-    return (run_id, str(_field(verdict, "condition", where, DEFAULT_CONDITION)), str(_field(verdict, "axiom", where)),
-            str(_field(verdict, "estimator", where)), _optional_text(_field(verdict, "expected", where, None)),
-            _optional_text(_field(verdict, "measured", where, None)), _agrees(_field(verdict, "agrees", where, None), where),
-            _real(_field(verdict, "magnitude", where, None)), witness)
+    witness = (
+        None if witness is None else json.dumps(_plain_json(witness, where), separators=(",", ":"), allow_nan=False)
+    )
+    return (
+        run_id,
+        str(_field(verdict, "condition", where, DEFAULT_CONDITION)),
+        str(_field(verdict, "axiom", where)),
+        str(_field(verdict, "estimator", where)),
+        _optional_text(_field(verdict, "expected", where, None)),
+        _optional_text(_field(verdict, "measured", where, None)),
+        _agrees(_field(verdict, "agrees", where, None), where),
+        _real(_field(verdict, "magnitude", where, None)),
+        witness,
+    )
 
 
 def _first_duplicate(rows, width: int):
     seen = set()
     for row in rows:
-        pk = row[1:1 + width]
+        pk = row[1 : 1 + width]
         if pk in seen:
             return pk
         seen.add(pk)
@@ -305,7 +324,7 @@ class Store:
 
     Examples
     --------
-    >>> with Store("choicelab.sqlite") as store:
+    >>> with Store(":memory:") as store:
     ...     store.done_run_ids("psz-case-study")
     set()
     """
@@ -337,8 +356,9 @@ class Store:
                     for stmt in _SCHEMA.strip().split(";"):
                         if stmt.strip():
                             self._db.execute(stmt)
-                    self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                                     (SCHEMA_VERSION,))
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
+                    )
                 version = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
                 if version != SCHEMA_VERSION:  # another process initialised it concurrently
                     problem = self._version_message(version)
@@ -390,13 +410,17 @@ class Store:
                 finding = "; ".join(r[0] for r in rows if r and r[0] != "ok")[:200]
             except sqlite3.DatabaseError as exc2:
                 finding = str(exc2)
-            return (f"path: the store {self.path!r} is damaged (SQLite: {text}; integrity_check: "
-                    f"{finding or 'no detail'}); restore it from a copy or run into a new --db file")
+            return (
+                f"path: the store {self.path!r} is damaged (SQLite: {text}; integrity_check: "
+                f"{finding or 'no detail'}); restore it from a copy or run into a new --db file"
+            )
         return f"path: {self.path!r} is not a usable SQLite store ({text})"
 
     def _version_message(self, version) -> str:
-        return (f"path: store {self.path!r} was written with results-store schema version {version}; this "
-                f"choicelab reads version {SCHEMA_VERSION} (run into a new --db file, or re-run the batches)")
+        return (
+            f"path: store {self.path!r} was written with results-store schema version {version}; this "
+            f"choicelab reads version {SCHEMA_VERSION} (run into a new --db file, or re-run the batches)"
+        )
 
     def _check_existing(self) -> tuple[str | None, bool]:
         """(refusal message or None, whether the file already is a store of this schema version).
@@ -417,8 +441,9 @@ class Store:
             return None, True
         if tables:
             shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
-            return (f"path: {self.path!r} is not a choicelab store (an SQLite file with tables {shown} and no "
-                    "meta table)"), False
+            return (
+                f"path: {self.path!r} is not a choicelab store (an SQLite file with tables {shown} and no meta table)"
+            ), False
         return None, False
 
     # --- plumbing -----------------------------------------------------------------------------
@@ -444,8 +469,9 @@ class Store:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def record_batch(self, name: str, kind: str, source: str = "", scenario_text: str = "",
-                     params: dict | None = None) -> None:
+    def record_batch(
+        self, name: str, kind: str, source: str = "", scenario_text: str = "", params: dict | None = None
+    ) -> None:
         """Create or update the ``batches`` row of ``name`` (``created`` is kept on update).
 
         ``params`` is stored as JSON in its own key order (the sweep order is read back from it).
@@ -457,7 +483,8 @@ class Store:
                 "INSERT INTO batches (name, kind, created, updated, source, scenario, params) VALUES (?,?,?,?,?,?,?) "
                 "ON CONFLICT(name) DO UPDATE SET kind=excluded.kind, updated=excluded.updated, "
                 "source=excluded.source, scenario=excluded.scenario, params=excluded.params",
-                (name, kind, now, now, source, scenario_text, blob))
+                (name, kind, now, now, source, scenario_text, blob),
+            )
 
     def mark_running(self, runs) -> None:
         """Insert (or reset to ``running``) the rows of ``runs`` that are not done, in one transaction."""
@@ -469,8 +496,15 @@ class Store:
                     "VALUES (?,?,?,?,?,'running',?,1) ON CONFLICT(run_id) DO UPDATE SET status='running', "
                     "started=excluded.started, finished=NULL, seconds=NULL, error=NULL, attempts=attempts+1 "
                     "WHERE status != 'done'",
-                    (run.run_id, run.batch, json.dumps(run.params, sort_keys=True),
-                     json.dumps(run.point, sort_keys=True), int(run.seed), now))
+                    (
+                        run.run_id,
+                        run.batch,
+                        json.dumps(run.params, sort_keys=True),
+                        json.dumps(run.point, sort_keys=True),
+                        int(run.seed),
+                        now,
+                    ),
+                )
 
     def claim(self, runs, owner: str | None = None) -> list:
         """Mark ``runs`` as ``running`` by ``owner`` and return those this call claimed, in one transaction.
@@ -488,21 +522,38 @@ class Store:
         with self._transaction():
             for run in runs:
                 row = self._db.execute("SELECT status, owner FROM runs WHERE run_id=?", (run.run_id,)).fetchone()
-                if row is not None and (row[0] == "done" or (row[0] == "running" and row[1] not in (None, owner)
-                                                             and _owner_alive(row[1]))):
+                if row is not None and (
+                    row[0] == "done" or (row[0] == "running" and row[1] not in (None, owner) and _owner_alive(row[1]))
+                ):
                     continue
                 self._db.execute(
                     "INSERT INTO runs (run_id, batch, params, point, seed, status, started, attempts, owner) "
                     "VALUES (?,?,?,?,?,'running',?,1,?) ON CONFLICT(run_id) DO UPDATE SET status='running', "
                     "started=excluded.started, finished=NULL, seconds=NULL, error=NULL, attempts=attempts+1, "
                     "owner=excluded.owner WHERE status != 'done'",
-                    (run.run_id, run.batch, json.dumps(run.params, sort_keys=True),
-                     json.dumps(run.point, sort_keys=True), int(run.seed), now, owner))
+                    (
+                        run.run_id,
+                        run.batch,
+                        json.dumps(run.params, sort_keys=True),
+                        json.dumps(run.point, sort_keys=True),
+                        int(run.seed),
+                        now,
+                        owner,
+                    ),
+                )
                 claimed.append(run)
         return claimed
 
-    def record_done(self, run_id: str, rows, blobs: dict, seconds: float, started: float | None = None,
-                    finished: float | None = None, verdicts=()) -> None:
+    def record_done(
+        self,
+        run_id: str,
+        rows,
+        blobs: dict,
+        seconds: float,
+        started: float | None = None,
+        finished: float | None = None,
+        verdicts=(),
+    ) -> None:
         """Store a finished run: its results, verdicts, blobs and ``done`` status in one transaction.
 
         Parameters
@@ -533,8 +584,9 @@ class Store:
         rows = [_result_tuple(run_id, row, f"rows[{i}]") for i, row in enumerate(rows)]
         dup = _first_duplicate(rows, 4)
         if dup is not None:
-            raise ValueError(f"rows: run {run_id!r} has two results with (condition, estimator, measure, item) = "
-                             f"{dup!r}")
+            raise ValueError(
+                f"rows: run {run_id!r} has two results with (condition, estimator, measure, item) = {dup!r}"
+            )
         verdicts = [_verdict_tuple(run_id, v, f"verdicts[{i}]") for i, v in enumerate(verdicts)]
         dup = _first_duplicate(verdicts, 3)
         if dup is not None:
@@ -544,28 +596,40 @@ class Store:
             cur = self._db.execute(
                 "UPDATE runs SET status='done', finished=?, seconds=?, error=NULL, n_results=?, n_blobs=?, "
                 "n_verdicts=?, started=COALESCE(?, started) WHERE run_id=?",
-                (finished, float(seconds), len(rows), len(packed), len(verdicts), started, run_id))
+                (finished, float(seconds), len(rows), len(packed), len(verdicts), started, run_id),
+            )
             if cur.rowcount != 1:
                 raise ValueError(f"run_id {run_id!r} is not in the store; call mark_running first")
             for table in ("results", "verdicts", "blobs"):
                 self._db.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
             self._db.executemany(
                 "INSERT INTO results (run_id, condition, estimator, measure, item, label, value, stderr, ci_low, "
-                "ci_high) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+                "ci_high) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
             self._db.executemany(
                 "INSERT INTO verdicts (run_id, condition, axiom, estimator, expected, measured, agrees, magnitude, "
-                "witness) VALUES (?,?,?,?,?,?,?,?,?)", verdicts)
+                "witness) VALUES (?,?,?,?,?,?,?,?,?)",
+                verdicts,
+            )
             self._db.executemany("INSERT INTO blobs (run_id, name, data) VALUES (?,?,?)", packed)
 
-    def record_error(self, run_id: str, error: str, seconds: float | None = None, started: float | None = None,
-                     finished: float | None = None) -> None:
+    def record_error(
+        self,
+        run_id: str,
+        error: str,
+        seconds: float | None = None,
+        started: float | None = None,
+        finished: float | None = None,
+    ) -> None:
         """Mark a run as failed with its error text (no results, verdicts or blobs are kept for it)."""
         finished = time.time() if finished is None else finished
         with self._transaction():
             cur = self._db.execute(
                 "UPDATE runs SET status='error', error=?, finished=?, seconds=?, n_results=0, n_blobs=0, "
                 "n_verdicts=0, started=COALESCE(?, started) WHERE run_id=?",
-                (str(error), finished, seconds, started, run_id))
+                (str(error), finished, seconds, started, run_id),
+            )
             if cur.rowcount != 1:
                 raise ValueError(f"run_id {run_id!r} is not in the store; call mark_running first")
             for table in ("results", "verdicts", "blobs"):
@@ -575,22 +639,34 @@ class Store:
 
     def batches(self) -> list[dict]:
         """Every batch: name, kind, created, updated, source, scenario (TOML text), params (dict)."""
-        cur = self._db.execute("SELECT name, kind, created, updated, source, scenario, params FROM batches "
-                               "ORDER BY created, name")
-        return [{"name": n, "kind": k, "created": c, "updated": u, "source": s, "scenario": t,
-                 "params": json.loads(p or "{}")} for n, k, c, u, s, t, p in cur]
+        cur = self._db.execute(
+            "SELECT name, kind, created, updated, source, scenario, params FROM batches ORDER BY created, name"
+        )
+        return [
+            {
+                "name": n,
+                "kind": k,
+                "created": c,
+                "updated": u,
+                "source": s,
+                "scenario": t,
+                "params": json.loads(p or "{}"),
+            }
+            for n, k, c, u, s, t, p in cur
+        ]
 
     def batch(self, name: str) -> dict | None:
         """The batch row of ``name`` (as :meth:`batches` gives it), or None."""
         return next((b for b in self.batches() if b["name"] == name), None)
 
     def delete_batch(self, name: str) -> int:
-        """Delete a batch with all its runs, results, verdicts and blobs in one transaction; returns the runs deleted."""
+        """Delete a batch with its runs, results, verdicts and blobs in one transaction; returns the runs deleted."""
         with self._transaction():
             ids = [r[0] for r in self._db.execute("SELECT run_id FROM runs WHERE batch=?", (name,))]
             for table in ("results", "verdicts", "blobs"):
-                self._db.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM runs WHERE batch=?)",
-                                 (name,))
+                self._db.execute(
+                    f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM runs WHERE batch=?)", (name,)
+                )
             self._db.execute("DELETE FROM runs WHERE batch=?", (name,))
             self._db.execute("DELETE FROM batches WHERE name=?", (name,))
         return len(ids)
@@ -607,8 +683,10 @@ class Store:
         """Run rows as dicts (params and point decoded), ordered by start time."""
         if status is not None and status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES} or None, got {status!r}")
-        sql = ("SELECT run_id, batch, params, point, seed, status, started, finished, seconds, error, attempts, "
-               "n_results, n_blobs, n_verdicts FROM runs")
+        sql = (
+            "SELECT run_id, batch, params, point, seed, status, started, finished, seconds, error, attempts, "
+            "n_results, n_blobs, n_verdicts FROM runs"
+        )
         where, args = [], []
         if batch is not None:
             where.append("batch=?")
@@ -618,8 +696,22 @@ class Store:
             args.append(status)
         if where:
             sql += " WHERE " + " AND ".join(where)
-        cols = ("run_id", "batch", "params", "point", "seed", "status", "started", "finished", "seconds", "error",
-                "attempts", "n_results", "n_blobs", "n_verdicts")
+        cols = (
+            "run_id",
+            "batch",
+            "params",
+            "point",
+            "seed",
+            "status",
+            "started",
+            "finished",
+            "seconds",
+            "error",
+            "attempts",
+            "n_results",
+            "n_blobs",
+            "n_verdicts",
+        )
         out = []
         for row in self._db.execute(sql + " ORDER BY started, run_id", args):
             d = dict(zip(cols, row))
@@ -627,8 +719,15 @@ class Store:
             out.append(d)
         return out
 
-    def results(self, batch: str | None = None, run_id: str | None = None, estimator: str | None = None,
-                metric: str | None = None, measure: str | None = None, condition: str | None = None) -> list[ResultRow]:
+    def results(
+        self,
+        batch: str | None = None,
+        run_id: str | None = None,
+        estimator: str | None = None,
+        metric: str | None = None,
+        measure: str | None = None,
+        condition: str | None = None,
+    ) -> list[ResultRow]:
         """Result rows of done runs, filtered (``metric`` is an alias of ``measure``).
 
         Ordered as the runs were expanded (sweep point, then seed) and, within a run, as it wrote them.
@@ -636,12 +735,19 @@ class Store:
         if metric is not None and measure is not None and metric != measure:
             raise ValueError(f"metric is an alias of measure; got metric={metric!r} and measure={measure!r}")
         measure = measure if measure is not None else metric
-        sql = ("SELECT r.run_id, u.batch, u.seed, r.condition, r.estimator, r.measure, r.item, r.label, r.value, "
-               "r.stderr, r.ci_low, r.ci_high FROM results r JOIN runs u ON u.run_id = r.run_id "
-               "WHERE u.status = 'done'")
+        sql = (
+            "SELECT r.run_id, u.batch, u.seed, r.condition, r.estimator, r.measure, r.item, r.label, r.value, "
+            "r.stderr, r.ci_low, r.ci_high FROM results r JOIN runs u ON u.run_id = r.run_id "
+            "WHERE u.status = 'done'"
+        )
         args = []
-        for col, val in (("u.batch", batch), ("r.run_id", run_id), ("r.estimator", estimator),
-                         ("r.measure", measure), ("r.condition", condition)):
+        for col, val in (
+            ("u.batch", batch),
+            ("r.run_id", run_id),
+            ("r.estimator", estimator),
+            ("r.measure", measure),
+            ("r.condition", condition),
+        ):
             if val is not None:
                 sql += f" AND {col} = ?"
                 args.append(val)
@@ -649,10 +755,12 @@ class Store:
         return [ResultRow(*row) for row in self._db.execute(sql, args)]
 
     def verdicts(self, batch: str | None = None, run_id: str | None = None) -> list[VerdictRow]:
-        """Verdict rows of done runs (``witness`` decoded), ordered as the runs were expanded and as each run wrote them."""
-        sql = ("SELECT v.run_id, u.batch, u.seed, v.condition, v.axiom, v.estimator, v.expected, v.measured, "
-               "v.agrees, v.magnitude, v.witness FROM verdicts v JOIN runs u ON u.run_id = v.run_id "
-               "WHERE u.status = 'done'")
+        """Verdict rows of done runs (``witness`` decoded), in the order the runs were expanded and wrote them."""
+        sql = (
+            "SELECT v.run_id, u.batch, u.seed, v.condition, v.axiom, v.estimator, v.expected, v.measured, "
+            "v.agrees, v.magnitude, v.witness FROM verdicts v JOIN runs u ON u.run_id = v.run_id "
+            "WHERE u.status = 'done'"
+        )
         args = []
         for col, val in (("u.batch", batch), ("v.run_id", run_id)):
             if val is not None:
@@ -662,8 +770,14 @@ class Store:
         out = []
         for row in self._db.execute(sql, args):
             *head, agrees, magnitude, witness = row
-            out.append(VerdictRow(*head, None if agrees is None else bool(agrees), magnitude,
-                                  None if witness is None else json.loads(witness)))
+            out.append(
+                VerdictRow(
+                    *head,
+                    None if agrees is None else bool(agrees),
+                    magnitude,
+                    None if witness is None else json.loads(witness),
+                )
+            )
         return out
 
     def blob(self, run_id: str, name: str):
@@ -712,8 +826,9 @@ class Store:
         known = self.batches()
         names = [b["name"] for b in known]
         if batch is not None and batch not in names:
-            raise ValueError(f"batch {batch!r} is not in the store {self.path!r} "
-                             f"(known batches: {', '.join(names) or 'none'})")
+            raise ValueError(
+                f"batch {batch!r} is not in the store {self.path!r} (known batches: {', '.join(names) or 'none'})"
+            )
         chosen = known if batch is None else [b for b in known if b["name"] == batch]
         with_batch = batch is None and len(known) > 1
         order = {b["name"]: i for i, b in enumerate(chosen)}
@@ -741,15 +856,19 @@ class Store:
 
         if table == "results":
             tail = list(_RESULT_COLUMNS)
-            sql = ("SELECT u.batch, r.run_id, u.seed, r.condition, r.estimator, r.measure, r.item, r.label, r.value, "
-                   "r.stderr, r.ci_low, r.ci_high FROM results r JOIN runs u ON u.run_id = r.run_id "
-                   "WHERE u.status = 'done'")
+            sql = (
+                "SELECT u.batch, r.run_id, u.seed, r.condition, r.estimator, r.measure, r.item, r.label, r.value, "
+                "r.stderr, r.ci_low, r.ci_high FROM results r JOIN runs u ON u.run_id = r.run_id "
+                "WHERE u.status = 'done'"
+            )
             order_by = " ORDER BY u.rowid, r.rowid"
         else:
             tail = list(_VERDICT_COLUMNS)
-            sql = ("SELECT u.batch, v.run_id, u.seed, v.condition, v.axiom, v.estimator, v.expected, v.measured, "
-                   "v.agrees, v.magnitude, v.witness FROM verdicts v JOIN runs u ON u.run_id = v.run_id "
-                   "WHERE u.status = 'done'")
+            sql = (
+                "SELECT u.batch, v.run_id, u.seed, v.condition, v.axiom, v.estimator, v.expected, v.measured, "
+                "v.agrees, v.magnitude, v.witness FROM verdicts v JOIN runs u ON u.run_id = v.run_id "
+                "WHERE u.status = 'done'"
+            )
             order_by = " ORDER BY u.rowid, v.rowid"
         if batch is not None:
             sql += " AND u.batch = ?"
@@ -783,8 +902,7 @@ def _sweep_column(values: list) -> list:
         return [float("nan") if v is None else v for v in values] if len(present) < len(values) else values
     if all(isinstance(v, bool) for v in present) or all(isinstance(v, str) for v in present):
         return values
-    return [None if v is None else v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
-            for v in values]
+    return [None if v is None else v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for v in values]
 
 
 def _owner_alive(owner: str) -> bool:

@@ -5,6 +5,7 @@ measure that gives one value per fit (a top item, a Kendall tau, a verdict) as i
 runs, or, when its label varies between runs, the most frequent label with its count; measures
 that give one value per alternative are counted, not printed (``choicelab export`` has them).
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,14 @@ def summarise_experiment(store, batch: str) -> dict:
                 continue
             v = fit["value"].to_numpy(dtype=float)
             labels = fit["label"].astype(str).value_counts()
-            row = {"condition": cond, "estimator": est, "measure": measure, "item": items[0],
-                   "mean": float(np.nanmean(v)) if np.isfinite(v).any() else None, "runs": int(len(v))}
+            row = {
+                "condition": cond,
+                "estimator": est,
+                "measure": measure,
+                "item": items[0],
+                "mean": float(np.nanmean(v)) if np.isfinite(v).any() else None,
+                "runs": int(len(v)),
+            }
             if modes.get(measure) == "mode":
                 row["label"] = labels.index[0]
                 row["label_runs"] = int(labels.iloc[0])
@@ -65,8 +72,10 @@ def format_experiment_summary(summary: dict) -> list[str]:
     for p in points[:_MAX_POINTS]:
         indent = "    "
         if p["point"]:
-            lines.append("    " + ", ".join(f"{k} = {json.dumps(v) if not isinstance(v, str) else v}"
-                                           for k, v in p["point"].items()))
+            lines.append(
+                "    "
+                + ", ".join(f"{k} = {json.dumps(v) if not isinstance(v, str) else v}" for k, v in p["point"].items())
+            )
             indent = "      "
         for r in p["rows"]:
             head = f"{indent}{r['condition']:<10} {r['estimator']:<20} {r['measure']:<14}"

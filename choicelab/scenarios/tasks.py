@@ -6,6 +6,7 @@ the expanded parameters and the seed). Every run draws all its randomness from
 ``np.random.default_rng(seed)``, passed down, so the same params and seed give the same numbers
 in any process.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

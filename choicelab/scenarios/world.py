@@ -32,17 +32,17 @@ Examples
 >>> world.alternatives.m, world.with_clones(np.random.default_rng(0)).m
 (4, 6)
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, ClassVar, Literal, Union
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt
 
-__all__ = ["WorldSpec", "World", "RegionSpec", "ClonesSpec", "PopulationSpec", "world_problems",
-           "REWARD_FAMILIES"]
+__all__ = ["WorldSpec", "World", "RegionSpec", "ClonesSpec", "PopulationSpec", "world_problems", "REWARD_FAMILIES"]
 
 REWARD_FAMILIES = ("linear", "ideal_point", "topic_table", "rbf_mixture", "explicit")
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -88,7 +88,7 @@ class BallSpec(_Model):
         return Ball(self.center, self.radius)
 
 
-RegionSpec = Annotated[Union[BoxSpec, BallSpec], Field(discriminator="type")]
+RegionSpec = Annotated[BoxSpec | BallSpec, Field(discriminator="type")]
 
 
 # --------------------------------------------------------------------------------- alternatives
@@ -97,8 +97,8 @@ class TopicClustersSpec(_Model):
 
     generator: Literal["topic_clusters"]
     topics: Annotated[dict[str, Vector], Field(min_length=1)]
-    per_topic: Union[PositiveInt, list[PositiveInt]]
-    spread: Union[Annotated[float, Field(ge=0, allow_inf_nan=False)], list[Annotated[float, Field(ge=0)]]]
+    per_topic: PositiveInt | list[PositiveInt]
+    spread: Annotated[float, Field(ge=0, allow_inf_nan=False)] | list[Annotated[float, Field(ge=0)]]
     scales: list[PositiveFloat] | None = None
 
     @property
@@ -139,7 +139,7 @@ class GridSpec(_Model):
     """A regular grid of ``per_axis`` points per axis inside the region."""
 
     generator: Literal["grid"]
-    per_axis: Union[PositiveInt, list[PositiveInt]]
+    per_axis: PositiveInt | list[PositiveInt]
 
     dim: ClassVar[None] = None
 
@@ -172,7 +172,7 @@ class PointsSpec(_Model):
 
     generator: Literal["points"]
     X: Annotated[list[Vector], Field(min_length=1)]
-    labels: list[Union[str, int]] | None = None
+    labels: list[str | int] | None = None
     clone_of: list[int] | None = None
 
     @property
@@ -186,13 +186,16 @@ class PointsSpec(_Model):
     def build(self, rng, region=None):
         from choicelab import sim
 
-        return sim.Alternatives(np.asarray(self.X, dtype=float), labels=None if self.labels is None else
-                                np.asarray(self.labels), clone_of=None if self.clone_of is None else
-                                np.asarray(self.clone_of, dtype=np.int64))
+        return sim.Alternatives(
+            np.asarray(self.X, dtype=float),
+            labels=None if self.labels is None else np.asarray(self.labels),
+            clone_of=None if self.clone_of is None else np.asarray(self.clone_of, dtype=np.int64),
+        )
 
 
-AlternativesSpec = Annotated[Union[TopicClustersSpec, UniformSpec, GridSpec, FileSpec, PointsSpec],
-                             Field(discriminator="generator")]
+AlternativesSpec = Annotated[
+    TopicClustersSpec | UniformSpec | GridSpec | FileSpec | PointsSpec, Field(discriminator="generator")
+]
 
 
 # ---------------------------------------------------------------------------------- population
@@ -228,7 +231,7 @@ class TopicTableTypeSpec(_TypeBase):
     """r(x) = sum_k U[k] softmax_k(-||x - c_k||^2 / tau); centres default to the world's topics."""
 
     reward: Literal["topic_table"]
-    utilities: Union[Vector, dict[str, FiniteFloat]]
+    utilities: Vector | dict[str, FiniteFloat]
     tau: PositiveFloat
     centers: list[Vector] | None = None
 
@@ -251,7 +254,7 @@ class RbfMixtureTypeSpec(_TypeBase):
     reward: Literal["rbf_mixture"]
     centers: Annotated[list[Vector], Field(min_length=1)]
     weights: Vector
-    bandwidth: Union[PositiveFloat, list[PositiveFloat]]
+    bandwidth: PositiveFloat | list[PositiveFloat]
 
     def build_reward(self, alts, topics):
         from choicelab import sim
@@ -276,8 +279,10 @@ class ExplicitTypeSpec(_TypeBase):
         return sim.explicit_reward(alts.X if self.X_ref is None else self.X_ref, self.values)
 
 
-TypeSpec = Annotated[Union[LinearTypeSpec, IdealPointTypeSpec, TopicTableTypeSpec, RbfMixtureTypeSpec,
-                           ExplicitTypeSpec], Field(discriminator="reward")]
+TypeSpec = Annotated[
+    LinearTypeSpec | IdealPointTypeSpec | TopicTableTypeSpec | RbfMixtureTypeSpec | ExplicitTypeSpec,
+    Field(discriminator="reward"),
+]
 
 
 class PopulationSpec(_Model):
@@ -328,7 +333,7 @@ class ClonesSpec(_Model):
 class World:
     """A built world: region (or None), alternatives without clones, population, topic centres."""
 
-    spec: "WorldSpec"
+    spec: WorldSpec
     region: object
     alternatives: object
     population: object
@@ -355,7 +360,7 @@ class WorldSpec(_Model):
         return dict(alts.topics) if isinstance(alts, TopicClustersSpec) else {}
 
     @classmethod
-    def from_instance(cls, instance) -> "WorldSpec":
+    def from_instance(cls, instance) -> WorldSpec:
         """The world of a :class:`~choicelab.sim.Instance` (points given inline), e.g. a witness.
 
         Raises ValueError for an instance without positions or with a population whose rewards
@@ -372,13 +377,22 @@ class WorldSpec(_Model):
             family = desc.pop("family")
             desc.pop("region", None)
             types.append({"share": float(typ.share), "reward": family, **desc})
-        return cls.model_validate({
-            "region": None if instance.region is None else region_to_dict(instance.region),
-            "alternatives": {"generator": "points", "X": alts.X.tolist(), "labels": alts.labels.tolist(),
-                             "clone_of": alts.clone_of.tolist()},
-            "population": {"choice": instance.population.choice, "beta": float(instance.population.beta),
-                           "types": types},
-        })
+        return cls.model_validate(
+            {
+                "region": None if instance.region is None else region_to_dict(instance.region),
+                "alternatives": {
+                    "generator": "points",
+                    "X": alts.X.tolist(),
+                    "labels": alts.labels.tolist(),
+                    "clone_of": alts.clone_of.tolist(),
+                },
+                "population": {
+                    "choice": instance.population.choice,
+                    "beta": float(instance.population.beta),
+                    "types": types,
+                },
+            }
+        )
 
     def to_instance(self, rng=None):
         """The :class:`~choicelab.sim.Instance` of this world (clones applied), drawn from ``rng``."""
@@ -418,10 +432,17 @@ def world_problems(world: WorldSpec, m_file: int | None = None, file_topics=()) 
     if isinstance(alts, TopicClustersSpec):
         dims = {len(c) for c in alts.topics.values()}
         if len(dims) != 1:
-            out.append(("alternatives.topics", {k: len(v) for k, v in alts.topics.items()},
-                        "every topic centre must have the same length d"))
+            out.append(
+                (
+                    "alternatives.topics",
+                    {k: len(v) for k, v in alts.topics.items()},
+                    "every topic centre must have the same length d",
+                )
+            )
         if isinstance(alts.per_topic, list) and len(alts.per_topic) != len(alts.topics):
-            out.append(("alternatives.per_topic", alts.per_topic, f"must have one entry per topic ({len(alts.topics)})"))
+            out.append(
+                ("alternatives.per_topic", alts.per_topic, f"must have one entry per topic ({len(alts.topics)})")
+            )
         if isinstance(alts.spread, list) and len(alts.spread) != len(alts.topics):
             out.append(("alternatives.spread", alts.spread, f"must have one entry per topic ({len(alts.topics)})"))
         if alts.scales is not None and d is not None and len(alts.scales) != d:
@@ -434,28 +455,38 @@ def world_problems(world: WorldSpec, m_file: int | None = None, file_topics=()) 
             out.append(("region.hi", region.hi, f"must have the length of lo ({len(region.lo)})"))
         for k, (a, b) in enumerate(zip(region.lo, region.hi)):
             if not a < b:
-                out.append(("region.hi", region.hi, f"must exceed lo in every coordinate (hi[{k}] = {b} <= lo[{k}] = {a})"))
+                out.append(
+                    ("region.hi", region.hi, f"must exceed lo in every coordinate (hi[{k}] = {b} <= lo[{k}] = {a})")
+                )
                 break
     if region is not None and d is not None and region.dim != d:
         out.append(("region", None, f"has dimension {region.dim} but the alternatives have d = {d}"))
     if region is not None and d is None:
         d = region.dim
-    if isinstance(alts, GridSpec) and isinstance(alts.per_axis, list) and region is not None \
-            and len(alts.per_axis) != region.dim:
+    if (
+        isinstance(alts, GridSpec)
+        and isinstance(alts.per_axis, list)
+        and region is not None
+        and len(alts.per_axis) != region.dim
+    ):
         out.append(("alternatives.per_axis", alts.per_axis, f"must have one entry per dimension (d = {region.dim})"))
     clones = world.clones
     if clones is not None:
         if (clones.index is None) == (clones.topic is None):
-            out.append(("clones", None, "needs exactly one of 'index' (an alternative) or 'topic' "
-                                        "(every original of a topic)"))
+            out.append(
+                ("clones", None, "needs exactly one of 'index' (an alternative) or 'topic' (every original of a topic)")
+            )
         if clones.index is not None and m is not None and clones.index >= m:
             out.append(("clones.index", clones.index, f"must be < m = {m}"))
         if clones.topic is not None and clones.topic not in topics:
             import difflib
 
             hint = difflib.get_close_matches(clones.topic, topics, n=1)
-            extra = f"; did you mean {hint[0]!r}?" if hint else (f"; topics: {', '.join(topics)}" if topics else
-                                                                  "; this world has no named topics")
+            extra = (
+                f"; did you mean {hint[0]!r}?"
+                if hint
+                else (f"; topics: {', '.join(topics)}" if topics else "; this world has no named topics")
+            )
             out.append(("clones.topic", clones.topic, f"is not a topic of the world{extra}"))
         if clones.type == "approximate" and clones.eps is None:
             out.append(("clones.eps", None, "is required for approximate clones"))
@@ -489,9 +520,14 @@ def world_problems(world: WorldSpec, m_file: int | None = None, file_topics=()) 
                         import difflib
 
                         hint = difflib.get_close_matches(unknown[0], list(world.topics), n=1)
-                        out.append((f"{base}.utilities.{unknown[0]}", t.utilities[unknown[0]],
-                                    "is not a topic of the world" + (f"; did you mean {hint[0]!r}?" if hint else
-                                                                     f"; topics: {', '.join(world.topics)}")))
+                        out.append(
+                            (
+                                f"{base}.utilities.{unknown[0]}",
+                                t.utilities[unknown[0]],
+                                "is not a topic of the world"
+                                + (f"; did you mean {hint[0]!r}?" if hint else f"; topics: {', '.join(world.topics)}"),
+                            )
+                        )
                     elif missing:
                         out.append((f"{base}.utilities", t.utilities, f"lacks topic {missing[0]!r}"))
                 elif len(t.utilities) != n_topics:
@@ -502,8 +538,9 @@ def world_problems(world: WorldSpec, m_file: int | None = None, file_topics=()) 
                 if len(t.weights) != len(t.centers):
                     out.append((f"{base}.weights", t.weights, f"must have one entry per centre ({len(t.centers)})"))
                 if isinstance(t.bandwidth, list) and len(t.bandwidth) != len(t.centers):
-                    out.append((f"{base}.bandwidth", t.bandwidth,
-                                f"must be a number or one per centre ({len(t.centers)})"))
+                    out.append(
+                        (f"{base}.bandwidth", t.bandwidth, f"must be a number or one per centre ({len(t.centers)})")
+                    )
             elif isinstance(t, ExplicitTypeSpec):
                 if m is not None and len(t.values) != m:
                     out.append((f"{base}.values", t.values, f"must have one value per alternative (m = {m})"))

@@ -1,4 +1,5 @@
 """Observed alternatives M = (x_1..x_m) in R^d and clone injection (SPEC §1, World and Clones)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -197,7 +198,11 @@ def topic_clusters(centers, per_topic, spread, rng=None, names=None) -> Alternat
         if len(counts) != K:
             raise ValueError(f"per_topic must be an int or have one entry per topic ({K}), got {len(counts)}")
         counts = [_check_count(c, f"per_topic[{k}]", 1) for k, c in enumerate(counts)]
-    spreads = np.broadcast_to(np.asarray(spread, dtype=float), (K,)) if np.ndim(spread) == 0 else np.asarray(spread, dtype=float)
+    spreads = (
+        np.broadcast_to(np.asarray(spread, dtype=float), (K,))
+        if np.ndim(spread) == 0
+        else np.asarray(spread, dtype=float)
+    )
     if spreads.shape != (K,):
         raise ValueError(f"spread must be a float or have one entry per topic ({K}), got shape {spreads.shape}")
     bad = np.flatnonzero(~np.isfinite(spreads) | (spreads < 0))
@@ -279,7 +284,9 @@ def add_exact_clones(alts: Alternatives, index: int, count: int) -> Alternatives
     return _append(alts, index, np.repeat(alts.X[index : index + 1], count, axis=0))
 
 
-def add_approximate_clones(alts: Alternatives, index: int, count: int, eps: float, rng=None, region=None) -> Alternatives:
+def add_approximate_clones(
+    alts: Alternatives, index: int, count: int, eps: float, rng=None, region=None
+) -> Alternatives:
     """Append ``count`` eps-approximate clones of row ``index`` (SPEC §1 Clones, axiom A1).
 
     Each new point is uniform in the closed ball ``{x : ||x - x_index|| <= eps}`` (a Gaussian

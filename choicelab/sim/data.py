@@ -1,4 +1,5 @@
 """Comparison and ranking datasets (SPEC §1, Data), sampling designs and empirical matrices."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -111,9 +112,13 @@ class Rankings:
                     raise ValueError(f"Rankings.orders[{o}] group {g} is empty")
                 for x in group:
                     if isinstance(x, bool) or not isinstance(x, int) or not 0 <= x < m:
-                        raise ValueError(f"Rankings.orders[{o}] group {g}: alternative {x!r} is not an index in [0, {m})")
+                        raise ValueError(
+                            f"Rankings.orders[{o}] group {g}: alternative {x!r} is not an index in [0, {m})"
+                        )
                     if x in seen:
-                        raise ValueError(f"Rankings.orders[{o}]: alternative {x} appears twice (groups must be disjoint)")
+                        raise ValueError(
+                            f"Rankings.orders[{o}]: alternative {x} appears twice (groups must be disjoint)"
+                        )
                     seen.add(x)
                 groups.append(group)
             orders.append(tuple(groups))
@@ -141,8 +146,11 @@ class Rankings:
         if not isinstance(other, Rankings):
             return NotImplemented
         return (
-            self.orders == other.orders and np.array_equal(self.counts, other.counts) and self.m == other.m
-            and self.names == other.names and self.unlisted_last == other.unlisted_last
+            self.orders == other.orders
+            and np.array_equal(self.counts, other.counts)
+            and self.m == other.m
+            and self.names == other.names
+            and self.unlisted_last == other.unlisted_last
         )
 
     __hash__ = None

@@ -1,4 +1,5 @@
 """Instance: alternatives + population + region, with the preference matrix P (SPEC §1)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -57,22 +58,29 @@ class Instance:
             if not isinstance(self.region, (Box, Ball)):
                 raise TypeError(f"region must be a Box, a Ball or None, got {type(self.region).__name__}")
             if self.region.dim != self.alternatives.d:
-                raise ValueError(f"region has dimension {self.region.dim}, but the alternatives have d={self.alternatives.d}")
+                raise ValueError(
+                    f"region has dimension {self.region.dim}, but the alternatives have d={self.alternatives.d}"
+                )
         P = self.population.preference_matrix(self.alternatives.X)
         P.flags.writeable = False
         object.__setattr__(self, "P", P)
         object.__setattr__(self, "labels", self.alternatives.labels)
 
     @classmethod
-    def _from_parts(cls, alternatives, population, region, P, labels) -> "Instance":
+    def _from_parts(cls, alternatives, population, region, P, labels) -> Instance:
         obj = cls.__new__(cls)
-        for name, value in (("alternatives", alternatives), ("population", population), ("region", region),
-                            ("P", P), ("labels", labels)):
+        for name, value in (
+            ("alternatives", alternatives),
+            ("population", population),
+            ("region", region),
+            ("P", P),
+            ("labels", labels),
+        ):
             object.__setattr__(obj, name, value)
         return obj
 
     @classmethod
-    def from_matrix(cls, P, labels=None) -> "Instance":
+    def from_matrix(cls, P, labels=None) -> Instance:
         """Matrix-only instance (for axioms that need no positions).
 
         ``P`` is validated: square, entries in [0, 1], ``P_ii = 1/2`` and ``P + P^T = 1``
@@ -99,7 +107,7 @@ class Instance:
         """True when the instance has no population to recompute P (or sample data) from."""
         return self.population is None
 
-    def with_alternatives(self, alternatives: Alternatives) -> "Instance":
+    def with_alternatives(self, alternatives: Alternatives) -> Instance:
         """A new Instance on ``alternatives`` with the same population and region."""
         if self.population is None:
             raise ValueError("with_alternatives needs a population; this instance was built from a matrix only")
@@ -116,8 +124,11 @@ class Instance:
         """
         alts = None
         if self.alternatives is not None:
-            alts = {"X": self.alternatives.X.tolist(), "labels": self.alternatives.labels.tolist(),
-                    "clone_of": self.alternatives.clone_of.tolist()}
+            alts = {
+                "X": self.alternatives.X.tolist(),
+                "labels": self.alternatives.labels.tolist(),
+                "clone_of": self.alternatives.clone_of.tolist(),
+            }
         out = {
             "format": _FORMAT,
             "alternatives": alts,
@@ -131,12 +142,15 @@ class Instance:
             out["population"] = self.population.to_dict()
         else:
             out["P"] = self.P.tolist()
-            out["note"] = ("matrix only" if self.population is None else
-                           "population rewards are plain callables and cannot be serialised; stored the preference matrix P")
+            out["note"] = (
+                "matrix only"
+                if self.population is None
+                else "population rewards are plain callables and cannot be serialised; stored the preference matrix P"
+            )
         return out
 
     @classmethod
-    def from_dict(cls, desc: dict) -> "Instance":
+    def from_dict(cls, desc: dict) -> Instance:
         """Inverse of :meth:`to_dict`."""
         if not isinstance(desc, dict) or desc.get("format") != _FORMAT:
             raise ValueError(f"not an Instance description (format must be {_FORMAT!r}): {str(desc)[:200]}")
@@ -144,8 +158,11 @@ class Instance:
         alts = None
         if desc.get("alternatives") is not None:
             a = desc["alternatives"]
-            alts = Alternatives(np.asarray(a["X"], dtype=float), labels=np.asarray(a["labels"]),
-                                clone_of=np.asarray(a["clone_of"], dtype=np.int64))
+            alts = Alternatives(
+                np.asarray(a["X"], dtype=float),
+                labels=np.asarray(a["labels"]),
+                clone_of=np.asarray(a["clone_of"], dtype=np.int64),
+            )
         if desc.get("population") is not None:
             return cls(alts, Population.from_dict(desc["population"]), region)
         P = _check_matrix(desc["P"])

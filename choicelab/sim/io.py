@@ -3,6 +3,7 @@
 Every loader picks the format from the file suffix and names the file, the line number and
 the offending text when it cannot parse something.
 """
+
 from __future__ import annotations
 
 import csv
@@ -47,7 +48,9 @@ def _parse_number(text: str, kind, path: Path, lineno: int, line: list[str]):
     try:
         return kind(text)
     except ValueError:
-        raise ValueError(f"{path}:{lineno}: cannot read {text!r} as {kind.__name__} in line {','.join(line)!r}") from None
+        raise ValueError(
+            f"{path}:{lineno}: cannot read {text!r} as {kind.__name__} in line {','.join(line)!r}"
+        ) from None
 
 
 def _npz_arrays(path: Path, keys: tuple[str, ...], who: str) -> dict:
@@ -146,7 +149,9 @@ def load_matrix(path) -> np.ndarray:
     rows = []
     for lineno, fields in _csv_rows(path):
         if rows and len(fields) != len(rows[0]):
-            raise ValueError(f"{path}:{lineno}: expected {len(rows[0])} fields, got {len(fields)} in {','.join(fields)!r}")
+            raise ValueError(
+                f"{path}:{lineno}: expected {len(rows[0])} fields, got {len(fields)} in {','.join(fields)!r}"
+            )
         rows.append([_parse_number(f, float, path, lineno, fields) for f in fields])
     if not rows:
         raise ValueError(f"{path}: empty matrix file")
@@ -303,7 +308,9 @@ def read_preflib(path) -> Rankings:
     )
 
 
-def write_preflib(rk: Rankings, path, title: str = "", description: str = "", modification_type: str = "synthetic") -> None:
+def write_preflib(
+    rk: Rankings, path, title: str = "", description: str = "", modification_type: str = "synthetic"
+) -> None:
     """Write :class:`Rankings` as a PrefLib 2 file; the suffix must fit the data.
 
     ``.soc``: strict and complete orders; ``.soi``: strict orders; ``.toc``: complete orders;
@@ -318,11 +325,14 @@ def write_preflib(rk: Rankings, path, title: str = "", description: str = "", mo
     strict, complete = suffix in (".soc", ".soi"), suffix in (".soc", ".toc")
     for o, order in enumerate(rk.orders):
         if strict and any(len(g) > 1 for g in order):
-            raise ValueError(f"write_preflib: {path.name} needs {_PREFLIB_SUFFIXES[suffix]}, but orders[{o}] = {order} has a tie")
+            raise ValueError(
+                f"write_preflib: {path.name} needs {_PREFLIB_SUFFIXES[suffix]}, but orders[{o}] = {order} has a tie"
+            )
         listed = sum(len(g) for g in order)
         if complete and listed != rk.m:
             raise ValueError(
-                f"write_preflib: {path.name} needs {_PREFLIB_SUFFIXES[suffix]}, but orders[{o}] lists {listed} of {rk.m}"
+                f"write_preflib: {path.name} needs {_PREFLIB_SUFFIXES[suffix]}, "
+                f"but orders[{o}] lists {listed} of {rk.m}"
             )
         if rk.unlisted_last and listed != rk.m:
             raise ValueError(
@@ -410,8 +420,13 @@ def _text_lines(path: Path):
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise DataFileError(path, line, None, MISSING, f"is not UTF-8 text (byte {data[exc.start]:#04x} at offset "
-                                                       f"{exc.start}); save the file as UTF-8") from None
+        raise DataFileError(
+            path,
+            line,
+            None,
+            MISSING,
+            f"is not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}); save the file as UTF-8",
+        ) from None
     return text
 
 
@@ -502,8 +517,9 @@ def read_alternatives(path) -> Alternatives:
         except (OSError, ValueError) as exc:
             raise DataFileError(path, None, None, MISSING, f"not a readable .npy array: {exc}") from None
         if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1 or not np.issubdtype(X.dtype, np.number):
-            raise DataFileError(path, None, None, MISSING,
-                                f"must hold a numeric (m, d) array, got shape {X.shape} dtype {X.dtype}")
+            raise DataFileError(
+                path, None, None, MISSING, f"must hold a numeric (m, d) array, got shape {X.shape} dtype {X.dtype}"
+            )
         X = X.astype(float)
         bad = np.argwhere(~np.isfinite(X))
         if bad.size:
@@ -526,8 +542,13 @@ def read_alternatives(path) -> Alternatives:
     X, labels, clone_of = [], [], []
     for lineno, fields in rows[1:]:
         if len(fields) != len(header):
-            raise DataFileError(path, lineno, "row", ",".join(fields),
-                                f"expected {len(header)} fields ({','.join(header)}), got {len(fields)}")
+            raise DataFileError(
+                path,
+                lineno,
+                "row",
+                ",".join(fields),
+                f"expected {len(header)} fields ({','.join(header)}), got {len(fields)}",
+            )
         X.append([_float_field(path, lineno, header[k], fields[k]) for k in coord_cols])
         if label_col is not None:
             raw = fields[label_col]
@@ -537,8 +558,11 @@ def read_alternatives(path) -> Alternatives:
     if not X:
         raise DataFileError(path, header_line, None, MISSING, "holds no alternative (only a header)")
     try:
-        return Alternatives(np.asarray(X, dtype=float), labels=np.asarray(labels) if label_col is not None else None,
-                            clone_of=np.asarray(clone_of, dtype=np.int64) if clone_col is not None else None)
+        return Alternatives(
+            np.asarray(X, dtype=float),
+            labels=np.asarray(labels) if label_col is not None else None,
+            clone_of=np.asarray(clone_of, dtype=np.int64) if clone_col is not None else None,
+        )
     except ValueError as exc:
         raise DataFileError(path, None, None, MISSING, str(exc)) from None
 
@@ -592,8 +616,13 @@ def read_comparisons(path, m: int | None = None) -> Comparisons:
             extra = [k for k in obj if k not in _COMPARISON_FIELDS]
             if extra:
                 hint = difflib.get_close_matches(extra[0], list(_COMPARISON_FIELDS), n=1)
-                raise DataFileError(path, lineno, extra[0], obj[extra[0]],
-                                    "unknown field" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+                raise DataFileError(
+                    path,
+                    lineno,
+                    extra[0],
+                    obj[extra[0]],
+                    "unknown field" + (f"; did you mean {hint[0]!r}?" if hint else ""),
+                )
             records.append((lineno, obj))
     elif suffix == ".csv":
         rows = _csv_records(path)
@@ -601,11 +630,18 @@ def read_comparisons(path, m: int | None = None) -> Comparisons:
             raise DataFileError(path, 1, None, MISSING, "empty file; expected the header a,b,winner[,annotator]")
         hl, header = rows[0]
         if header[:3] != list(_COMPARISON_FIELDS[:3]) or header[3:] not in ([], ["annotator"]):
-            raise DataFileError(path, hl, "header", ",".join(header), "expected the header a,b,winner or a,b,winner,annotator")
+            raise DataFileError(
+                path, hl, "header", ",".join(header), "expected the header a,b,winner or a,b,winner,annotator"
+            )
         for lineno, fields in rows[1:]:
             if len(fields) != len(header):
-                raise DataFileError(path, lineno, "row", ",".join(fields),
-                                    f"expected {len(header)} fields ({','.join(header)}), got {len(fields)}")
+                raise DataFileError(
+                    path,
+                    lineno,
+                    "row",
+                    ",".join(fields),
+                    f"expected {len(header)} fields ({','.join(header)}), got {len(fields)}",
+                )
             records.append((lineno, dict(zip(header, fields))))
     else:
         raise DataFileError(path, None, None, MISSING, "comparisons must be a .csv, .jsonl or .npz file")

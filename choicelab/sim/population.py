@@ -5,6 +5,7 @@ rewards, each with a ``lipschitz`` attribute: a Lipschitz constant w.r.t. the Eu
 (valid globally or on the stated region) or ``None`` when none is known. Any plain callable
 (k, d) -> (k,) is accepted as a reward too (``lipschitz`` unknown).
 """
+
 from __future__ import annotations
 
 import math
@@ -173,8 +174,11 @@ class IdealPointReward:
         return -np.einsum("ij,ij->i", diff, diff)
 
     def to_dict(self) -> dict:
-        return {"family": "ideal_point", "center": self.center.tolist(),
-                "region": None if self.region is None else region_to_dict(self.region)}
+        return {
+            "family": "ideal_point",
+            "center": self.center.tolist(),
+            "region": None if self.region is None else region_to_dict(self.region),
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -216,8 +220,12 @@ class TopicTableReward:
         return softmax(-_sq_dists(X, self.centers) / self.tau, axis=1) @ self.utilities
 
     def to_dict(self) -> dict:
-        return {"family": "topic_table", "centers": self.centers.tolist(),
-                "utilities": self.utilities.tolist(), "tau": self.tau}
+        return {
+            "family": "topic_table",
+            "centers": self.centers.tolist(),
+            "utilities": self.utilities.tolist(),
+            "tau": self.tau,
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -240,7 +248,9 @@ class RbfMixtureReward:
         h = np.asarray(self.bandwidth, dtype=float)
         h = np.full(C.shape[0], float(h)) if h.ndim == 0 else h
         if h.shape != (C.shape[0],):
-            raise ValueError(f"bandwidth must be a float or have one entry per center ({C.shape[0]}), got shape {h.shape}")
+            raise ValueError(
+                f"bandwidth must be a float or have one entry per center ({C.shape[0]}), got shape {h.shape}"
+            )
         bad = np.flatnonzero(~np.isfinite(h) | (h <= 0))
         if bad.size:
             raise ValueError(f"bandwidth must be positive and finite, got {h[bad[0]]} (center {bad[0]})")
@@ -261,8 +271,12 @@ class RbfMixtureReward:
         return np.exp(-_sq_dists(X, self.centers) / (2.0 * self.bandwidth**2)) @ self.weights
 
     def to_dict(self) -> dict:
-        return {"family": "rbf_mixture", "centers": self.centers.tolist(),
-                "weights": self.weights.tolist(), "bandwidth": self.bandwidth.tolist()}
+        return {
+            "family": "rbf_mixture",
+            "centers": self.centers.tolist(),
+            "weights": self.weights.tolist(),
+            "bandwidth": self.bandwidth.tolist(),
+        }
 
 
 def _row_keys(X: np.ndarray) -> list[bytes]:
@@ -290,7 +304,9 @@ class ExplicitReward:
         table: dict[bytes, float] = {}
         for i, key in enumerate(_row_keys(X)):
             if key in table and table[key] != v[i]:
-                raise ValueError(f"X_ref row {i} repeats an earlier row with a different value ({v[i]} vs {table[key]})")
+                raise ValueError(
+                    f"X_ref row {i} repeats an earlier row with a different value ({v[i]} vs {table[key]})"
+                )
             table[key] = float(v[i])
         object.__setattr__(self, "X_ref", _frozen(X))
         object.__setattr__(self, "values", _frozen(v))
@@ -382,7 +398,9 @@ def reward_from_dict(desc: dict):
         return RbfMixtureReward(desc["centers"], desc["weights"], desc["bandwidth"])
     if family == "explicit":
         return ExplicitReward(desc["X_ref"], desc["values"])
-    raise ValueError(f"unknown reward family {family!r}; known: explicit, ideal_point, linear, rbf_mixture, topic_table")
+    raise ValueError(
+        f"unknown reward family {family!r}; known: explicit, ideal_point, linear, rbf_mixture, topic_table"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,7 +429,8 @@ def _antisymmetrise(Q: np.ndarray, tile: int = 256) -> np.ndarray:
     Of each pair (Q_ij, Q_ji) the smaller entry is kept, as computed, and the larger becomes
     ``1 - smaller``: the small probabilities keep full relative precision (their logits stay
     meaningful, which the sensitivity checks X1-X3 need), and ``P_ij + P_ji = 1`` to rounding.
-    Exactly equal pairs (exact clones) get exactly 1/2. Works on square tiles so that the transposed reads stay in cache.
+    Exactly equal pairs (exact clones) get exactly 1/2. Works on square tiles so that the
+    transposed reads stay in cache.
     """
     m = Q.shape[0]
     P = np.empty_like(Q)
@@ -559,7 +578,8 @@ class Population:
             r = np.asarray(typ.reward(unique), dtype=float)
             if r.shape != (unique.shape[0],):
                 raise ValueError(
-                    f"types[{t}].reward returned shape {r.shape} for {unique.shape[0]} points; expected ({unique.shape[0]},)"
+                    f"types[{t}].reward returned shape {r.shape} for {unique.shape[0]} points; "
+                    f"expected ({unique.shape[0]},)"
                 )
             if not np.all(np.isfinite(r)):
                 k = int(np.flatnonzero(~np.isfinite(r))[0])
@@ -723,7 +743,7 @@ class Population:
         }
 
     @classmethod
-    def from_dict(cls, desc: dict) -> "Population":
+    def from_dict(cls, desc: dict) -> Population:
         """Inverse of :meth:`to_dict`."""
         try:
             types = [AnnotatorType(t["share"], reward_from_dict(t["reward"])) for t in desc["types"]]
@@ -832,8 +852,10 @@ def sample_coupled_comparisons(population: Population, Xs, n: int, rng=None) -> 
     D = Xs[big]
     for k, X in enumerate(Xs):
         if X.shape[1] != D.shape[1] or not np.array_equal(X, D[: X.shape[0]]):
-            raise ValueError(f"Xs[{k}] is not a prefix of the largest point set Xs[{big}]; a coupled draw needs "
-                             "nested sets whose shared points come first")
+            raise ValueError(
+                f"Xs[{k}] is not a prefix of the largest point set Xs[{big}]; a coupled draw needs "
+                "nested sets whose shared points come first"
+            )
     a, b = _draw_pairs("uniform", D.shape[0], n, rng)
     t = population._draw_types(n, rng)
     u = rng.random(n)

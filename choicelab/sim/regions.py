@@ -1,4 +1,5 @@
 """Bounded regions S of the context space (SPEC §1): the "full space of alternatives"."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """check / verify / replay: verdict rules, table cells, determinism, errors, witnesses that replay."""
+
 import json
 
 import numpy as np
@@ -45,8 +46,10 @@ def test_theory_cells_follow_the_table():
     rewards = {e.name for e in list_estimators() if e.kind == "reward"}
     assert set(cells) == set(base.THEORY) | {("A1", e) for e in rewards}
     assert {"neural_mle", "linear_mle", "pl_mle"} <= rewards and ("A1", "borda") not in cells
-    assert api.theory_cells(axioms=["A1"], estimators=["mle", "linear_mle", "borda"]) == [("A1", "mle"),
-                                                                                           ("A1", "linear_mle")]
+    assert api.theory_cells(axioms=["A1"], estimators=["mle", "linear_mle", "borda"]) == [
+        ("A1", "mle"),
+        ("A1", "linear_mle"),
+    ]
     assert cells.index(("A1", "mle")) < cells.index(("A2", "mle")) < cells.index(("P4", "mle"))
     sub = api.theory_cells(axioms=["A4"], estimators=["mle", "borda"])
     assert sub == [("A4", "mle")]
@@ -58,8 +61,12 @@ def test_theory_cells_follow_the_table():
 def test_verify_subset_agrees_with_theory_and_is_deterministic():
     kwargs = dict(quick=True, rng=4, axioms=["A4", "A5"], estimators=["mle", "copeland"])
     first = api.verify(**kwargs)
-    assert [(v.axiom, v.estimator) for v in first] == [("A4", "mle"), ("A4", "copeland"), ("A5", "mle"),
-                                                       ("A5", "copeland")]
+    assert [(v.axiom, v.estimator) for v in first] == [
+        ("A4", "mle"),
+        ("A4", "copeland"),
+        ("A5", "mle"),
+        ("A5", "copeland"),
+    ]
     assert all(v.agrees is True for v in first)
     again = api.verify(**kwargs)
     assert [v.to_dict() for v in first] == [v.to_dict() for v in again]
@@ -83,12 +90,15 @@ def test_verify_silent_cells():
     assert len(out) == 1 and out[0].expected == "" and out[0].agrees is None and out[0].measured == VIOLATED
 
 
-@pytest.mark.parametrize("axiom, estimator, instance", [
-    ("A5", "mle", A5_P),
-    ("A4", "weighted_mle", None),
-    ("A2", "borda", None),
-    ("A1", "mle", None),
-])
+@pytest.mark.parametrize(
+    "axiom, estimator, instance",
+    [
+        ("A5", "mle", A5_P),
+        ("A4", "weighted_mle", None),
+        ("A2", "borda", None),
+        ("A1", "mle", None),
+    ],
+)
 def test_replay_reproduces_the_measurement_from_json(axiom, estimator, instance):
     v = api.check(axiom, estimator, instance=instance, rng=1, quick=True)
     assert v.measured == VIOLATED

@@ -1,4 +1,5 @@
 """A1 and A2: the Delta(eps) curves, the verdict rule, Borda's clone violation, clone-proof rules."""
+
 import json
 
 import numpy as np
@@ -55,13 +56,16 @@ def test_a1_brute_force_recomputes_the_same_curve(topic_world):
     assert check_["confirmed"] is True
 
 
-@pytest.mark.parametrize("delta, expected", [
-    ([0.3, 0.03, 0.003, 0.0003], HOLDS),          # slope 1, small
-    ([0.3, 0.05, 0.05, 0.05], VIOLATED),          # levels off at 0.05
-    ([1e-9, 1e-9, 1e-9, 1e-9], HOLDS),            # already at solver noise
-    ([0.3, 0.2, 0.1, 0.05], INCONCLUSIVE),        # slope 0.3: neither
-    ([0.3, 0.003, 0.0006, 0.0005], INCONCLUSIVE),  # slope 0.39, and flattening below the 1e-3 floor
-])
+@pytest.mark.parametrize(
+    "delta, expected",
+    [
+        ([0.3, 0.03, 0.003, 0.0003], HOLDS),  # slope 1, small
+        ([0.3, 0.05, 0.05, 0.05], VIOLATED),  # levels off at 0.05
+        ([1e-9, 1e-9, 1e-9, 1e-9], HOLDS),  # already at solver noise
+        ([0.3, 0.2, 0.1, 0.05], INCONCLUSIVE),  # slope 0.3: neither
+        ([0.3, 0.003, 0.0006, 0.0005], INCONCLUSIVE),  # slope 0.39, and flattening below the 1e-3 floor
+    ],
+)
 def test_a1_verdict_rule(delta, expected):
     assert clones.a1_verdict(EPS, delta)[0] == expected
 
@@ -145,14 +149,16 @@ def test_a2_compare_collapses_clones():
 @given(seed=st.integers(0, 2**31 - 1))
 def test_clone_proof_estimators_hold_on_random_instances(estimator, seed):
     rng = np.random.default_rng(seed)
-    inst = (search.random_bt_instances(rng, 1, m_range=(3, 6))[0] if seed % 2 else
-            search.random_profile_instances(rng, 1, m_range=(3, 5))[0])
+    inst = (
+        search.random_bt_instances(rng, 1, m_range=(3, 6))[0]
+        if seed % 2
+        else search.random_profile_instances(rng, 1, m_range=(3, 5))[0]
+    )
     v = check("A2", estimator, instance=inst, rng=rng, quick=True)
     assert v.measured == HOLDS, v.detail
 
 
-@pytest.mark.parametrize("estimator", ["weighted_mle", "mle", "borda", "copeland", "kemeny", "schulze",
-                                       "ranked_pairs"])
+@pytest.mark.parametrize("estimator", ["weighted_mle", "mle", "borda", "copeland", "kemeny", "schulze", "ranked_pairs"])
 def test_a2_searches_agree_with_theory(estimator):
     v = check("A2", estimator, rng=2, quick=True)
     assert v.agrees is True, v.detail

@@ -1,5 +1,6 @@
 """A3-A6: known violations (Tennessee, the SPEC A5 counterexample), theory holding on many random
 instances, the premises computed independently, and the brute-force re-check in every witness."""
+
 import json
 
 import numpy as np
@@ -126,8 +127,12 @@ def test_raise_preference_and_its_validation():
 
 def test_pareto_pairs_from_the_types():
     X = np.array([[0.0], [1.0], [2.0]])
-    pop = sim.Population([sim.AnnotatorType(0.5, sim.explicit_reward(X, [0.0, 1.0, 5.0])),
-                          sim.AnnotatorType(0.5, sim.explicit_reward(X, [0.0, 2.0, 1.0]))])
+    pop = sim.Population(
+        [
+            sim.AnnotatorType(0.5, sim.explicit_reward(X, [0.0, 1.0, 5.0])),
+            sim.AnnotatorType(0.5, sim.explicit_reward(X, [0.0, 2.0, 1.0])),
+        ]
+    )
     inst = sim.Instance(sim.Alternatives(X), pop, sim.Box([-0.5], [2.5]))
     # both types prefer 1 and 2 to 0; they disagree on 1 vs 2
     assert sorted(map(tuple, majority._pareto_pairs(inst).tolist())) == [(1, 0), (2, 0)]
@@ -156,8 +161,17 @@ def test_majority_rules_hold_on_random_profiles(rule, seed):
         assert v.measured == HOLDS or v.data.get("applicable") is False
 
 
-@pytest.mark.parametrize("cell", [("A3", "mle"), ("A6", "weighted_mle"), ("A4", "copeland"), ("A5", "kemeny"),
-                                  ("A4", "mle"), ("A5", "weighted_mle")])
+@pytest.mark.parametrize(
+    "cell",
+    [
+        ("A3", "mle"),
+        ("A6", "weighted_mle"),
+        ("A4", "copeland"),
+        ("A5", "kemeny"),
+        ("A4", "mle"),
+        ("A5", "weighted_mle"),
+    ],
+)
 def test_searches_agree_with_theory(cell):
     axiom, est = cell
     v = check(axiom, est, rng=1, quick=True)
@@ -165,8 +179,14 @@ def test_searches_agree_with_theory(cell):
 
 
 def test_a6_adversarial_search_runs_and_finds_no_violation_for_the_mle():
-    run = majority._adversarial("A6", "mle", majority._a6_instance,
-                                majority._a6_margin_factory("mle", True, np.random.default_rng(0)), "free", True)
+    run = majority._adversarial(
+        "A6",
+        "mle",
+        majority._a6_instance,
+        majority._a6_margin_factory("mle", True, np.random.default_rng(0)),
+        "free",
+        True,
+    )
     meas = run(np.random.default_rng(0))
     assert meas.measured == HOLDS and meas.magnitude < 0
 

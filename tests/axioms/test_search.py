@@ -1,5 +1,6 @@
 """Instance search: generators plant what they promise, exhaustive enumerations have the right
 size, the brute-force re-checks agree with the fast estimators, the driver and adversary work."""
+
 import itertools
 import json
 from math import comb
@@ -164,8 +165,9 @@ def test_adversarial_search_keeps_the_premise_and_finds_the_a5_violation():
         out = get_estimator("mle").fit(P)
         return float(np.delete(out.scores, 0).max() - out.scores[0])
 
-    P, value = search.adversarial_matrix_search(margin, 3, np.random.default_rng(0), mode="condorcet",
-                                                restarts=3, maxiter=200)
+    P, value = search.adversarial_matrix_search(
+        margin, 3, np.random.default_rng(0), mode="condorcet", restarts=3, maxiter=200
+    )
     assert all(majority.condorcet_winner(Q) == 0 for Q in seen)
     assert value > 0 and majority.condorcet_winner(P) == 0
     brute = search.brute_outcome("mle", P)
@@ -187,8 +189,14 @@ def test_adversarial_linear_mode_keeps_the_majority_order():
 
 def test_run_search_stops_at_the_first_violation_and_skips_failed_premises():
     insts = [sim.Instance.from_matrix(np.full((2, 2), 0.5)) for _ in range(5)]
-    outcomes = iter([search.not_applicable("A9", "no"), Measurement(HOLDS, 0.1),
-                     Measurement(VIOLATED, 2.0, witness={"x": 1}, detail="bad"), Measurement(HOLDS)])
+    outcomes = iter(
+        [
+            search.not_applicable("A9", "no"),
+            Measurement(HOLDS, 0.1),
+            Measurement(VIOLATED, 2.0, witness={"x": 1}, detail="bad"),
+            Measurement(HOLDS),
+        ]
+    )
     calls = []
 
     def check_instance(est, inst, rng, quick, seed=None):
@@ -199,8 +207,9 @@ def test_run_search_stops_at_the_first_violation_and_skips_failed_premises():
     assert meas.measured == VIOLATED and len(calls) == 3 and meas.data["found_in"] == "s"
     assert meas.data["outcomes"] == {HOLDS: 1, VIOLATED: 1, INCONCLUSIVE: 0}
 
-    all_skipped = search.run_search("A9", "mle", [search.SearchSource("s", insts[:2])],
-                                    lambda *a, **k: search.not_applicable("A9", "no"), 0, True)
+    all_skipped = search.run_search(
+        "A9", "mle", [search.SearchSource("s", insts[:2])], lambda *a, **k: search.not_applicable("A9", "no"), 0, True
+    )
     assert all_skipped.measured == INCONCLUSIVE and "premise failed" in all_skipped.detail
 
 

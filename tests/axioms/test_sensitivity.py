@@ -1,11 +1,12 @@
 """X1-X4: closed forms against finite differences and brute-force scans; the checks themselves."""
+
 import math
 
 import numpy as np
 import pytest
-from scipy.special import expit
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.special import expit
 
 from choicelab.axioms import sensitivity as sens
 
@@ -15,6 +16,7 @@ def _sig(x):
 
 
 # --------------------------------------------------------------------------------------- X1 closed form
+
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.floats(-6, 6), min_size=3, max_size=3))
@@ -69,6 +71,7 @@ def test_probabilities_outside_open_interval_raise(bad):
 
 # --------------------------------------------------------------------------------------- X2 thresholds
 
+
 def _brute_scan(n=801, span=14.0):
     """S = P_ik(1-P_ik)/(P_ij(1-P_ij)) on a grid in logit space, computed directly from expit."""
     a = np.linspace(-span, span, n)
@@ -105,6 +108,7 @@ def test_x2_thresholds_rejects_kappa_below_one():
 
 # --------------------------------------------------------------------------------------- X4 closed form
 
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(3, 6), st.integers(0, 2**31 - 1))
 def test_pl_tuple_sensitivity_matches_finite_differences(K, seed):
@@ -140,6 +144,7 @@ def test_pl_first_choice_hand_value():
 
 # --------------------------------------------------------------------------------------- X2 check
 
+
 def test_x2_check_holds_on_the_grid():
     meas = sens._check_x2("mle", None, np.random.default_rng(0), quick=True)
     assert meas.measured == "holds"
@@ -162,19 +167,26 @@ def test_x2_check_detects_a_planted_wrong_sensitivity(monkeypatch):
 
 # --------------------------------------------------------------------------------------- X4 bound helper
 
+
 def test_x4_bound_helper_agrees_on_random_utilities_and_catches_a_wrong_formula(monkeypatch):
     rng = np.random.default_rng(3)
     for K in (3, 5):
         err, largest = sens._x4_bound_errors(rng.normal(0, 2, size=K))
         assert err < 1e-5 and largest <= 1.0
     # a wrong closed form (moving r_i instead of r_l) is caught by the finite differences
-    monkeypatch.setattr(sens, "pl_tuple_sensitivity", lambda u, i, l, members=None: (
-        lambda q, p: q * (1 - q) / (p * (1 - p)))(sens.pl_first_choice(u, i), float(expit(u[i] - u[l]))))
+    monkeypatch.setattr(
+        sens,
+        "pl_tuple_sensitivity",
+        lambda u, i, l, members=None: (lambda q, p: q * (1 - q) / (p * (1 - p)))(
+            sens.pl_first_choice(u, i), float(expit(u[i] - u[l]))
+        ),
+    )
     err, _ = sens._x4_bound_errors(np.array([0.3, -1.0, 2.0]))
     assert err > 1e-2
 
 
 # --------------------------------------------------------------------------------------- X1 check
+
 
 def test_x1_check_holds_on_fitted_worlds():
     meas = sens._check_x1("mle", None, np.random.default_rng(0), quick=True)
@@ -215,6 +227,7 @@ def test_x1_on_trained_pairs_only_with_the_count_solver():
 
 # --------------------------------------------------------------------------------------- X3 data
 
+
 def test_three_option_data_never_shows_the_untrained_pair():
     from choicelab.sim import win_counts
 
@@ -235,6 +248,7 @@ def test_default_grid_spans_the_swing():
 
 
 # --------------------------------------------------------------------------------------- X4 check
+
 
 def test_pl_ranking_counts_are_pl_probabilities():
     u = np.log([3.0, 2.0, 1.0])
@@ -260,6 +274,7 @@ def test_x4_check_holds_and_the_tuple_is_less_sensitive():
 
 
 # --------------------------------------------------------------------------------------- X3
+
 
 def test_three_option_experiment_mle_follows_the_closed_form():
     grid = sens.default_p_ij_grid(0.99, points=7)
@@ -305,8 +320,13 @@ def test_x3_check_holds_for_mle_and_detects_a_damped_model(monkeypatch):
         out = mle.fit(instance, **kw)
         return registry._reward_output("damped", 0.4 * out.scores, out.raw, out.converged)
 
-    monkeypatch.setitem(registry._ESTIMATORS, "damped", registry.Estimator(
-        name="damped", kind="reward", description="mle scores times 0.4", needs="matrix", fit=damped))
+    monkeypatch.setitem(
+        registry._ESTIMATORS,
+        "damped",
+        registry.Estimator(
+            name="damped", kind="reward", description="mle scores times 0.4", needs="matrix", fit=damped
+        ),
+    )
     bad = sens._check_x3("damped", None, np.random.default_rng(0), quick=True)
     assert bad.measured == "violated" and bad.magnitude > 0.1
     assert bad.witness["estimator"] == "damped"

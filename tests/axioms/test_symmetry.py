@@ -1,5 +1,6 @@
 """A7 anonymity and A8 neutrality: holding on random instances, the transformations computed
 independently, and a planted neutrality violation (Ranked Pairs' index tie-break)."""
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -43,8 +44,9 @@ def test_permute_instance_moves_positions_and_voronoi_weights():
     moved = search.permute_instance(inst, perm)
     np.testing.assert_array_equal(moved.X, inst.X[perm])
     np.testing.assert_allclose(moved.P, inst.P[np.ix_(perm, perm)], atol=1e-15)
-    np.testing.assert_allclose(voronoi_weights(moved.X, moved.region), voronoi_weights(inst.X, inst.region)[perm],
-                               atol=1e-14)
+    np.testing.assert_allclose(
+        voronoi_weights(moved.X, moved.region), voronoi_weights(inst.X, inst.region)[perm], atol=1e-14
+    )
 
 
 @pytest.mark.parametrize("estimator", ["mle", "weighted_mle"])
@@ -89,6 +91,7 @@ def test_searches_agree_with_theory():
 def test_a7_needs_a_population_with_types():
     assert check("A7", "mle", instance=np.full((3, 3), 0.5), rng=0).data["applicable"] is False
     X = np.array([[0.0], [1.0]])
-    one = sim.Instance(sim.Alternatives(X), sim.Population([sim.AnnotatorType(1.0, sim.linear_reward([1.0]))]),
-                       sim.Box([-1.0], [2.0]))
+    one = sim.Instance(
+        sim.Alternatives(X), sim.Population([sim.AnnotatorType(1.0, sim.linear_reward([1.0]))]), sim.Box([-1.0], [2.0])
+    )
     assert check("A7", "mle", instance=one, rng=0).data["applicable"] is False

@@ -1,4 +1,5 @@
 """T1, P4-P8: known answers from independent computations, planted violations, the checks."""
+
 import numpy as np
 import pytest
 from scipy.special import expit
@@ -24,6 +25,7 @@ def _sig(x):
 
 
 # --------------------------------------------------------------------------------------- T1
+
 
 @pytest.mark.parametrize("p", [0.02, 0.3, 0.5, 0.7, 0.97])
 @pytest.mark.parametrize("bound", [0.5, 50.0, 1e5])
@@ -85,6 +87,7 @@ def test_impossibility_pair_through_the_population_api():
 
 # --------------------------------------------------------------------------------------- reference solver
 
+
 def _newton_eq2(P, w=None, lam=0.1, tol=1e-13):
     """Plain dense Newton on SPEC Eq. 2 (w = 1 gives Eq. 1), independent of choicelab's solver."""
     P = np.asarray(P, dtype=float)
@@ -138,6 +141,7 @@ def test_reference_newton_matches_a_hand_solution():
 
 
 # --------------------------------------------------------------------------------------- P4, P5
+
 
 @pytest.mark.parametrize("seed", range(4))
 def test_p4_borda_identity_computed_in_the_test(seed):
@@ -240,6 +244,7 @@ def test_checks_refuse_other_estimators():
 
 # --------------------------------------------------------------------------------------- P6
 
+
 def _brute_grid(X, lo, hi, n):
     """Cell centres of an n^d grid over [lo, hi]^d and the index of the nearest row of X (brute force)."""
     d = X.shape[1]
@@ -301,13 +306,17 @@ def test_p6_check_holds_and_detects_a_wrong_lambda_mapping(monkeypatch):
     assert meas.magnitude < 1e-7
     # planted: solve the grid problem with lam_std = lam instead of G lam
     # the S-space side is the registry's standard MLE: make it ignore lam_std = G lam
-    real = _patched_estimator(monkeypatch, "mle", lambda instance, lam=thm.LAM, **kw: real.fit(
-        instance, lam=thm.LAM if lam > thm.LAM else lam, **kw))
+    real = _patched_estimator(
+        monkeypatch,
+        "mle",
+        lambda instance, lam=thm.LAM, **kw: real.fit(instance, lam=thm.LAM if lam > thm.LAM else lam, **kw),
+    )
     bad = thm._check_p6("weighted_mle", None, np.random.default_rng(7), quick=True)
     assert bad.measured == VIOLATED and bad.magnitude > 1e-3
 
 
 # --------------------------------------------------------------------------------------- P7
+
 
 @pytest.mark.parametrize("seed", range(3))
 def test_p7_uniform_weights_equal_standard_mle_with_m_lam(seed):
@@ -328,6 +337,7 @@ def test_p7_check_holds():
 
 
 # --------------------------------------------------------------------------------------- P8
+
 
 def test_p8_clone_invariance_with_reference_solver():
     rng = np.random.default_rng(8)
@@ -360,7 +370,7 @@ def test_p8_check_holds_and_detects_a_broken_clone(monkeypatch):
     assert bad.measured == VIOLATED and bad.witness is not None
 
 
-# --------------------------------------------------------------------------------------- properties, determinism, errors
+# ------------------------------------------------------------------------------- properties, determinism, errors
 
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402

@@ -3,6 +3,7 @@
 The same bad input is rejected with the same message (up to the caller's prefix and argument name)
 by the simulator, the estimators, the registry and the axiom checks.
 """
+
 import numpy as np
 import pytest
 
@@ -41,8 +42,8 @@ def _reference(w, name="weights", who=None) -> str:
 def _core(message: str, name: str, who) -> str:
     """The message without the caller's ``who: `` prefix and argument name: the rule's own words."""
     if who:
-        message = message[len(who) + 2:]
-    return "NAME" + message[len(name):]
+        message = message[len(who) + 2 :]
+    return "NAME" + message[len(name) :]
 
 
 @pytest.mark.parametrize("case", sorted(BAD_WEIGHTS))
@@ -113,7 +114,7 @@ def test_the_same_matrix_is_rejected_identically_everywhere(case):
         ("P", None, lambda: borda_identity_residual(P, np.zeros(3), 0.1)),
     ]
     for name, who, call in callers:
-        expected = _message(lambda: V.check_preference_matrix(P, name, who))
+        expected = _message(lambda name=name, who=who: V.check_preference_matrix(P, name, who))
         assert _message(call) == expected, (name, who)
 
 
@@ -127,8 +128,10 @@ def test_bt_mle_now_refuses_what_the_other_estimators_refuse():
     assert bt_mle_counts(N).converged
 
 
-@pytest.mark.parametrize("bad, exc", [(True, TypeError), (np.bool_(False), TypeError), (-1, ValueError),
-                                      ("seed", TypeError), (1.5, TypeError)])
+@pytest.mark.parametrize(
+    "bad, exc",
+    [(True, TypeError), (np.bool_(False), TypeError), (-1, ValueError), ("seed", TypeError), (1.5, TypeError)],
+)
 def test_the_same_rng_is_rejected_identically_everywhere(bad, exc):
     from choicelab import axioms
     from choicelab.estimators.neural import neural_bt
@@ -151,8 +154,9 @@ def test_the_same_rng_is_rejected_identically_everywhere(bad, exc):
     for k, call in enumerate(calls):
         assert message(call) == expected, k
     # a neural base seed follows the same rule under its own name
-    assert message(lambda: neural_bt(X3, P3, steps=1, seeds=1, seed=bad)) == \
-        message(lambda: V.as_seed(bad, "seed", who="neural_bt"))
+    assert message(lambda: neural_bt(X3, P3, steps=1, seeds=1, seed=bad)) == message(
+        lambda: V.as_seed(bad, "seed", who="neural_bt")
+    )
 
 
 def test_large_and_numpy_integer_seeds_are_accepted():
@@ -176,7 +180,7 @@ def test_the_same_lambda_is_rejected_identically_everywhere(lam):
         (lambda: borda_identity_residual(P3, np.zeros(3), lam), dict()),
     ]
     for call, kw in cases:
-        assert _message(call) == _message(lambda: V.check_lambda(lam, **kw)), kw
+        assert _message(call) == _message(lambda kw=kw: V.check_lambda(lam, **kw)), kw
     with pytest.raises(TypeError, match="lam must be a real number, got True"):
         get_estimator("mle").fit(P3, lam=True)
 

@@ -1,4 +1,5 @@
 """``choicelab verify``: the table, JSON lines, and the exit status against the verdicts."""
+
 import argparse
 import json
 import subprocess
@@ -6,8 +7,8 @@ import sys
 
 import pytest
 
-from choicelab.cli import verify as commands
 from choicelab.axioms.base import Verdict
+from choicelab.cli import verify as commands
 
 
 def _v(axiom, est, expected, measured, agrees, **kw):
@@ -15,8 +16,16 @@ def _v(axiom, est, expected, measured, agrees, **kw):
 
 
 FAKE = [
-    _v("A4", "mle", "violated", "violated", True, magnitude=0.09, detail="A4: Memphis above Knoxville",
-       witness={"format": "choicelab.witness/1", "instance": {"labels": [0, 1, 2, 3]}, "seed": 7}),
+    _v(
+        "A4",
+        "mle",
+        "violated",
+        "violated",
+        True,
+        magnitude=0.09,
+        detail="A4: Memphis above Knoxville",
+        witness={"format": "choicelab.witness/1", "instance": {"labels": [0, 1, 2, 3]}, "seed": 7},
+    ),
     _v("A4", "copeland", "holds", "holds", True, magnitude=float("nan")),
     _v("A5", "borda", "", "violated", None),
 ]
@@ -53,8 +62,9 @@ def test_status_one_when_a_measurement_contradicts_theory(monkeypatch, capsys):
 
 
 def test_status_two_when_a_check_raised(monkeypatch, capsys):
-    err = FAKE + [_v("A3", "mle", "holds", "inconclusive", None, detail="ERROR RuntimeError: x",
-                     data={"error": "Traceback ..."})]
+    err = FAKE + [
+        _v("A3", "mle", "holds", "inconclusive", None, detail="ERROR RuntimeError: x", data={"error": "Traceback ..."})
+    ]
     status, out, _ = _run(monkeypatch, capsys, err)
     assert status == 2 and "raised an error" in out.err
 
@@ -77,8 +87,9 @@ def test_cli_parser_reaches_verify_command(monkeypatch, capsys):
 
 @pytest.mark.slow
 def test_verify_quick_json_subprocess_exit_status_matches_the_verdicts():
-    res = subprocess.run([sys.executable, "-m", "choicelab", "verify", "--quick", "--json"],
-                         capture_output=True, text=True, timeout=900)
+    res = subprocess.run(
+        [sys.executable, "-m", "choicelab", "verify", "--quick", "--json"], capture_output=True, text=True, timeout=900
+    )
     verdicts = [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
     assert len(verdicts) >= 40, res.stderr[-2000:]
     cells = {(v["axiom"], v["estimator"]) for v in verdicts}

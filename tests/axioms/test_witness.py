@@ -1,4 +1,5 @@
 """One witness format for every axiom: each id's witness survives JSON and replays to the same measurement."""
+
 import json
 
 import numpy as np
@@ -20,8 +21,10 @@ def _world(seed, m=5, d=2):
 def _pareto_world():
     """Three alternatives in the unit square; every type's reward grows in both coordinates."""
     X = np.array([[0.1, 0.1], [0.5, 0.6], [0.9, 0.8]])
-    types = [sim.AnnotatorType(0.5, sim.linear_reward([1.0, 2.0])),
-             sim.AnnotatorType(0.5, sim.linear_reward([2.0, 1.0]))]
+    types = [
+        sim.AnnotatorType(0.5, sim.linear_reward([1.0, 2.0])),
+        sim.AnnotatorType(0.5, sim.linear_reward([2.0, 1.0])),
+    ]
     return sim.Instance(sim.Alternatives(X), sim.Population(types, choice="bt"), sim.Box([0.0, 0.0], [1.0, 1.0]))
 
 
@@ -68,8 +71,9 @@ def test_a4_explicit_weights_are_an_input_of_the_witness():
     from choicelab.axioms import majority
 
     inst = gen.tennessee_instance()
-    meas = majority._a4_instance("weighted_mle", inst, np.random.default_rng(5), True, seed=5,
-                                 weights=[0.1, 0.2, 0.3, 0.4])
+    meas = majority._a4_instance(
+        "weighted_mle", inst, np.random.default_rng(5), True, seed=5, weights=[0.1, 0.2, 0.3, 0.4]
+    )
     w = json.loads(json.dumps(meas.witness))
     assert w["inputs"]["weights"] == w["options"]["weights"] == [0.1, 0.2, 0.3, 0.4]
     again = axioms.replay(w)
@@ -153,8 +157,9 @@ def test_x4_holds_record_replays():
 
 def test_every_theory_table_id_has_a_one_instance_measurement():
     ids = {a.id for a in list_axioms()}
-    theory_ids = ({f"A{k}" for k in range(1, 9)} | {"T1"} | {f"P{k}" for k in range(4, 9)}
-                  | {f"X{k}" for k in range(1, 5)})
+    theory_ids = (
+        {f"A{k}" for k in range(1, 9)} | {"T1"} | {f"P{k}" for k in range(4, 9)} | {f"X{k}" for k in range(1, 5)}
+    )
     assert ids == theory_ids
     assert all(a.measure is not None for a in list_axioms())
 
@@ -177,8 +182,15 @@ def test_the_a1_search_that_holds_keeps_its_witness():
 def test_older_witnesses_still_replay():
     v = axioms.check("A5", "mle", instance=A5_P, rng=0)
     w = v.witness
-    legacy = {"format": "choicelab.witness/1", "axiom": "A5", "estimator": "mle", "instance": w["instance"],
-              "seed": w["seed"], "quick": w["quick"], **w["details"]}
+    legacy = {
+        "format": "choicelab.witness/1",
+        "axiom": "A5",
+        "estimator": "mle",
+        "instance": w["instance"],
+        "seed": w["seed"],
+        "quick": w["quick"],
+        **w["details"],
+    }
     again = axioms.replay(legacy)
     assert again.measured == VIOLATED and again.magnitude == v.magnitude
 

@@ -1,6 +1,7 @@
 """Exact Bradley-Terry MLE (choicelab.estimators.bt): known answers, SPEC identities P4/P5/P7/P8,
 properties, convergence reporting and input validation. Agreement with the cvxpy reference
 lives in test_reference.py."""
+
 import json
 import warnings
 from pathlib import Path
@@ -176,8 +177,13 @@ def test_p8_exact_clones_splitting_the_weight(split):
 
 
 @HYP
-@given(seed=st.integers(0, 2**32 - 1), m=st.integers(3, 7), types=st.integers(2, 3),
-       copies=st.integers(1, 3), data=st.data())
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    m=st.integers(3, 7),
+    types=st.integers(2, 3),
+    copies=st.integers(1, 3),
+    data=st.data(),
+)
 def test_p8_exact_clones_random_split_property(seed, m, types, copies, data):
     # SPEC P8: the clones share x_k's preferences, so r' = (r, r_k, ..., r_k) satisfies the
     # enlarged first-order conditions whenever the clones' weights sum to w_k
@@ -201,6 +207,7 @@ def test_p8_exact_clones_random_split_property(seed, m, types, copies, data):
     assert base.converged and fit.converged
     np.testing.assert_allclose(fit.rewards[:m], base.rewards, atol=1e-7)
     np.testing.assert_allclose(fit.rewards[m:], base.rewards[k], atol=1e-7)
+
 
 def test_zero_weight_reward_is_p5_root_and_the_small_weight_limit():
     rng = np.random.default_rng(5)

@@ -1,4 +1,5 @@
 """Tests for the linear-reward Bradley-Terry MLE (SPEC §2, "Linear reward")."""
+
 import warnings
 
 import numpy as np
@@ -59,8 +60,9 @@ def test_one_feature_closed_form():
 def test_ties_count_half_each_way():
     X = np.array([[1.0], [0.0]])
     # one win of 0 and two ties: N_01 = 2, N_10 = 1, so theta = log 2 at lam = 0
-    comps = Comparisons(a=np.array([0, 0, 1]), b=np.array([1, 1, 0]), winner=np.array([0, -1, -1]),
-                        annotator=np.array([-1, -1, -1]))
+    comps = Comparisons(
+        a=np.array([0, 0, 1]), b=np.array([1, 1, 0]), winner=np.array([0, -1, -1]), annotator=np.array([-1, -1, -1])
+    )
     assert linear_mle(X, comps, lam=0.0).theta[0] == pytest.approx(np.log(2), abs=1e-10)
 
 
@@ -102,8 +104,9 @@ def test_recovers_theta_from_sampled_comparisons():
 
 # --------------------------------------------------------------------------- properties
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), d=st.integers(1, 4), lam=st.sampled_from([0.01, 0.1, 1.0]),
-       weighted=st.booleans())
+@given(
+    seed=st.integers(0, 2**32 - 1), d=st.integers(1, 4), lam=st.sampled_from([0.01, 0.1, 1.0]), weighted=st.booleans()
+)
 def test_rotation_and_translation_equivariance(seed, d, lam, weighted):
     rng = np.random.default_rng(seed)
     m = 8

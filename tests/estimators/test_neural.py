@@ -4,6 +4,7 @@ Optima are checked against independent scipy solutions of SPEC Eq. 1 / Eq. 2 and
 Plackett-Luce likelihood; the batched training against an ordinary per-seed nn.Module + Adam
 loop built here from the documented initialisation and minibatch scheme.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -93,8 +94,11 @@ def loop_reference(X, comps, seed_ids, steps, batch, hidden, lr, base_seed=0, co
     rewards, curves = [], []
     for s in seed_ids:
         g = documented_generator(base_seed, s)
-        model = torch.nn.Sequential(torch.nn.Linear(X.shape[1], hidden, dtype=torch.float64), torch.nn.ReLU(),
-                                    torch.nn.Linear(hidden, 1, dtype=torch.float64))
+        model = torch.nn.Sequential(
+            torch.nn.Linear(X.shape[1], hidden, dtype=torch.float64),
+            torch.nn.ReLU(),
+            torch.nn.Linear(hidden, 1, dtype=torch.float64),
+        )
         with torch.no_grad():
             for layer in (model[0], model[2]):
                 bound = 1 / np.sqrt(layer.in_features)
@@ -125,8 +129,13 @@ def loop_reference(X, comps, seed_ids, steps, batch, hidden, lr, base_seed=0, co
 def mlp_forward(fit, X):
     """Independent numpy forward pass from NeuralFit.params."""
     H = np.asarray(X, float)
-    acts = {"relu": lambda h: np.maximum(h, 0), "tanh": np.tanh, "sigmoid": expit,
-            "softplus": lambda h: np.logaddexp(0, h), "gelu": lambda h: 0.5 * h * (1 + erf(h / np.sqrt(2)))}
+    acts = {
+        "relu": lambda h: np.maximum(h, 0),
+        "tanh": np.tanh,
+        "sigmoid": expit,
+        "softplus": lambda h: np.logaddexp(0, h),
+        "gelu": lambda h: 0.5 * h * (1 + erf(h / np.sqrt(2))),
+    }
     out = []
     for s in range(len(fit.seed_ids)):
         h = H
@@ -164,8 +173,9 @@ def test_tabular_bt_matches_exact_bt_mle_comparisons():
     w = rng.dirichlet(np.ones(m))
     fit = neural_bt(np.eye(m), comps, layers=0, output_reg=lam / n, **CONVERGE)
     assert np.abs(fit.rewards() - bt_mle_comparisons(comps, m, lam=lam).rewards).max() < 1e-3
-    fit_w = neural_bt(np.eye(m), comps, weights=w, layers=0, output_reg=output_reg_for_lambda(lam, comps, w),
-                      **CONVERGE)
+    fit_w = neural_bt(
+        np.eye(m), comps, weights=w, layers=0, output_reg=output_reg_for_lambda(lam, comps, w), **CONVERGE
+    )
     assert np.abs(fit_w.rewards() - bt_mle_comparisons(comps, m, weights=w, lam=lam).rewards).max() < 1e-3
     u = rng.normal(size=m)
     P = expit(u[:, None] - u[None, :])
@@ -219,16 +229,20 @@ def test_weight_decay_is_adam_l2_on_parameters():
 
 
 # --------------------------------------------------------------------------- batching and seeds
-@pytest.mark.parametrize("m, batch, evaluation, schedule", [(6, 8, "all", "constant"), (30, 4, "per_seed_distinct", "cosine")])
+@pytest.mark.parametrize(
+    "m, batch, evaluation, schedule", [(6, 8, "all", "constant"), (30, 4, "per_seed_distinct", "cosine")]
+)
 def test_batched_training_equals_per_seed_nn_module_loop(m, batch, evaluation, schedule):
     rng = np.random.default_rng(5)
     X = rng.normal(size=(m, 3))
     comps = random_comparisons(m, 25, rng)
-    fit = neural_bt(X, comps, hidden=6, lr=0.01, batch_size=batch, steps=40, seeds=3, dtype="float64",
-                    lr_schedule=schedule)
+    fit = neural_bt(
+        X, comps, hidden=6, lr=0.01, batch_size=batch, steps=40, seeds=3, dtype="float64", lr_schedule=schedule
+    )
     assert fit.settings["evaluation"] == evaluation and fit.settings["sampling"] == "epoch_shuffle"
-    rewards, curves = loop_reference(X, comps, [0, 1, 2], steps=40, batch=batch, hidden=6, lr=0.01,
-                                     cosine=schedule == "cosine")
+    rewards, curves = loop_reference(
+        X, comps, [0, 1, 2], steps=40, batch=batch, hidden=6, lr=0.01, cosine=schedule == "cosine"
+    )
     assert np.abs(fit.per_seed() - rewards).max() < 1e-8
     assert np.abs(fit.loss_curves - curves).max() < 1e-8
 
@@ -288,8 +302,9 @@ def test_final_loss_is_the_documented_weighted_objective():
     X = rng.normal(size=(m, 3))
     comps = random_comparisons(m, n, rng, tie_share=0.2)
     w = rng.dirichlet(np.ones(m))
-    fit = neural_bt(X, comps, weights=w, hidden=5, lr=0.01, batch_size=16, steps=25, seeds=2, output_reg=rho,
-                    dtype="float64")
+    fit = neural_bt(
+        X, comps, weights=w, hidden=5, lr=0.01, batch_size=16, steps=25, seeds=2, output_reg=rho, dtype="float64"
+    )
     omega = w[comps.a] * w[comps.b]
     omega = omega / omega.mean()
     tie = comps.winner == -1
@@ -310,8 +325,9 @@ def test_output_reg_mapping_scales_the_loss_to_eq2(seed, m, lam, weighted):
     comps = random_comparisons(m, int(rng.integers(1, 30)), rng, tie_share=0.3)
     w = rng.dirichlet(np.ones(m)) if weighted else None
     rho = output_reg_for_lambda(lam, comps, weights=w)
-    fit = neural_bt(rng.normal(size=(m, 2)), comps, weights=w, hidden=3, lr=0.05, steps=2, seeds=1,
-                    output_reg=rho, dtype="float64")
+    fit = neural_bt(
+        rng.normal(size=(m, 2)), comps, weights=w, hidden=3, lr=0.05, steps=2, seeds=1, output_reg=rho, dtype="float64"
+    )
     r = fit.per_seed()[0]
     ww = np.ones(m) if w is None else w
     N = win_matrix(comps, m)
@@ -323,8 +339,7 @@ def test_output_reg_mapping_scales_the_loss_to_eq2(seed, m, lam, weighted):
 def test_huge_reward_gaps_give_a_finite_loss():
     # inputs 1e4 * one-hot make initial reward gaps of thousands: log(sigmoid) would be -inf in float32
     m = 3
-    comps = Comparisons(np.array([0, 1, 1, 2, 0]), np.array([1, 0, 2, 1, 2]), np.array([0, 1, 1, 2, 2]),
-                        np.full(5, -1))
+    comps = Comparisons(np.array([0, 1, 1, 2, 0]), np.array([1, 0, 2, 1, 2]), np.array([0, 1, 1, 2, 2]), np.full(5, -1))
     fit = neural_bt(1e4 * np.eye(m), comps, layers=0, lr=1e-6, steps=2, seeds=3, batch_size=None)
     assert np.all(np.isfinite(fit.loss_curves)) and np.all(np.isfinite(fit.final_loss))
     assert fit.loss_curves.min() > 100.0  # each direction of each pair is observed, so gaps cost
@@ -338,8 +353,9 @@ def test_numpy_evaluation_matches_torch_training_for_each_activation(activation)
     rng = np.random.default_rng(10)
     X = rng.normal(size=(5, 3))
     comps = random_comparisons(5, 20, rng, tie_share=0.0)
-    fit = neural_bt(X, comps, hidden=4, layers=2, activation=activation, lr=0.01, steps=5, seeds=2,
-                    batch_size=None, dtype="float64")
+    fit = neural_bt(
+        X, comps, hidden=4, layers=2, activation=activation, lr=0.01, steps=5, seeds=2, batch_size=None, dtype="float64"
+    )
     assert [W.shape for W, _ in fit.params] == [(2, 3, 4), (2, 4, 4), (2, 4, 1)]
     for s, r in enumerate(fit.per_seed()):
         expected = -log_expit(r[comps.winner] - r[comps.loser]).mean()
@@ -349,18 +365,25 @@ def test_numpy_evaluation_matches_torch_training_for_each_activation(activation)
 
 
 # --------------------------------------------------------------------------- Plackett-Luce
-@pytest.mark.parametrize("unlisted_last, orders", [
-    (False, [((0,), (1,), (2,), (3,)), ((2,), (0,), (3,), (1,)), ((1,), (3,), (0,), (2,)), ((3,), (2,))]),
-    (True, [((0,), (1,)), ((2,),), ((1,), (3,), (0,)), ((3,), (2,), (1,), (0,))]),
-])
+@pytest.mark.parametrize(
+    "unlisted_last, orders",
+    [
+        (False, [((0,), (1,), (2,), (3,)), ((2,), (0,), (3,), (1,)), ((1,), (3,), (0,), (2,)), ((3,), (2,))]),
+        (True, [((0,), (1,)), ((2,),), ((1,), (3,), (0,)), ((3,), (2,), (1,), (0,))]),
+    ],
+)
 def test_tabular_pl_with_output_reg_solves_regularized_pl(unlisted_last, orders):
     m, lam = 4, 0.4
     counts = np.array([3, 2, 4, 1])
     rk = Rankings(orders=tuple(orders), counts=counts, m=m, unlisted_last=unlisted_last)
     n = int(counts.sum())
     fit = neural_pl(np.eye(m), rk, layers=0, output_reg=lam / n, **CONVERGE)
-    ref = minimize(lambda r: pl_nll(r, orders, counts, m, unlisted_last) + lam / 2 * (r**2).sum(), np.zeros(m),
-                   method="BFGS", options={"gtol": 1e-10}).x
+    ref = minimize(
+        lambda r: pl_nll(r, orders, counts, m, unlisted_last) + lam / 2 * (r**2).sum(),
+        np.zeros(m),
+        method="BFGS",
+        options={"gtol": 1e-10},
+    ).x
     assert np.abs(fit.rewards() - ref).max() < 1e-3
 
 
@@ -386,11 +409,13 @@ def test_pl_on_pairs_is_bt_on_the_same_comparisons(m, batch, output_reg):
     rng = np.random.default_rng(15)
     X = rng.normal(size=(m, 2))
     comps = random_comparisons(m, 30, rng, tie_share=0.0)
-    rk = Rankings(orders=tuple(((int(a),), (int(b),)) for a, b in zip(comps.winner, comps.loser)),
-                  counts=np.ones(30, dtype=np.int64), m=m)
+    rk = Rankings(
+        orders=tuple(((int(a),), (int(b),)) for a, b in zip(comps.winner, comps.loser)),
+        counts=np.ones(30, dtype=np.int64),
+        m=m,
+    )
     w = rng.dirichlet(np.ones(m))
-    kw = dict(weights=w, hidden=4, lr=0.02, batch_size=batch, steps=20, seeds=2, output_reg=output_reg,
-              dtype="float64")
+    kw = dict(weights=w, hidden=4, lr=0.02, batch_size=batch, steps=20, seeds=2, output_reg=output_reg, dtype="float64")
     bt, pl = neural_bt(X, comps, **kw), neural_pl(X, rk, **kw)
     assert bt.settings["evaluation"] == pl.settings["evaluation"]
     # equal up to rounding (logcumsumexp vs log-sigmoid), which Adam's normalisation amplifies a little
@@ -453,9 +478,11 @@ def test_tabular_dpo_reports_non_convergence_for_a_unanimous_pair():
 # --------------------------------------------------------------------------- API and bad input
 def test_public_names_and_lazy_torch_import():
     assert NeuralFit.__module__ == "choicelab.estimators.neural"
-    code = ("import sys, choicelab.estimators as e; e.FitResult; "
-            "assert 'torch' not in sys.modules, 'torch imported'; "
-            "from choicelab.estimators import neural_bt, neural_pl, NeuralFit, tabular_dpo")
+    code = (
+        "import sys, choicelab.estimators as e; e.FitResult; "
+        "assert 'torch' not in sys.modules, 'torch imported'; "
+        "from choicelab.estimators import neural_bt, neural_pl, NeuralFit, tabular_dpo"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -465,27 +492,30 @@ def small():
     return rng.normal(size=(4, 2)), random_comparisons(4, 10, rng)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(lr=0.0), "lr must be a positive finite number, got 0.0"),
-    (dict(lr=float("nan")), "lr must be"),
-    (dict(steps=0), "steps must be a positive integer, got 0"),
-    (dict(steps=2.5), "steps must be a positive integer, got 2.5"),
-    (dict(seeds=0), "seeds must be a positive integer, got 0"),
-    (dict(seeds=[1, 1]), r"seeds must be .* got \[1, 1\]"),
-    (dict(batch_size=0), "batch_size must be a positive integer, got 0"),
-    (dict(layers=-1), "layers must be a non-negative integer, got -1"),
-    (dict(hidden=True), "hidden must be a positive integer, got True"),
-    (dict(activation="swish"), "activation must be one of .* got 'swish'"),
-    (dict(dtype="float16"), "dtype must be .* got 'float16'"),
-    (dict(lr_schedule="step"), "lr_schedule must be one of .* got 'step'"),
-    (dict(device="tpu"), "'tpu'"),
-    (dict(weight_decay=-1.0), "weight_decay must be a non-negative finite number, got -1.0"),
-    (dict(output_reg=-0.5), "output_reg must be a non-negative finite number, got -0.5"),
-    (dict(seed=-3), "seed must be .* got -3"),
-    (dict(weights=np.array([0.5, 0.5, 0.5, 0.5])), "weights must sum to 1 within 1e-09.*got sum 2.0"),
-    (dict(weights=np.array([1.5, -0.5, 0.0, 0.0])), r"weights\[1\] = -0.5"),
-    (dict(weights=np.ones(3) / 3), r"weights must have shape \(4,\), got shape \(3,\)"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(lr=0.0), "lr must be a positive finite number, got 0.0"),
+        (dict(lr=float("nan")), "lr must be"),
+        (dict(steps=0), "steps must be a positive integer, got 0"),
+        (dict(steps=2.5), "steps must be a positive integer, got 2.5"),
+        (dict(seeds=0), "seeds must be a positive integer, got 0"),
+        (dict(seeds=[1, 1]), r"seeds must be .* got \[1, 1\]"),
+        (dict(batch_size=0), "batch_size must be a positive integer, got 0"),
+        (dict(layers=-1), "layers must be a non-negative integer, got -1"),
+        (dict(hidden=True), "hidden must be a positive integer, got True"),
+        (dict(activation="swish"), "activation must be one of .* got 'swish'"),
+        (dict(dtype="float16"), "dtype must be .* got 'float16'"),
+        (dict(lr_schedule="step"), "lr_schedule must be one of .* got 'step'"),
+        (dict(device="tpu"), "'tpu'"),
+        (dict(weight_decay=-1.0), "weight_decay must be a non-negative finite number, got -1.0"),
+        (dict(output_reg=-0.5), "output_reg must be a non-negative finite number, got -0.5"),
+        (dict(seed=-3), "seed must be .* got -3"),
+        (dict(weights=np.array([0.5, 0.5, 0.5, 0.5])), "weights must sum to 1 within 1e-09.*got sum 2.0"),
+        (dict(weights=np.array([1.5, -0.5, 0.0, 0.0])), r"weights\[1\] = -0.5"),
+        (dict(weights=np.ones(3) / 3), r"weights must have shape \(4,\), got shape \(3,\)"),
+    ],
+)
 def test_neural_bt_bad_arguments_raise_with_the_value(small, kwargs, message):
     X, comps = small
     kwargs = {"steps": 1, "seeds": 1, **kwargs}

@@ -1,4 +1,5 @@
 """Tests for the Plackett-Luce MLE (SPEC §2, "Plackett-Luce")."""
+
 import warnings
 
 import numpy as np
@@ -12,8 +13,12 @@ from choicelab.sim.data import Comparisons, Rankings
 
 
 def strict(orders, counts, m, unlisted_last=False):
-    return Rankings(orders=tuple(tuple((int(x),) for x in o) for o in orders),
-                    counts=np.asarray(counts), m=m, unlisted_last=unlisted_last)
+    return Rankings(
+        orders=tuple(tuple((int(x),) for x in o) for o in orders),
+        counts=np.asarray(counts),
+        m=m,
+        unlisted_last=unlisted_last,
+    )
 
 
 def random_rankings(rng, m, n, length, unlisted_last):
@@ -134,8 +139,13 @@ def test_recovers_true_utilities(design):
 
 # --------------------------------------------------------------------------- properties
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), m=st.integers(2, 6), unlisted_last=st.booleans(),
-       weighted=st.booleans(), lam=st.sampled_from([0.01, 0.1, 1.0]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    m=st.integers(2, 6),
+    unlisted_last=st.booleans(),
+    weighted=st.booleans(),
+    lam=st.sampled_from([0.01, 0.1, 1.0]),
+)
 def test_optimum_properties(seed, m, unlisted_last, weighted, lam):
     rng = np.random.default_rng(seed)
     length = int(rng.integers(1, m + 1))
@@ -148,8 +158,9 @@ def test_optimum_properties(seed, m, unlisted_last, weighted, lam):
     assert ww @ fit.rewards == pytest.approx(0.0, abs=1e-9)
     # relabelling the alternatives permutes the rewards (neutrality)
     sigma = rng.permutation(m)  # new label of old item i is sigma[i]
-    relabelled = Rankings(tuple(tuple((int(sigma[g[0]]),) for g in o) for o in rk.orders), rk.counts, m,
-                          unlisted_last=unlisted_last)
+    relabelled = Rankings(
+        tuple(tuple((int(sigma[g[0]]),) for g in o) for o in rk.orders), rk.counts, m, unlisted_last=unlisted_last
+    )
     w2 = None if w is None else w[np.argsort(sigma)]
     fit2 = pl_mle(relabelled, weights=w2, lam=lam)
     np.testing.assert_allclose(fit2.rewards[sigma], fit.rewards, atol=1e-9)
@@ -162,8 +173,9 @@ def test_counts_equal_repetition(seed):
     orders = [rng.permutation(4) for _ in range(6)]
     counts = rng.integers(1, 4, size=6)
     a = pl_mle(strict(orders, counts, 4), lam=0.3)
-    b = pl_mle(strict([o for o, c in zip(orders, counts) for _ in range(c)], np.ones(counts.sum(), dtype=int), 4),
-               lam=0.3)
+    b = pl_mle(
+        strict([o for o, c in zip(orders, counts) for _ in range(c)], np.ones(counts.sum(), dtype=int), 4), lam=0.3
+    )
     np.testing.assert_allclose(a.rewards, b.rewards, atol=1e-10)
 
 

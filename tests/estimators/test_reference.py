@@ -13,7 +13,10 @@ def _bt_matrix(rng, m, spread=2.0):
     """Two-type Bradley-Terry population matrix (P_ij + P_ji = 1, P_ii = 1/2)."""
     u = rng.normal(size=(2, m)) * spread
     alpha = rng.uniform(0.2, 0.8)
-    sig = lambda x: 1.0 / (1.0 + np.exp(-x))
+
+    def sig(x):
+        return 1.0 / (1.0 + np.exp(-x))
+
     return alpha * sig(u[0][:, None] - u[0][None, :]) + (1 - alpha) * sig(u[1][:, None] - u[1][None, :])
 
 
@@ -35,7 +38,9 @@ def test_two_items_closed_form_unregularized():
 @pytest.mark.parametrize("lam", [0.05, 0.5, 2.0])
 def test_two_items_closed_form_regularized(lam):
     # r = (x, -x) by symmetry; d/dx [3 log(1+e^{-2x}) + log(1+e^{2x}) + lam x^2] = 0
-    root = optimize.brentq(lambda x: -6 / (1 + np.exp(2 * x)) + 2 / (1 + np.exp(-2 * x)) + 2 * lam * x, -10, 10, xtol=1e-14)
+    root = optimize.brentq(
+        lambda x: -6 / (1 + np.exp(2 * x)) + 2 / (1 + np.exp(-2 * x)) + 2 * lam * x, -10, 10, xtol=1e-14
+    )
     fit = bt_mle_cvxpy(np.array([[0.0, 3.0], [1.0, 0.0]]), lam=lam)
     np.testing.assert_allclose(fit.rewards, [root, -root], atol=1e-6)
 

@@ -1,4 +1,5 @@
 """Known-answer and property tests for the reference voting rules (SPEC §2)."""
+
 import itertools
 
 import networkx as nx
@@ -7,11 +8,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from choicelab.estimators.voting import (borda, copeland, kemeny, kemeny_score, majority_graph,
-                                         maximal_lottery, ranked_pairs, schulze, wawr)
+from choicelab.estimators.voting import (
+    borda,
+    copeland,
+    kemeny,
+    kemeny_score,
+    majority_graph,
+    maximal_lottery,
+    ranked_pairs,
+    schulze,
+    wawr,
+)
 
-RULES = {"borda": borda, "copeland": copeland, "schulze": schulze, "ranked_pairs": ranked_pairs,
-         "kemeny": kemeny, "maximal_lottery": maximal_lottery}
+RULES = {
+    "borda": borda,
+    "copeland": copeland,
+    "schulze": schulze,
+    "ranked_pairs": ranked_pairs,
+    "kemeny": kemeny,
+    "maximal_lottery": maximal_lottery,
+}
 
 
 # --------------------------------------------------------------------------- helpers (independent)
@@ -20,7 +36,7 @@ def profile_matrix(rankings, counts, m):
     P = np.zeros((m, m))
     for ranking, count in zip(rankings, counts):
         for pos, a in enumerate(ranking):
-            for b in ranking[pos + 1:]:
+            for b in ranking[pos + 1 :]:
                 P[a, b] += count
     P /= sum(counts)
     np.fill_diagonal(P, 0.5)
@@ -39,8 +55,7 @@ def ranked_pairs_bruteforce(P):
     """Ranked Pairs via linear extensions: keep the rankings that agree with each majority pair
     (strongest first, ties by index) whenever some surviving ranking does."""
     m = P.shape[0]
-    pairs = sorted(((i, j) for i in range(m) for j in range(m) if P[i, j] > 0.5),
-                   key=lambda e: (-P[e], e))
+    pairs = sorted(((i, j) for i in range(m) for j in range(m) if P[i, j] > 0.5), key=lambda e: (-P[e], e))
     survivors = list(itertools.permutations(range(m)))
     for i, j in pairs:
         agree = [r for r in survivors if r.index(i) < r.index(j)]
@@ -69,29 +84,29 @@ def kemeny_dp(P):
     for mask in range(1, 1 << m):
         members = [i for i in range(m) if mask >> i & 1]
         # put i on top of the subset: it is above every other member
-        best[mask] = max(best[mask & ~(1 << i)] + sum(P[i, j] for j in members if j != i)
-                         for i in members)
+        best[mask] = max(best[mask & ~(1 << i)] + sum(P[i, j] for j in members if j != i) for i in members)
     return best[(1 << m) - 1]
 
 
 def generic_matrices(max_m=6):
     return st.tuples(st.integers(2, max_m), st.integers(0, 2**32 - 1)).map(
-        lambda t: random_matrix(np.random.default_rng(t[1]), t[0]))
+        lambda t: random_matrix(np.random.default_rng(t[1]), t[0])
+    )
 
 
 # --------------------------------------------------------------------------- Tennessee capital
 M_, N_, C_, K_ = 0, 1, 2, 3
-TENNESSEE = profile_matrix([[M_, N_, C_, K_], [N_, C_, K_, M_], [C_, K_, N_, M_], [K_, C_, N_, M_]],
-                           [42, 26, 15, 17], 4)
+TENNESSEE = profile_matrix(
+    [[M_, N_, C_, K_], [N_, C_, K_, M_], [C_, K_, N_, M_], [K_, C_, N_, M_]], [42, 26, 15, 17], 4
+)
 
 
 def test_tennessee_pairwise_matrix_by_hand():
     # M is first only for Memphis (42); N above C and K for Memphis + Nashville (68); C above K
     # for everyone but Knoxville (83)
-    expected = np.array([[0.50, 0.42, 0.42, 0.42],
-                         [0.58, 0.50, 0.68, 0.68],
-                         [0.58, 0.32, 0.50, 0.83],
-                         [0.58, 0.32, 0.17, 0.50]])
+    expected = np.array(
+        [[0.50, 0.42, 0.42, 0.42], [0.58, 0.50, 0.68, 0.68], [0.58, 0.32, 0.50, 0.83], [0.58, 0.32, 0.17, 0.50]]
+    )
     np.testing.assert_allclose(TENNESSEE, expected, atol=1e-15)
 
 
@@ -124,21 +139,24 @@ def test_tennessee_maximal_lottery_is_point_mass_on_nashville():
 
 # --------------------------------------------------------------------------- Wikipedia Schulze example
 A, B, C, D, E = range(5)
-WIKI_BALLOTS = [("ACBED", 5), ("ADECB", 5), ("BEDAC", 8), ("CABED", 3),
-                ("CAEBD", 7), ("CBADE", 2), ("DCEBA", 7), ("EBADC", 8)]
-WIKI = profile_matrix([["ABCDE".index(c) for c in s] for s, _ in WIKI_BALLOTS],
-                      [n for _, n in WIKI_BALLOTS], 5)
+WIKI_BALLOTS = [
+    ("ACBED", 5),
+    ("ADECB", 5),
+    ("BEDAC", 8),
+    ("CABED", 3),
+    ("CAEBD", 7),
+    ("CBADE", 2),
+    ("DCEBA", 7),
+    ("EBADC", 8),
+]
+WIKI = profile_matrix([["ABCDE".index(c) for c in s] for s, _ in WIKI_BALLOTS], [n for _, n in WIKI_BALLOTS], 5)
 # published pairwise preferences d[X, Y] (voters preferring X to Y) and strongest paths p[X, Y]
-WIKI_D = np.array([[0, 20, 26, 30, 22],
-                   [25, 0, 16, 33, 18],
-                   [19, 29, 0, 17, 24],
-                   [15, 12, 28, 0, 14],
-                   [23, 27, 21, 31, 0]])
-WIKI_P = np.array([[0, 28, 28, 30, 24],
-                   [25, 0, 28, 33, 24],
-                   [25, 29, 0, 29, 24],
-                   [25, 28, 28, 0, 24],
-                   [25, 28, 28, 31, 0]])
+WIKI_D = np.array(
+    [[0, 20, 26, 30, 22], [25, 0, 16, 33, 18], [19, 29, 0, 17, 24], [15, 12, 28, 0, 14], [23, 27, 21, 31, 0]]
+)
+WIKI_P = np.array(
+    [[0, 28, 28, 30, 24], [25, 0, 28, 33, 24], [25, 29, 0, 29, 24], [25, 28, 28, 0, 24], [25, 28, 28, 31, 0]]
+)
 
 
 def test_wikipedia_profile_pairwise_counts():
@@ -177,11 +195,15 @@ def test_wikipedia_borda_and_copeland_by_brute_force_from_ballots():
         ranking = ["ABCDE".index(c) for c in ballot]
         for pos, x in enumerate(ranking):
             points[x] += count * (m - 1 - pos)
-            for y in ranking[pos + 1:]:
+            for y in ranking[pos + 1 :]:
                 beats[x][y] += count
     assert points == [98, 92, 89, 69, 102]
-    copeland_count = [sum(1.0 if beats[x][y] > beats[y][x] else 0.5 if beats[x][y] == beats[y][x] else 0.0
-                          for y in range(m) if y != x) for x in range(m)]
+    copeland_count = [
+        sum(
+            1.0 if beats[x][y] > beats[y][x] else 0.5 if beats[x][y] == beats[y][x] else 0.0 for y in range(m) if y != x
+        )
+        for x in range(m)
+    ]
     assert copeland_count == [2, 2, 2, 1, 3]
     borda_winners = tuple(x for x in range(m) if points[x] == max(points))
     copeland_winners = tuple(x for x in range(m) if copeland_count[x] == max(copeland_count))
@@ -199,7 +221,7 @@ def test_wikipedia_borda_and_copeland_by_brute_force_from_ballots():
 
 # --------------------------------------------------------------------------- Condorcet and clones
 def test_condorcet_counterexample():
-    a, b, c = 0, 1, 2
+    a, b = 0, 1
     P = np.array([[0.5, 0.51, 0.51], [0.49, 0.5, 0.99], [0.49, 0.01, 0.5]])
     res = borda(P)
     np.testing.assert_allclose(res.scores, [1.52, 1.98, 1.00], atol=1e-12)
@@ -328,17 +350,23 @@ def test_schulze_strongest_paths_match_path_enumeration(P):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 7).flatmap(lambda m: st.tuples(
-    st.just(m), st.lists(st.sampled_from([0.0, 0.2, 0.5, 0.7, 1.0]),
-                         min_size=m * (m - 1) // 2, max_size=m * (m - 1) // 2))))
+@given(
+    st.integers(1, 7).flatmap(
+        lambda m: st.tuples(
+            st.just(m),
+            st.lists(st.sampled_from([0.0, 0.2, 0.5, 0.7, 1.0]), min_size=m * (m - 1) // 2, max_size=m * (m - 1) // 2),
+        )
+    )
+)
 def test_borda_and_copeland_by_brute_force(args):
     m, upper = args
     P = np.full((m, m), 0.5)
     for (i, j), v in zip(itertools.combinations(range(m), 2), upper):
         P[i, j], P[j, i] = v, 1 - v
     np.testing.assert_allclose(borda(P).scores, [sum(row) for row in P.tolist()], atol=1e-12)
-    count = [sum(1.0 if P[i, j] > 0.5 else 0.5 if P[i, j] == 0.5 else 0.0
-                 for j in range(m) if j != i) for i in range(m)]
+    count = [
+        sum(1.0 if P[i, j] > 0.5 else 0.5 if P[i, j] == 0.5 else 0.0 for j in range(m) if j != i) for i in range(m)
+    ]
     res = copeland(P)
     np.testing.assert_array_equal(res.scores, count)
     assert res.winners == tuple(i for i in range(m) if count[i] == max(count))
@@ -364,13 +392,16 @@ def test_wawr_is_weighted_row_sum(P, seed):
 
 
 # --------------------------------------------------------------------------- validation
-@pytest.mark.parametrize("P,match", [
-    (np.ones((2, 3)) / 2, r"square"),
-    ([[0.5, np.nan], [0.5, 0.5]], r"P\[0, 1\] = nan"),
-    ([[0.5, 1.2], [-0.2, 0.5]], r"P\[0, 1\] = 1.2 is outside \[0, 1\]"),
-    ([[0.4, 0.6], [0.4, 0.5]], r"P\[0, 0\] = 0.4"),
-    ([[0.5, 0.6], [0.6, 0.5]], r"P\[0, 1\] \+ P\[1, 0\]"),
-])
+@pytest.mark.parametrize(
+    "P,match",
+    [
+        (np.ones((2, 3)) / 2, r"square"),
+        ([[0.5, np.nan], [0.5, 0.5]], r"P\[0, 1\] = nan"),
+        ([[0.5, 1.2], [-0.2, 0.5]], r"P\[0, 1\] = 1.2 is outside \[0, 1\]"),
+        ([[0.4, 0.6], [0.4, 0.5]], r"P\[0, 0\] = 0.4"),
+        ([[0.5, 0.6], [0.6, 0.5]], r"P\[0, 1\] \+ P\[1, 0\]"),
+    ],
+)
 @pytest.mark.parametrize("rule", sorted(RULES))
 def test_bad_matrix_is_rejected(P, match, rule):
     with pytest.raises(ValueError, match=match):

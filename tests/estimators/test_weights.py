@@ -1,4 +1,5 @@
 """Voronoi weights and radius-graph weights (SPEC §2 "Voronoi weights", "Alternative weightings")."""
+
 import itertools
 import warnings
 
@@ -214,8 +215,7 @@ def test_ball_symmetric_points_get_equal_weights():
     assert np.all(np.abs(est.weights - 0.2) <= 4 * est.stderr)
     # the centre point of a ball of radius 1 with a point at distance 1: a half-disc... minus a cap
     # of the half-plane x <= 1/2: area of {|z| <= 1, z_x >= 1/2} = pi/3 - sqrt(3)/4
-    est = voronoi_weights([[0.0, 0.0], [1.0, 0.0]], Ball([0.0, 0.0], 1.0), n_samples=100_000, rng=5,
-                          full_output=True)
+    est = voronoi_weights([[0.0, 0.0], [1.0, 0.0]], Ball([0.0, 0.0], 1.0), n_samples=100_000, rng=5, full_output=True)
     cap = (np.pi / 3 - np.sqrt(3) / 4) / np.pi
     assert abs(est.weights[1] - cap) <= 4 * est.stderr[1]
 
@@ -308,8 +308,7 @@ def test_small_cell_warning_fires_when_cells_are_unresolved():
     # well-resolved cells, or an empty cell of a point outside the region: no warning
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        voronoi_weights([[0.2, 0.2], [0.8, 0.8], [9.0, 9.0]], Ball([0.5, 0.5], 0.5),
-                        n_samples=20_000, rng=0)
+        voronoi_weights([[0.2, 0.2], [0.8, 0.8], [9.0, 9.0]], Ball([0.5, 0.5], 0.5), n_samples=20_000, rng=0)
         voronoi_weights(rng.random((5, 3)), Box(np.zeros(3), np.ones(3)), n_samples=20_000, rng=0)
 
 
@@ -330,11 +329,18 @@ def test_auto_method_choice_and_full_output():
         X[500:] = X[:500]  # 500 distinct points: 4 log10(500) - 4 = 6.8 < 9
         est = voronoi_weights(X, Box(np.zeros(9), np.ones(9)), n_samples=1000, rng=0, full_output=True)
         assert est.method == "brute"
-        est = voronoi_weights(rng.random((20_000, 9)), Box(np.zeros(9), np.ones(9)), n_samples=100,
-                              rng=0, full_output=True)
+        est = voronoi_weights(
+            rng.random((20_000, 9)), Box(np.zeros(9), np.ones(9)), n_samples=100, rng=0, full_output=True
+        )
     assert est.method == "kdtree"
-    est = voronoi_weights(rng.random((5, 32)), Box(np.zeros(32), np.ones(32)), n_samples=1000,
-                          rng=0, full_output=True, warn_rel_stderr=100.0)
+    est = voronoi_weights(
+        rng.random((5, 32)),
+        Box(np.zeros(32), np.ones(32)),
+        n_samples=1000,
+        rng=0,
+        full_output=True,
+        warn_rel_stderr=100.0,
+    )
     assert est.method == "brute"
     est = voronoi_weights(rng.random((5, 3)), Box(np.zeros(3), np.ones(3)), rng=0, full_output=True)
     assert est.n_samples == DEFAULT_N_SAMPLES == 200_000
@@ -373,8 +379,7 @@ def test_exact_2d_properties(pts, data):
 
 
 @HYP
-@given(pts=st.lists(st.tuples(dyadic, dyadic), min_size=1, max_size=12), a=scales,
-       b=st.tuples(shifts, shifts))
+@given(pts=st.lists(st.tuples(dyadic, dyadic), min_size=1, max_size=12), a=scales, b=st.tuples(shifts, shifts))
 def test_exact_2d_translation_and_scale_equivariance(pts, a, b):
     X, b = np.array(pts), np.array(b)
     box = Box([0.0, 0.0], [1.0, 1.0])
@@ -406,8 +411,13 @@ def test_exact_1d_translation_and_scale_equivariance(pts, a, b):
 
 
 @settings(max_examples=25, deadline=None)
-@given(m=st.integers(1, 12), d=st.integers(1, 6), seed=st.integers(0, 2**32 - 1),
-       backend=st.sampled_from(["kdtree", "brute"]), data=st.data())
+@given(
+    m=st.integers(1, 12),
+    d=st.integers(1, 6),
+    seed=st.integers(0, 2**32 - 1),
+    backend=st.sampled_from(["kdtree", "brute"]),
+    data=st.data(),
+)
 def test_monte_carlo_properties(m, d, seed, backend, data):
     rng = np.random.default_rng(seed)
     X = rng.random((m, d))
@@ -423,8 +433,7 @@ def test_monte_carlo_properties(m, d, seed, backend, data):
     np.testing.assert_array_equal(wp, w[perm])
     # moving the box with the points moves the samples with them (up to rounding at near-ties)
     moved = Box(2.0 * region.lo + 3.0, 2.0 * region.hi + 3.0)
-    wm = voronoi_weights(2.0 * X + 3.0, moved, method=backend, n_samples=n, rng=seed,
-                         warn_rel_stderr=1e9)
+    wm = voronoi_weights(2.0 * X + 3.0, moved, method=backend, n_samples=n, rng=seed, warn_rel_stderr=1e9)
     assert np.abs(wm - w).max() <= 2.0 / n
 
 
@@ -488,11 +497,9 @@ def test_radius_graph_matches_brute_force(seed):
     rng = np.random.default_rng(seed)
     X = rng.integers(0, 4, size=(9, 2)).astype(float)  # many equal distances and duplicates
     for alpha in (0.5, 1.2, 2.0, 10.0):
-        np.testing.assert_allclose(radius_graph_weights(X, alpha), brute_radius_graph_weights(X, alpha),
-                                   atol=1e-13)
+        np.testing.assert_allclose(radius_graph_weights(X, alpha), brute_radius_graph_weights(X, alpha), atol=1e-13)
     Y = rng.random((12, 3))
-    np.testing.assert_allclose(radius_graph_weights(Y, 0.7), brute_radius_graph_weights(Y, 0.7),
-                               atol=1e-13)
+    np.testing.assert_allclose(radius_graph_weights(Y, 0.7), brute_radius_graph_weights(Y, 0.7), atol=1e-13)
 
 
 def test_radius_graph_exact_clone_splits_weight():
@@ -507,8 +514,7 @@ def test_radius_graph_exact_clone_splits_weight():
 
 
 @HYP
-@given(pts=st.lists(st.tuples(grid_coord, coord), min_size=1, max_size=10),
-       alpha=st.floats(0.01, 3.0), data=st.data())
+@given(pts=st.lists(st.tuples(grid_coord, coord), min_size=1, max_size=10), alpha=st.floats(0.01, 3.0), data=st.data())
 def test_radius_graph_properties(pts, alpha, data):
     X = np.array(pts)
     w = radius_graph_weights(X, alpha)
@@ -552,8 +558,9 @@ def test_radius_graph_validation_and_single_point():
 def test_signed_zero_coordinates_are_the_same_point():
     # -0.0 == 0.0: the two rows are exact duplicates and must share one cell, not both own it
     for method in ("exact", "kdtree", "brute"):
-        w = voronoi_weights([[0.0, 1.0], [-0.0, 1.0], [1.0, 0.0]], Box([-1, -1], [1, 1]), method=method,
-                            n_samples=1000, rng=0)
+        w = voronoi_weights(
+            [[0.0, 1.0], [-0.0, 1.0], [1.0, 0.0]], Box([-1, -1], [1, 1]), method=method, n_samples=1000, rng=0
+        )
         assert w[0] == w[1] and abs(w.sum() - 1) < 1e-12
     np.testing.assert_array_equal(radius_graph_weights([[0.0], [-0.0], [1.0]], 0.5), [0.25, 0.25, 0.5])
 
@@ -588,7 +595,7 @@ def test_huge_regions_are_rescaled_exactly():
 def test_exact_weights_sum_to_one_within_1e_12_at_any_scale(m, seed, log_scale):
     from choicelab.sim import Box
 
-    scale = 10.0 ** log_scale
+    scale = 10.0**log_scale
     pts = np.random.default_rng(seed).uniform(-2, 2, size=(m, 2)) * scale
     w = voronoi_weights(pts, Box([-scale, -scale], [scale, scale]))
     assert np.all(w >= 0) and abs(w.sum() - 1.0) <= 1e-12

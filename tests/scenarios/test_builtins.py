@@ -7,6 +7,7 @@ for representative data, and identical (to 1e-12, the same floating-point operat
 order) for sampled data and neural fits, which depend on the legacy draw order of
 ``conditions.coupling = "independent"``.
 """
+
 from __future__ import annotations
 
 import json
@@ -119,8 +120,12 @@ def test_borda_preset_reproduces_the_recorded_residuals():
         new = _new_rows(task)
         verdicts = {v["estimator"]: v for v in task.verdicts}
         for (est, metric, key), value in _legacy_rows(run).items():
-            item = {"residual": "residual", "weighted_sum": "weighted_sum", "order_agreement": "order_agreement",
-                    "converged": "converged"}.get(metric)
+            item = {
+                "residual": "residual",
+                "weighted_sum": "weighted_sum",
+                "order_agreement": "order_agreement",
+                "converged": "converged",
+            }.get(metric)
             if item is not None:
                 # residuals are rounding-level numbers (about 1e-16): compare them at 1e-8, as stated
                 assert _same(new[("default", est, "identity_residual", item)]["value"], value, 1e-8), (est, metric)
@@ -172,9 +177,14 @@ def test_sensitivity_preset_reproduces_the_recorded_three_option_experiment():
 # finite difference that is not finite is inconclusive instead of "holds"). Every other cell of the
 # record must come out as it was.
 CHANGED_ON_PURPOSE = {
-    ("X1", "weighted_mle"): "holds", ("X1", "wawr"): "violated", ("X1", "borda"): "violated",
-    ("X1", "copeland"): "inconclusive", ("X1", "schulze"): "inconclusive", ("X1", "ranked_pairs"): "inconclusive",
-    ("X1", "kemeny"): "inconclusive", ("X1", "maximal_lottery"): "inconclusive",
+    ("X1", "weighted_mle"): "holds",
+    ("X1", "wawr"): "violated",
+    ("X1", "borda"): "violated",
+    ("X1", "copeland"): "inconclusive",
+    ("X1", "schulze"): "inconclusive",
+    ("X1", "ranked_pairs"): "inconclusive",
+    ("X1", "kemeny"): "inconclusive",
+    ("X1", "maximal_lottery"): "inconclusive",
 }
 
 
@@ -196,8 +206,11 @@ def test_axiom_matrix_preset_reproduces_the_recorded_verdicts():
                 compared += 1
                 continue
             if (est, "verdict", f"{aid}.error") in old:  # a cell that raised is undecided now, with the error kept
-                assert v["measured"] == "inconclusive" and "error" in (v["witness"] or {}) or \
-                    v["measured"] == "inconclusive", (aid, est)
+                assert (
+                    v["measured"] == "inconclusive"
+                    and "error" in (v["witness"] or {})
+                    or v["measured"] == "inconclusive"
+                ), (aid, est)
                 compared += 1
                 continue
             assert v["measured"] == _code(old[(est, "verdict", f"{aid}.measured")]), (aid, est)
@@ -214,8 +227,11 @@ def test_byo_preset_reproduces_the_recorded_diagnostic():
     run = record["runs"][0]
     task = runs[(run["seed"], "{}")]
     new = _new_rows(task)
-    dense_new = {r["label"]: r["value"] for r in task.rows if r["measure"] == "clone_diagnostic"
-                 and r["item"].startswith("dense:")}
+    dense_new = {
+        r["label"]: r["value"]
+        for r in task.rows
+        if r["measure"] == "clone_diagnostic" and r["item"].startswith("dense:")
+    }
     compared = 0
     for (est, metric, key), value in _legacy_rows(run).items():
         if metric == "clone_diagnostic":

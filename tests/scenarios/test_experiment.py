@@ -1,4 +1,5 @@
 """Composed experiments: the clone-sweep built-in, plugins through workers, load-time errors, coupling."""
+
 from __future__ import annotations
 
 import csv
@@ -14,8 +15,19 @@ from choicelab.cli import main
 from choicelab.scenarios.spec import ScenarioError, load_scenario, parse_scenario
 
 PLUGINS = Path(__file__).parent / "plugins"
-RESULT_COLUMNS = ["run_id", "seed", "condition", "estimator", "measure", "item", "label", "value", "stderr",
-                  "ci_low", "ci_high"]
+RESULT_COLUMNS = [
+    "run_id",
+    "seed",
+    "condition",
+    "estimator",
+    "measure",
+    "item",
+    "label",
+    "value",
+    "stderr",
+    "ci_low",
+    "ci_high",
+]
 
 
 def _export_rows(db, capsys, *extra):
@@ -38,9 +50,14 @@ def _clone_sweep_world(seed: int, count: int):
     rng = np.random.default_rng(seed)
     region = sim.Box([0.0, 0.0], [1.0, 1.0])
     alts = sim.uniform_alternatives(region, 8, rng=rng)
-    pop = sim.Population([sim.AnnotatorType(0.4, sim.ideal_point_reward([0.25, 0.25])),
-                          sim.AnnotatorType(0.35, sim.ideal_point_reward([0.75, 0.5])),
-                          sim.AnnotatorType(0.25, sim.ideal_point_reward([0.4, 0.85]))], beta=3.0)
+    pop = sim.Population(
+        [
+            sim.AnnotatorType(0.4, sim.ideal_point_reward([0.25, 0.25])),
+            sim.AnnotatorType(0.35, sim.ideal_point_reward([0.75, 0.5])),
+            sim.AnnotatorType(0.25, sim.ideal_point_reward([0.4, 0.85])),
+        ],
+        beta=3.0,
+    )
     if count:
         alts = sim.add_exact_clones(alts, 0, count)
     return alts, pop
@@ -54,7 +71,7 @@ def test_clone_sweep_export_has_every_alternative_per_count(clone_sweep_db, caps
     for r in scores:
         per_fit.setdefault((r["run_id"], r["estimator"]), []).append(r)
     assert len(per_fit) == 4 * 3 * 3  # counts x seeds x estimators
-    for (_, est), fit in per_fit.items():
+    for fit in per_fit.values():
         count = int(fit[0]["world.clones.count"])
         assert len(fit) == 8 + count
         items = sorted(int(r["item"]) for r in fit)
@@ -85,8 +102,14 @@ def test_clone_sweep_borda_scores_match_an_independent_recomputation(clone_sweep
     for seed, count in ((0, 2), (2, 4)):
         alts, pop = _clone_sweep_world(seed, count)
         expected = pop.preference_matrix(alts.X).sum(axis=1)  # Borda B(i) = sum_j P_ij (self term 1/2)
-        got = {int(r["item"]): float(r["value"]) for r in rows if r["measure"] == "scores" and r["estimator"] == "borda"
-               and int(r["seed"]) == seed and int(r["world.clones.count"]) == count}
+        got = {
+            int(r["item"]): float(r["value"])
+            for r in rows
+            if r["measure"] == "scores"
+            and r["estimator"] == "borda"
+            and int(r["seed"]) == seed
+            and int(r["world.clones.count"]) == count
+        }
         np.testing.assert_allclose([got[i] for i in range(alts.m)], expected, atol=1e-12)
 
 
@@ -108,7 +131,8 @@ def test_clone_sweep_top_item_collapses_clones_into_their_original(clone_sweep_d
 
 def test_plugin_estimator_and_measure_run_in_two_workers_report_and_export(tmp_path, capsys):
     scenario = tmp_path / "plug.toml"
-    scenario.write_text(textwrap.dedent("""
+    scenario.write_text(
+        textwrap.dedent("""
         [scenario]
         name = "plug"
         seeds = 3
@@ -143,10 +167,15 @@ def test_plugin_estimator_and_measure_run_in_two_workers_report_and_export(tmp_p
 
         [measures.options.test_score_range]
         scale = 2.0
-    """))
+    """)
+    )
     db = tmp_path / "p.sqlite"
-    plugins = ["--plugin", str(PLUGINS / "copeland_margin_estimator.py"),
-               "--plugin", str(PLUGINS / "score_range_measure.py")]
+    plugins = [
+        "--plugin",
+        str(PLUGINS / "copeland_margin_estimator.py"),
+        "--plugin",
+        str(PLUGINS / "score_range_measure.py"),
+    ]
     assert main(["run", str(scenario), "--db", str(db), "--workers", "2", "--json", *plugins]) == 0
     _, rows = _export_rows(db, capsys)
     assert {r["seed"] for r in rows} == {"0", "1", "2"}
@@ -154,14 +183,25 @@ def test_plugin_estimator_and_measure_run_in_two_workers_report_and_export(tmp_p
         rng = np.random.default_rng(seed)
         region = sim.Box([0.0, 0.0], [1.0, 1.0])
         alts = sim.uniform_alternatives(region, 6, rng=rng)
-        pop = sim.Population([sim.AnnotatorType(0.6, sim.ideal_point_reward([0.2, 0.2])),
-                              sim.AnnotatorType(0.4, sim.ideal_point_reward([0.9, 0.7]))], beta=2.0)
+        pop = sim.Population(
+            [
+                sim.AnnotatorType(0.6, sim.ideal_point_reward([0.2, 0.2])),
+                sim.AnnotatorType(0.4, sim.ideal_point_reward([0.9, 0.7])),
+            ],
+            beta=2.0,
+        )
         margins = (pop.preference_matrix(alts.X) - 0.5).sum(axis=1)
-        got = {int(r["item"]): float(r["value"]) for r in rows if r["seed"] == str(seed)
-               and r["estimator"] == "test_margin_sum" and r["measure"] == "scores"}
+        got = {
+            int(r["item"]): float(r["value"])
+            for r in rows
+            if r["seed"] == str(seed) and r["estimator"] == "test_margin_sum" and r["measure"] == "scores"
+        }
         np.testing.assert_allclose([got[i] for i in range(6)], margins, atol=1e-12)
-        ranges = [float(r["value"]) for r in rows if r["seed"] == str(seed) and r["estimator"] == "test_margin_sum"
-                  and r["measure"] == "test_score_range"]
+        ranges = [
+            float(r["value"])
+            for r in rows
+            if r["seed"] == str(seed) and r["estimator"] == "test_margin_sum" and r["measure"] == "test_score_range"
+        ]
         assert ranges == pytest.approx([2.0 * np.ptp(margins)], abs=1e-12)
     out = tmp_path / "reports"
     assert main(["report", "--db", str(db), "--out", str(out)]) == 0
@@ -204,30 +244,68 @@ center = [0.5, 0.5]
 """
 
 
-@pytest.mark.parametrize("tail, key, needle", [
-    ('[estimators]\nnames = ["pl_mle"]\n', "estimators.names = 'pl_mle'", "cannot use data.kind = 'representative'"),
-    ('[data]\nkind = "rankings"\nn = 10\n[estimators]\nnames = ["mle"]\n[conditions]\ncoupling = "paired"\n',
-     "conditions.coupling = 'paired'", "has none to pair"),
-    ('[estimators]\nnames = ["mle"]\n[estimators.options.mle]\nsteps = 3\n', "estimators.options.mle.steps = 3",
-     "takes no options"),
-    ('[estimators]\nnames = ["neural_mle"]\n[estimators.options.neural_mle]\nstep = 3\n',
-     "estimators.options.neural_mle.step = 3", "did you mean 'steps'"),
-    ('[estimators]\nnames = ["mle"]\n[measures]\nnames = ["scores"]\n[measures.options.scores]\nx = 1\n',
-     "measures.options.scores.x = 1", "takes no options"),
-    ('[estimators]\nnames = ["mle"]\n[measures]\nnames = ["topic_rewards"]\n', "measures.names = 'topic_rewards'",
-     "named topics"),
-    ('[estimators]\nnames = ["mle"]\n[measures]\nnames = ["kendall_tau"]\n[measures.options.kendall_tau]\n'
-     'reference = "borda"\n', "measures.options.kendall_tau.reference = 'borda'", "must be one of estimators.names"),
-    ('[estimators]\nnames = ["mle"]\nlamda = 1\n', "estimators.lamda = 1", "did you mean 'estimators.lam'"),
-    ('[estimators]\nnames = ["mle"]\n[measures]\nnames = ["socres"]\n', "measures.names = 'socres'",
-     "did you mean 'scores'"),
-    ('[estimators]\nnames = ["mle"]\n[sweep]\n"world.population.types.5.share" = [0.5]\n',
-     "sweep.world.population.types.5.share", "names no value"),
-    ('[estimators]\nnames = ["mle"]\n[sweep]\n"world.alternatives.mm" = [3]\n', "sweep.world.alternatives.mm",
-     "unknown key"),
-    ('[estimators]\nnames = ["mle"]\n[conditions]\nnames = ["original", "clones"]\n', "world.clones",
-     "required by condition 'clones'"),
-])
+@pytest.mark.parametrize(
+    "tail, key, needle",
+    [
+        (
+            '[estimators]\nnames = ["pl_mle"]\n',
+            "estimators.names = 'pl_mle'",
+            "cannot use data.kind = 'representative'",
+        ),
+        (
+            '[data]\nkind = "rankings"\nn = 10\n[estimators]\nnames = ["mle"]\n[conditions]\ncoupling = "paired"\n',
+            "conditions.coupling = 'paired'",
+            "has none to pair",
+        ),
+        (
+            '[estimators]\nnames = ["mle"]\n[estimators.options.mle]\nsteps = 3\n',
+            "estimators.options.mle.steps = 3",
+            "takes no options",
+        ),
+        (
+            '[estimators]\nnames = ["neural_mle"]\n[estimators.options.neural_mle]\nstep = 3\n',
+            "estimators.options.neural_mle.step = 3",
+            "did you mean 'steps'",
+        ),
+        (
+            '[estimators]\nnames = ["mle"]\n[measures]\nnames = ["scores"]\n[measures.options.scores]\nx = 1\n',
+            "measures.options.scores.x = 1",
+            "takes no options",
+        ),
+        (
+            '[estimators]\nnames = ["mle"]\n[measures]\nnames = ["topic_rewards"]\n',
+            "measures.names = 'topic_rewards'",
+            "named topics",
+        ),
+        (
+            '[estimators]\nnames = ["mle"]\n[measures]\nnames = ["kendall_tau"]\n[measures.options.kendall_tau]\n'
+            'reference = "borda"\n',
+            "measures.options.kendall_tau.reference = 'borda'",
+            "must be one of estimators.names",
+        ),
+        ('[estimators]\nnames = ["mle"]\nlamda = 1\n', "estimators.lamda = 1", "did you mean 'estimators.lam'"),
+        (
+            '[estimators]\nnames = ["mle"]\n[measures]\nnames = ["socres"]\n',
+            "measures.names = 'socres'",
+            "did you mean 'scores'",
+        ),
+        (
+            '[estimators]\nnames = ["mle"]\n[sweep]\n"world.population.types.5.share" = [0.5]\n',
+            "sweep.world.population.types.5.share",
+            "names no value",
+        ),
+        (
+            '[estimators]\nnames = ["mle"]\n[sweep]\n"world.alternatives.mm" = [3]\n',
+            "sweep.world.alternatives.mm",
+            "unknown key",
+        ),
+        (
+            '[estimators]\nnames = ["mle"]\n[conditions]\nnames = ["original", "clones"]\n',
+            "world.clones",
+            "required by condition 'clones'",
+        ),
+    ],
+)
 def test_load_errors_name_file_line_key_and_value(tmp_path, capsys, tail, key, needle):
     path = _write(tmp_path, _BASE + tail)
     rc, err = _error_of(capsys, ["run", str(path), "--db", str(tmp_path / "x.sqlite")])
@@ -239,8 +317,9 @@ def test_load_errors_name_file_line_key_and_value(tmp_path, capsys, tail, key, n
 
 
 def test_error_line_points_at_the_offending_key(tmp_path):
-    path = _write(tmp_path, _BASE + '[estimators]\nnames = ["mle"]\n[world.clones]\ntype = "exact"\nindex = 9\n'
-                                     'count = 1\n')
+    path = _write(
+        tmp_path, _BASE + '[estimators]\nnames = ["mle"]\n[world.clones]\ntype = "exact"\nindex = 9\ncount = 1\n'
+    )
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
     exc = info.value
@@ -258,7 +337,7 @@ def test_region_tag_typo_suggests_the_right_one(tmp_path):
 
 
 def test_missing_required_key_is_named(tmp_path):
-    text = _BASE.replace('m = 4\n', '') + '[estimators]\nnames = ["mle"]\n'
+    text = _BASE.replace("m = 4\n", "") + '[estimators]\nnames = ["mle"]\n'
     with pytest.raises(ScenarioError) as info:
         parse_scenario(text, tmp_path / "s.toml")
     assert info.value.key == "world.alternatives.m" and info.value.message == "is required"
@@ -277,8 +356,12 @@ def test_coupled_comparisons_share_every_slot_among_originals():
     region = sim.Box([0.0, 0.0], [1.0, 1.0])
     alts = sim.uniform_alternatives(region, 5, rng=rng)
     big = sim.add_approximate_clones(alts, 1, 3, 0.05, rng=rng, region=region)
-    pop = sim.Population([sim.AnnotatorType(0.5, sim.ideal_point_reward([0.1, 0.1])),
-                          sim.AnnotatorType(0.5, sim.ideal_point_reward([0.9, 0.9]))])
+    pop = sim.Population(
+        [
+            sim.AnnotatorType(0.5, sim.ideal_point_reward([0.1, 0.1])),
+            sim.AnnotatorType(0.5, sim.ideal_point_reward([0.9, 0.9])),
+        ]
+    )
     orig, clones = sim.sample_coupled_comparisons(pop, [alts.X, big.X], 4000, rng=7)
     shared = (clones.a < 5) & (clones.b < 5)
     assert 0.3 < shared.mean() < 0.5  # C(5,2)/C(8,2) = 10/28 of the slots
@@ -308,12 +391,14 @@ def test_coupled_draw_keeps_each_conditions_marginal():
 
 
 def test_paired_experiment_couples_the_conditions_data(tmp_path):
-    from choicelab.scenarios.experiment import ExperimentSpec, _draw_data
     from choicelab.scenarios import conditions
+    from choicelab.scenarios.experiment import ExperimentSpec, _draw_data
 
-    text = _BASE + ('[estimators]\nnames = ["mle", "weighted_mle"]\n[data]\nkind = "comparisons"\nn = 500\n'
-                    '[conditions]\nnames = ["original", "clones"]\ncoupling = "paired"\n'
-                    '[world.clones]\ntype = "approximate"\nindex = 0\ncount = 3\neps = 0.01\n')
+    text = _BASE + (
+        '[estimators]\nnames = ["mle", "weighted_mle"]\n[data]\nkind = "comparisons"\nn = 500\n'
+        '[conditions]\nnames = ["original", "clones"]\ncoupling = "paired"\n'
+        '[world.clones]\ntype = "approximate"\nindex = 0\ncount = 3\neps = 0.01\n'
+    )
     sc = parse_scenario(text, tmp_path / "s.toml")
     spec = ExperimentSpec.model_validate(sc.params)
     rng = np.random.default_rng(0)
@@ -328,9 +413,11 @@ def test_paired_experiment_couples_the_conditions_data(tmp_path):
 
 def test_paired_runs_use_common_weight_samples_and_fit_seeds(tmp_path, capsys):
     """With paired coupling and no clones in either condition, both conditions' fits are identical."""
-    text = _BASE + ('[estimators]\nnames = ["weighted_mle"]\n[estimators.weights]\nname = "voronoi"\nmethod = "monte_carlo"\n'
-                    'n_samples = 2000\n[data]\nkind = "comparisons"\nn = 300\n'
-                    '[conditions]\nnames = ["original", "aa_control"]\ncoupling = "paired"\n')
+    text = _BASE + (
+        '[estimators]\nnames = ["weighted_mle"]\n[estimators.weights]\nname = "voronoi"\nmethod = "monte_carlo"\n'
+        'n_samples = 2000\n[data]\nkind = "comparisons"\nn = 300\n'
+        '[conditions]\nnames = ["original", "aa_control"]\ncoupling = "paired"\n'
+    )
     path = _write(tmp_path, text, "paired.toml")
     db = tmp_path / "paired.sqlite"
     assert main(["run", str(path), "--db", str(db), "--workers", "1", "--json"]) == 0
@@ -342,8 +429,10 @@ def test_paired_runs_use_common_weight_samples_and_fit_seeds(tmp_path, capsys):
 
 
 def test_independent_aa_control_differs_from_original(tmp_path, capsys):
-    text = _BASE + ('[estimators]\nnames = ["mle"]\n[data]\nkind = "comparisons"\nn = 300\n'
-                    '[conditions]\nnames = ["original", "aa_control"]\n')
+    text = _BASE + (
+        '[estimators]\nnames = ["mle"]\n[data]\nkind = "comparisons"\nn = 300\n'
+        '[conditions]\nnames = ["original", "aa_control"]\n'
+    )
     path = _write(tmp_path, text, "indep.toml")
     db = tmp_path / "indep.sqlite"
     assert main(["run", str(path), "--db", str(db), "--workers", "1", "--json"]) == 0
@@ -372,8 +461,12 @@ def test_plugins_reach_dask_workers(tmp_path, capsys):
     text = _BASE + '[estimators]\nnames = ["test_margin_sum"]\n[measures]\nnames = ["test_score_range"]\n'
     path = _write(tmp_path, text, "dask.toml")
     db = tmp_path / "d.sqlite"
-    plugins = ["--plugin", str(PLUGINS / "copeland_margin_estimator.py"),
-               "--plugin", str(PLUGINS / "score_range_measure.py")]
+    plugins = [
+        "--plugin",
+        str(PLUGINS / "copeland_margin_estimator.py"),
+        "--plugin",
+        str(PLUGINS / "score_range_measure.py"),
+    ]
     assert main(["run", str(path), "--db", str(db), "--engine", "dask", "--workers", "2", "--json", *plugins]) == 0
     _, rows = _export_rows(db, capsys)
     alts = sim.uniform_alternatives(sim.Box([0.0, 0.0], [1.0, 1.0]), 4, rng=np.random.default_rng(0))
@@ -384,8 +477,9 @@ def test_plugins_reach_dask_workers(tmp_path, capsys):
 
 def test_points_world_and_plugin_module_in_the_scenario_file(tmp_path, capsys):
     """[plugins] modules in the file itself (a path relative to the scenario) and inline points."""
-    (tmp_path / "myplug.py").write_text((PLUGINS / "score_range_measure.py").read_text().replace(
-        "test_score_range", "test_score_range_inline"))
+    (tmp_path / "myplug.py").write_text(
+        (PLUGINS / "score_range_measure.py").read_text().replace("test_score_range", "test_score_range_inline")
+    )
     text = textwrap.dedent("""
         [scenario]
         name = "inline"

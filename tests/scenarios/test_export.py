@@ -1,4 +1,5 @@
 """`choicelab export` and `export_table`: CSV, JSON lines, Parquet; one-line errors with exit status 2."""
+
 from __future__ import annotations
 
 import io
@@ -24,8 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _cli(*argv, **kw):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "choicelab", *argv], capture_output=True, text=True, env=env,
-                          timeout=300, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "choicelab", *argv], capture_output=True, text=True, env=env, timeout=300, **kw
+    )
 
 
 def _make_store(path, n_items=2):
@@ -33,17 +35,45 @@ def _make_store(path, n_items=2):
     s = Store(path)
     s.record_batch("sw", "selftest", params={"sweep": {"z.n": [3, 10], "a.sizes": [[1, 2], [3]]}})
     points = [(3, [1, 2]), (10, [3]), (3, [3]), (10, [1, 2])]
-    s.mark_running([Run(run_id=f"r{i}", batch="sw", kind="selftest", params={"i": i}, seed=i,
-                        point={"z.n": n, "a.sizes": sz}) for i, (n, sz) in enumerate(points)])
+    s.mark_running(
+        [
+            Run(run_id=f"r{i}", batch="sw", kind="selftest", params={"i": i}, seed=i, point={"z.n": n, "a.sizes": sz})
+            for i, (n, sz) in enumerate(points)
+        ]
+    )
     for i in range(3):
-        rows = [ResultRecord("base", "mle", "delta", k, f"item {k}", 0.25 * i + k, stderr=0.1 if k else None,
-                             ci_low=0.25 * i + k - 0.2 if k else None, ci_high=0.25 * i + k + 0.2 if k else None)
-                for k in range(n_items)]
+        rows = [
+            ResultRecord(
+                "base",
+                "mle",
+                "delta",
+                k,
+                f"item {k}",
+                0.25 * i + k,
+                stderr=0.1 if k else None,
+                ci_low=0.25 * i + k - 0.2 if k else None,
+                ci_high=0.25 * i + k + 0.2 if k else None,
+            )
+            for k in range(n_items)
+        ]
         rows.append(("mle", "slope", "", float("nan") if i == 1 else -1.0 - i))
-        s.record_done(f"r{i}", rows, {}, seconds=0.1,
-                      verdicts=[{"axiom": "A1", "estimator": "mle", "expected": "holds",
-                                 "measured": "holds" if i != 1 else "inconclusive", "agrees": True if i != 1 else None,
-                                 "magnitude": 0.5 * i, "witness": {"eps": np.array([0.1, 0.01 * i])}}])
+        s.record_done(
+            f"r{i}",
+            rows,
+            {},
+            seconds=0.1,
+            verdicts=[
+                {
+                    "axiom": "A1",
+                    "estimator": "mle",
+                    "expected": "holds",
+                    "measured": "holds" if i != 1 else "inconclusive",
+                    "agrees": True if i != 1 else None,
+                    "magnitude": 0.5 * i,
+                    "witness": {"eps": np.array([0.1, 0.01 * i])},
+                }
+            ],
+        )
     return s
 
 
@@ -87,12 +117,32 @@ def test_csv_and_jsonl_to_files(db, tmp_path, capsys):
     frame = pd.read_csv(out_csv)
     assert list(frame.columns) == list(_expected(db).columns) and len(frame) == 9
     records = [json.loads(line) for line in out_jsonl.read_text().splitlines()]
-    assert [list(r) for r in records] == [["run_id", "seed", "z.n", "a.sizes", "condition", "axiom", "estimator",
-                                           "expected", "measured", "agrees", "magnitude", "witness"]] * 3
-    assert [(r["run_id"], r["seed"], r["z.n"], r["a.sizes"], r["agrees"], r["magnitude"]) for r in records] == \
-        [("r0", 0, 3, "[1,2]", True, 0.0), ("r1", 1, 10, "[3]", None, 0.5), ("r2", 2, 3, "[3]", True, 1.0)]
-    assert [json.loads(r["witness"]) for r in records] == [{"eps": [0.1, 0.0]}, {"eps": [0.1, 0.01]},
-                                                          {"eps": [0.1, 0.02]}]
+    assert [list(r) for r in records] == [
+        [
+            "run_id",
+            "seed",
+            "z.n",
+            "a.sizes",
+            "condition",
+            "axiom",
+            "estimator",
+            "expected",
+            "measured",
+            "agrees",
+            "magnitude",
+            "witness",
+        ]
+    ] * 3
+    assert [(r["run_id"], r["seed"], r["z.n"], r["a.sizes"], r["agrees"], r["magnitude"]) for r in records] == [
+        ("r0", 0, 3, "[1,2]", True, 0.0),
+        ("r1", 1, 10, "[3]", None, 0.5),
+        ("r2", 2, 3, "[3]", True, 1.0),
+    ]
+    assert [json.loads(r["witness"]) for r in records] == [
+        {"eps": [0.1, 0.0]},
+        {"eps": [0.1, 0.01]},
+        {"eps": [0.1, 0.02]},
+    ]
 
 
 def test_jsonl_nan_as_null_and_row_count(db, tmp_path):
@@ -146,7 +196,8 @@ def test_several_batches_and_batch_filter(db, capsys):
     assert main(["export", "--db", str(db), "--format", "csv", "--batch", "other"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "run_id,seed,condition,estimator,measure,item,label,value,stderr,ci_low,ci_high",
-        "q,9,default,borda,rank,a,,7.0,,,"]
+        "q,9,default,borda,rank,a,,7.0,,,",
+    ]
 
 
 def test_export_table_bad_input(db):
@@ -161,9 +212,11 @@ def test_export_table_bad_input(db):
 
 def _old_store(path):
     raw = sqlite3.connect(path)
-    raw.executescript("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-                      "INSERT INTO meta VALUES ('schema_version', '1');"
-                      "CREATE TABLE results (run_id TEXT, estimator TEXT, metric TEXT, key TEXT, value REAL);")
+    raw.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('schema_version', '1');"
+        "CREATE TABLE results (run_id TEXT, estimator TEXT, metric TEXT, key TEXT, value REAL);"
+    )
     raw.commit()
     raw.close()
 
@@ -186,8 +239,10 @@ def test_bad_input_exits_2_with_one_line(db, tmp_path, case, capsys):
         _old_store(target)
         before = target.read_bytes()
         argv[2] = str(target)
-        fragment = (f"choicelab: export: --db path: store {str(target)!r} was written with results-store schema "
-                    "version 1; this choicelab reads version 2")
+        fragment = (
+            f"choicelab: export: --db path: store {str(target)!r} was written with results-store schema "
+            "version 1; this choicelab reads version 2"
+        )
     elif case == "empty":
         target = tmp_path / "empty.sqlite"
         target.write_bytes(b"")
@@ -213,18 +268,26 @@ def test_cli_subprocess_errors_and_help_stays_light(db, tmp_path):
     proc = _cli("export", "--db", str(tmp_path / "absent.sqlite"), "--format", "jsonl")
     assert proc.returncode == 2 and proc.stdout == "" and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        f"choicelab: export: --db {str(tmp_path / 'absent.sqlite')!r}: no such store file (choicelab run writes one)"]
+        f"choicelab: export: --db {str(tmp_path / 'absent.sqlite')!r}: no such store file (choicelab run writes one)"
+    ]
     assert not (tmp_path / "absent.sqlite").exists()
     proc = _cli("export", "--db", str(db))  # --format is required
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "--format" in proc.stderr
     proc = _cli("export", "--db", str(db), "--format", "jsonl")
     assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 9
-    probe = ("import sys, contextlib, io\nfrom choicelab import cli\n"
-             "with contextlib.redirect_stdout(io.StringIO()):\n"
-             "    try:\n        cli.main(['export', '--help'])\n    except SystemExit:\n        pass\n"
-             "print(sorted(m for m in ('pandas', 'pyarrow', 'torch') if m in sys.modules))")
-    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    probe = (
+        "import sys, contextlib, io\nfrom choicelab import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        cli.main(['export', '--help'])\n    except SystemExit:\n        pass\n"
+        "print(sorted(m for m in ('pandas', 'pyarrow', 'torch') if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
     assert proc.returncode == 0 and proc.stdout.strip() == "[]"
 
 
@@ -241,8 +304,12 @@ def test_broken_pipe_is_quiet(tmp_path, fmt):
     path = tmp_path / "big.sqlite"
     _make_store(path, n_items=2000).close()  # ~6000 rows, well beyond a pipe buffer
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "choicelab", "export", "--db", str(path), "--format", fmt],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "choicelab", "export", "--db", str(path), "--format", fmt],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     first = proc.stdout.readline()
     proc.stdout.close()
     err = proc.stderr.read()

@@ -3,6 +3,7 @@
 Each test reproduces one failure found by the campaign (the number in its name is the item of
 that issue) and checks the fix.
 """
+
 from __future__ import annotations
 
 import os
@@ -63,6 +64,7 @@ def _one_line(err: str) -> str:
 
 # --- 1. a batch is its parameters ----------------------------------------------------------------
 
+
 def test_1_rerunning_a_batch_with_other_parameters_is_refused_and_says_what_changed(tmp_path, capsys):
     path, db = tmp_path / "s.toml", tmp_path / "s.sqlite"
     path.write_text(SMALL)
@@ -86,8 +88,10 @@ def test_1_more_seeds_a_new_description_or_report_are_the_same_batch(tmp_path, c
     path, db = tmp_path / "s.toml", tmp_path / "s.sqlite"
     path.write_text(SMALL)
     assert _run(capsys, "run", str(path), "--db", str(db), "--workers", "1")[0] == 0
-    path.write_text(SMALL.replace("seeds = 2", "seeds = 3").replace("a small batch", "renamed")
-                    + '\n[report]\nfigures = ["scores_by_item"]\n')
+    path.write_text(
+        SMALL.replace("seeds = 2", "seeds = 3").replace("a small batch", "renamed")
+        + '\n[report]\nfigures = ["scores_by_item"]\n'
+    )
     rc, out, _ = _run(capsys, "run", str(path), "--db", str(db), "--workers", "1")
     assert rc == 0 and "1 done now, 2 already done" in out
 
@@ -102,8 +106,13 @@ def test_1_replace_and_new_batch(tmp_path, capsys):
     from choicelab.scenarios.store import Store
 
     with Store(db) as store:
-        sizes = {b: {len(store.to_frame("results", b).query("run_id == @r")) for r in
-                     store.to_frame("results", b)["run_id"].unique()} for b in ("small", "small-m7")}
+        sizes = {
+            b: {
+                len(store.to_frame("results", b).query("run_id == @r"))
+                for r in store.to_frame("results", b)["run_id"].unique()
+            }
+            for b in ("small", "small-m7")
+        }
     assert sizes == {"small": {7}, "small-m7": {7}}  # both batches hold only m = 7 runs now
 
 
@@ -113,7 +122,8 @@ def test_1_a_changed_data_file_is_a_changed_batch(tmp_path, capsys):
     comps = tmp_path / "c.csv"
     comps.write_text("a,b,winner\n0,1,0\n1,2,2\n0,2,0\n1,0,0\n")
     path, db = tmp_path / "f.toml", tmp_path / "f.sqlite"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         [scenario]
         name = "files"
         [world.alternatives]
@@ -124,7 +134,8 @@ def test_1_a_changed_data_file_is_a_changed_batch(tmp_path, capsys):
         comparisons = "c.csv"
         [estimators]
         names = ["mle"]
-    """))
+    """)
+    )
     assert _run(capsys, "run", str(path), "--db", str(db), "--workers", "1")[0] == 0
     comps.write_text("a,b,winner\n0,1,1\n1,2,2\n0,2,0\n1,0,0\n")
     rc, _, err = _run(capsys, "run", str(path), "--db", str(db), "--workers", "1")
@@ -180,8 +191,11 @@ def _alive(pids) -> set:
 def test_2_no_process_of_a_batch_outlives_choicelab_run(tmp_path, sig):
     path = tmp_path / "slow.toml"
     path.write_text(SLOW.format(sleep=60.0))
-    proc = subprocess.Popen([sys.executable, "-m", "choicelab", "run", str(path), "--db", str(tmp_path / "s.sqlite"),
-                             "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "choicelab", "run", str(path), "--db", str(tmp_path / "s.sqlite"), "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 60
     kids: set = set()
     while time.time() < deadline and len(kids) < 2:
@@ -203,8 +217,11 @@ def test_3_a_dead_worker_fails_its_own_run_only(tmp_path):
     path = tmp_path / "mid.toml"
     path.write_text(SLOW.format(sleep=1.5))
     db = tmp_path / "m.sqlite"
-    proc = subprocess.Popen([sys.executable, "-m", "choicelab", "run", str(path), "--db", str(db), "--workers", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "choicelab", "run", str(path), "--db", str(db), "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 60
     victim = None
     while time.time() < deadline and victim is None:
@@ -235,11 +252,15 @@ def _cmdline(pid: int) -> str:
 
 # --- 4, 5, 6. reports ----------------------------------------------------------------------------
 
+
 def test_4_5_6_hostile_labels_fences_and_the_seed_override_in_reports(tmp_path, capsys):
-    text = SMALL.replace('description = "a small batch"',
-                         'description = """\n````\n<img src=x onerror=alert(1)>\n````\n"""')
-    text = text.replace('generator = "uniform"\nm = 5', 'generator = "points"\nX = [[0.1, 0.2], [0.8, 0.3], '
-                        '[0.4, 0.9]]\nlabels = ["$\\\\foo$", "a`b", "``` x"]')
+    text = SMALL.replace(
+        'description = "a small batch"', 'description = """\n````\n<img src=x onerror=alert(1)>\n````\n"""'
+    )
+    text = text.replace(
+        'generator = "uniform"\nm = 5',
+        'generator = "points"\nX = [[0.1, 0.2], [0.8, 0.3], [0.4, 0.9]]\nlabels = ["$\\\\foo$", "a`b", "``` x"]',
+    )
     path, db = tmp_path / "h.toml", tmp_path / "h.sqlite"
     path.write_text(text + '\n[report]\nfigures = ["scores_by_item"]\n')
     assert _run(capsys, "run", str(path), "--db", str(db), "--workers", "1", "--seed", "7")[0] == 0
@@ -255,9 +276,9 @@ def test_4_5_6_hostile_labels_fences_and_the_seed_override_in_reports(tmp_path, 
         if lines[k].startswith("```"):
             fence = lines[k].rstrip("abcdefghijklmnopqrstuvwxyz")
             end = next(j for j in range(k + 1, len(lines)) if lines[j] == fence)
-            inner = "\n".join(lines[k + 1:end])
+            inner = "\n".join(lines[k + 1 : end])
             assert "<img src=x" in inner or "```" not in inner
-            assert all(not ln.startswith(fence) for ln in lines[k + 1:end])
+            assert all(not ln.startswith(fence) for ln in lines[k + 1 : end])
             k = end
         k += 1
     assert "<img" not in md.replace("&lt;img", "").split("```")[0]  # the description paragraph is escaped
@@ -289,10 +310,12 @@ def test_7_a_damaged_store_is_named_in_one_line(tmp_path, capsys):
     assert _run(capsys, "run", str(path), "--db", str(db), "--workers", "1")[0] == 0
     data = bytearray(db.read_bytes())
     page = 4096
-    data[page:page * 3] = b"\xff" * (page * 2)  # overwrite two pages after the header
+    data[page : page * 3] = b"\xff" * (page * 2)  # overwrite two pages after the header
     db.write_bytes(bytes(data))
-    for argv in (["report", "--db", str(db), "--out", str(tmp_path / "r")],
-                 ["export", "--db", str(db), "--format", "csv"]):
+    for argv in (
+        ["report", "--db", str(db), "--out", str(tmp_path / "r")],
+        ["export", "--db", str(db), "--format", "csv"],
+    ):
         rc, _, err = _run(capsys, *argv)
         line = _one_line(err)
         assert rc == 2 and ("damaged" in line or "not a usable" in line or "not a choicelab store" in line), line
@@ -315,8 +338,9 @@ def test_7_two_processes_never_compute_the_same_run(tmp_path):
         c = Store(tmp_path / "c.sqlite")
         c.claim(runs[4:5], owner=f"{os.uname().nodename}:{int(dead.stdout)}")  # not claimable: live other owner
         with sqlite3.connect(tmp_path / "c.sqlite") as raw:
-            raw.execute("UPDATE runs SET owner=? WHERE run_id=?", (f"{os.uname().nodename}:{int(dead.stdout)}",
-                                                                   runs[5].run_id))
+            raw.execute(
+                "UPDATE runs SET owner=? WHERE run_id=?", (f"{os.uname().nodename}:{int(dead.stdout)}", runs[5].run_id)
+            )
         again = a.claim(runs[5:6], owner="third:2")
         c.close()
     assert [r.run_id for r in again] == [runs[5].run_id]
@@ -324,10 +348,13 @@ def test_7_two_processes_never_compute_the_same_run(tmp_path):
 
 # --- 9. one line, never a traceback --------------------------------------------------------------
 
+
 def test_9_seeds_beyond_2_63_are_input_errors(tmp_path, capsys):
     path = tmp_path / "s.toml"
-    for body, key in ((SMALL.replace("seeds = 2", "seeds = 2\nbase_seed = 9223372036854775807"), "scenario.base_seed"),
-                      (SMALL.replace("seeds = 2", "seeds = [1, 9223372036854775808]"), "scenario.seeds")):
+    for body, key in (
+        (SMALL.replace("seeds = 2", "seeds = 2\nbase_seed = 9223372036854775807"), "scenario.base_seed"),
+        (SMALL.replace("seeds = 2", "seeds = [1, 9223372036854775808]"), "scenario.seeds"),
+    ):
         path.write_text(body)
         rc, _, err = _run(capsys, "run", str(path), "--db", str(tmp_path / "x.sqlite"))
         assert rc == 2 and key in _one_line(err)
@@ -345,8 +372,13 @@ def test_9_a_byte_order_mark_is_accepted(tmp_path, capsys):
 def test_9_broken_pipe_is_one_line(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text(SMALL)
-    proc = subprocess.run(f"{sys.executable} -m choicelab run {path} --db {tmp_path / 'p.sqlite'} --workers 1 "
-                          f"| head -1", shell=True, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        f"{sys.executable} -m choicelab run {path} --db {tmp_path / 'p.sqlite'} --workers 1 | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.stdout.startswith("small:")
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) <= 1
 
@@ -362,11 +394,13 @@ def test_9_report_onto_a_file_is_one_line(tmp_path, capsys):
 
 # --- 10. unbounded work is named before it starts ------------------------------------------------
 
+
 def test_10_a_huge_sweep_is_refused_at_once_with_its_size(tmp_path, capsys):
     path = tmp_path / "s.toml"
     values = list(range(1000))
-    path.write_text(SMALL + f'\n[sweep]\n"world.alternatives.m" = {values}\n"estimators.lam" = '
-                    f"{[0.1 + k for k in range(1000)]}\n")
+    path.write_text(
+        SMALL + f'\n[sweep]\n"world.alternatives.m" = {values}\n"estimators.lam" = {[0.1 + k for k in range(1000)]}\n'
+    )
     t0 = time.perf_counter()
     rc, _, err = _run(capsys, "run", str(path), "--db", str(tmp_path / "x.sqlite"))
     assert rc == 2 and time.perf_counter() - t0 < 10
@@ -390,21 +424,25 @@ def test_10_memory_and_world_build_problems_are_caught_at_load(tmp_path, capsys)
 
 # --- every CLI error path: one line, no traceback ------------------------------------------------
 
-@pytest.mark.parametrize("argv, rc", [
-    (["run", "no-such-scenario"], 2),
-    (["run", "clone-sweep", "--workers", "0"], 2),
-    (["run", "clone-sweep", "--seed", "-1"], 2),
-    (["run", "clone-sweep", "--engine", "spark"], 2),
-    (["run", "clone-sweep", "--scheduler", "tcp://x:1"], 2),
-    (["run", "clone-sweep", "--db", "/no/such/folder/x.sqlite"], 2),
-    (["run", "clone-sweep", "--plugin", "no_such_module_xyz"], 2),
-    (["run", "clone-sweep", "--new-batch", "bad name!"], 2),
-    (["run", "clone-sweep", "--max-runs", "0"], 2),
-    (["report", "--db", "/no/such.sqlite"], 2),
-    (["export", "--db", "/no/such.sqlite", "--format", "csv"], 2),
-    (["export", "--format", "xml"], 2),
-    (["frobnicate"], 2),
-])
+
+@pytest.mark.parametrize(
+    "argv, rc",
+    [
+        (["run", "no-such-scenario"], 2),
+        (["run", "clone-sweep", "--workers", "0"], 2),
+        (["run", "clone-sweep", "--seed", "-1"], 2),
+        (["run", "clone-sweep", "--engine", "spark"], 2),
+        (["run", "clone-sweep", "--scheduler", "tcp://x:1"], 2),
+        (["run", "clone-sweep", "--db", "/no/such/folder/x.sqlite"], 2),
+        (["run", "clone-sweep", "--plugin", "no_such_module_xyz"], 2),
+        (["run", "clone-sweep", "--new-batch", "bad name!"], 2),
+        (["run", "clone-sweep", "--max-runs", "0"], 2),
+        (["report", "--db", "/no/such.sqlite"], 2),
+        (["export", "--db", "/no/such.sqlite", "--format", "csv"], 2),
+        (["export", "--format", "xml"], 2),
+        (["frobnicate"], 2),
+    ],
+)
 def test_every_cli_error_path_is_one_line(tmp_path, monkeypatch, capsys, argv, rc):
     monkeypatch.chdir(tmp_path)
     capsys.readouterr()

@@ -4,6 +4,7 @@ Every run goes through ``run_task("experiment", params, seed)`` (what a worker c
 number is checked against a recomputation that does not use the measure: the sim API, numpy,
 scipy, or the estimators called directly.
 """
+
 from __future__ import annotations
 
 import re
@@ -76,10 +77,17 @@ def test_case_study_flip_standard_but_not_weighted(tmp_path):
     topics = ["history", "food", "art", "architecture", "nightlife"]
     tr = frame[frame.measure == "topic_rewards"]
     mean = tr.groupby(["estimator", "condition", "item"])["value"].mean()
-    top = {(e, c): max(topics, key=lambda t: mean[(e, c, t)]) for e in ("mle", "weighted_mle")
-           for c in ("original", "clones")}
-    assert top == {("mle", "original"): "history", ("mle", "clones"): "food",
-                   ("weighted_mle", "original"): "history", ("weighted_mle", "clones"): "history"}
+    top = {
+        (e, c): max(topics, key=lambda t: mean[(e, c, t)])
+        for e in ("mle", "weighted_mle")
+        for c in ("original", "clones")
+    }
+    assert top == {
+        ("mle", "original"): "history",
+        ("mle", "clones"): "food",
+        ("weighted_mle", "original"): "history",
+        ("weighted_mle", "clones"): "history",
+    }
     # per run: topic reward = mean score of the topic's 3 originals; top_topic and top_change follow from them
     scores = frame[frame.measure == "scores"]
     for (run_id, cond, est), sub in scores.groupby(["run_id", "condition", "estimator"]):
@@ -93,8 +101,12 @@ def test_case_study_flip_standard_but_not_weighted(tmp_path):
             assert len(members) == 3
             per_topic[t] = members["value"].mean()
             assert got[t] == pytest.approx(per_topic[t], abs=1e-12)
-        tt = frame[(frame.run_id == run_id) & (frame.condition == cond) & (frame.estimator == est)
-                   & (frame.measure == "top_topic")]
+        tt = frame[
+            (frame.run_id == run_id)
+            & (frame.condition == cond)
+            & (frame.estimator == est)
+            & (frame.measure == "top_topic")
+        ]
         assert tt["label"].tolist() == [max(per_topic, key=per_topic.get)]
     for (run_id, est), sub in frame[frame.measure == "top_topic"].groupby(["run_id", "estimator"]):
         labels = dict(zip(sub["condition"], sub["label"]))
@@ -134,13 +146,16 @@ def test_reward_change_top_change_and_kendall_tau_against_the_scores_rows():
     (item or topic, clones collapsed); kendall_tau = scipy's tau of the originals' scores."""
     text = _exact_case_study(1, data='[data]\nkind = "representative"\n')
     text = _section(text, "estimators", "names", '["mle", "weighted_mle", "borda"]')
-    text = _section(text, "measures", "names",
-                    '["scores", "reward_change", "top_item", "top_topic", "top_change", "kendall_tau"]')
+    text = _section(
+        text, "measures", "names", '["scores", "reward_change", "top_item", "top_topic", "top_change", "kendall_tau"]'
+    )
     text += '\n[sweep]\n"measures.options.top_change.of" = ["item", "topic"]\n'
     sc = parse_scenario(text, builtin_path("psz-case-study"))
     runs = expand(sc)
-    assert [r.point for r in runs] == [{"measures.options.top_change.of": "item"},
-                                       {"measures.options.top_change.of": "topic"}]
+    assert [r.point for r in runs] == [
+        {"measures.options.top_change.of": "item"},
+        {"measures.options.top_change.of": "topic"},
+    ]
     changed = {}
     for run in runs:
         of = run.point["measures.options.top_change.of"]
@@ -150,7 +165,10 @@ def test_reward_change_top_change_and_kendall_tau_against_the_scores_rows():
         for est in ("mle", "weighted_mle", "borda"):
             for i in range(15):
                 got = change[("clones", est, str(i))]
-                assert got["value"] == scores[("clones", est, str(i))]["value"] - scores[("original", est, str(i))]["value"]
+                assert (
+                    got["value"]
+                    == scores[("clones", est, str(i))]["value"] - scores[("original", est, str(i))]["value"]
+                )
                 assert got["label"] == scores[("original", est, str(i))]["label"]
             assert ("clones", est, "15") not in change  # clones have no baseline score
             if of == "item":
@@ -159,12 +177,18 @@ def test_reward_change_top_change_and_kendall_tau_against_the_scores_rows():
                 for c, row in tops.items():
                     s = {int(k[2]): r["value"] for k, r in scores.items() if k[:2] == (c, est)}
                     best = max(s, key=lambda i: (s[i], -i))
-                    origin = best if best < 15 else int(re.search(r"clone of (\d+)", scores[(c, est, str(best))]["label"])[1])
+                    origin = (
+                        best
+                        if best < 15
+                        else int(re.search(r"clone of (\d+)", scores[(c, est, str(best))]["label"])[1])
+                    )
                     assert row["value"] == float(origin)
                 before, after = (str(int(tops[c]["value"])) for c in ("original", "clones"))
                 before_label, after_label = tops["original"]["label"], tops["clones"]["label"]
             else:
-                before_label, after_label = (_by(out, "top_topic")[(c, est, "top")]["label"] for c in ("original", "clones"))
+                before_label, after_label = (
+                    _by(out, "top_topic")[(c, est, "top")]["label"] for c in ("original", "clones")
+                )
                 before, after = before_label, after_label
             row = _by(out, "top_change")[("clones", est, "changed")]
             assert row["value"] == float(before != after)
@@ -189,8 +213,9 @@ def test_identity_residual_against_an_independent_computation(builtin_text):
     identity with self-terms, centre at 0 and order as the (weighted) Borda scores; verdicts hold."""
     from choicelab.estimators.weights import voronoi_weights
 
-    text = builtin_text("psz-borda", seeds=2).replace('names = ["identity_residual"]',
-                                                     'names = ["identity_residual", "scores", "weights"]')
+    text = builtin_text("psz-borda", seeds=2).replace(
+        'names = ["identity_residual"]', 'names = ["identity_residual", "scores", "weights"]'
+    )
     sc = parse_scenario(text, builtin_path("psz-borda"))
     runs = expand(sc)
     assert len(runs) == 8
@@ -201,9 +226,14 @@ def test_identity_residual_against_an_independent_computation(builtin_text):
         region = sim.Box([0.0, 0.0], [1.0, 1.0])
         alts = sim.uniform_alternatives(region, m, rng=np.random.default_rng(run.seed))
         np.testing.assert_array_equal(out.blobs["X.default"], alts.X)
-        pop = sim.Population([sim.AnnotatorType(0.4, sim.ideal_point_reward([0.25, 0.25])),
-                              sim.AnnotatorType(0.35, sim.ideal_point_reward([0.75, 0.5])),
-                              sim.AnnotatorType(0.25, sim.ideal_point_reward([0.4, 0.85]))], beta=3.0)
+        pop = sim.Population(
+            [
+                sim.AnnotatorType(0.4, sim.ideal_point_reward([0.25, 0.25])),
+                sim.AnnotatorType(0.35, sim.ideal_point_reward([0.75, 0.5])),
+                sim.AnnotatorType(0.25, sim.ideal_point_reward([0.4, 0.85])),
+            ],
+            beta=3.0,
+        )
         R = np.stack([t.reward(alts.X) for t in pop.types])
         P = np.einsum("t,tij->ij", np.array([0.4, 0.35, 0.25]), expit(3.0 * (R[:, :, None] - R[:, None, :])))
         np.testing.assert_allclose(out.blobs["P.default"], P, atol=1e-12)
@@ -225,8 +255,12 @@ def test_identity_residual_against_an_independent_computation(builtin_text):
             assert rows[("default", name, "order_agreement")]["value"] == pytest.approx(1.0, abs=1e-12)
             assert rows[("default", name, "converged")]["value"] == 1.0
             v = verdicts[name]
-            assert (v["axiom"], v["expected"], v["measured"], v["agrees"]) == \
-                ("P4" if name == "mle" else "P5", "holds", "holds", True)
+            assert (v["axiom"], v["expected"], v["measured"], v["agrees"]) == (
+                "P4" if name == "mle" else "P5",
+                "holds",
+                "holds",
+                True,
+            )
             assert v["magnitude"] < 1e-8
             from choicelab import axioms
 
@@ -256,13 +290,16 @@ def test_clone_robustness_delta_curves_follow_theory():
     eps = np.array([3e-2, 1e-2, 1e-3, 1e-4])
     for est in ("mle", "weighted_mle"):  # the slope row is the least-squares log-log slope of the curve
         d = np.array([delta[(est, e)] for e in eps])
-        assert rows[("default", est, "slope")]["value"] == pytest.approx(np.polyfit(np.log(eps), np.log(d), 1)[0],
-                                                                          abs=0.05)
+        assert rows[("default", est, "slope")]["value"] == pytest.approx(
+            np.polyfit(np.log(eps), np.log(d), 1)[0], abs=0.05
+        )
     assert rows[("default", "weighted_mle", "slope")]["value"] > 0.8
     assert rows[("default", "mle", "slope")]["value"] < 0.2
     verdicts = {v["estimator"]: v for v in out.verdicts}
-    assert {e: (v["axiom"], v["measured"], v["agrees"]) for e, v in verdicts.items()} == \
-        {"mle": ("A1", "violated", True), "weighted_mle": ("A1", "holds", True)}
+    assert {e: (v["axiom"], v["measured"], v["agrees"]) for e, v in verdicts.items()} == {
+        "mle": ("A1", "violated", True),
+        "weighted_mle": ("A1", "holds", True),
+    }
     assert {e: v["magnitude"] for e, v in verdicts.items()} == {e: delta[(e, 1e-4)] for e in ("mle", "weighted_mle")}
     assert verdicts["mle"]["witness"]["eps"] == eps.tolist() and verdicts["weighted_mle"]["witness"] is None
 
@@ -288,7 +325,9 @@ def test_sensitivity_matches_the_bt_closed_form():
     assert min(learned.values()) < 0.1 and max(learned.values()) > 0.9  # near 0 to near 1
     max_error = max(abs(learned[k] - closed[k]) for k in learned)
     assert _by(out, "three_option")[("default", "mle", "max_error")]["value"] == pytest.approx(max_error, abs=1e-12)
-    assert [(v["axiom"], v["estimator"], v["measured"], v["agrees"]) for v in out.verdicts] == [("X3", "mle", "holds", True)]
+    assert [(v["axiom"], v["estimator"], v["measured"], v["agrees"]) for v in out.verdicts] == [
+        ("X3", "mle", "holds", True)
+    ]
     # X4: PL on full rankings of {i, j, k} recovers the tuple's first-choice probability of the world,
     # and the tuple is less sensitive to P_ij than the chained pairwise prediction
     x4 = _rows(out, "pairwise_vs_tuple")
@@ -321,9 +360,16 @@ def test_axiom_matrix_cells_against_theory():
     out = run_task(run.kind, run.params, run.seed)
     cells = {v["estimator"]: v for v in out.verdicts}
     assert set(cells) == {"mle", "copeland"}
-    assert (cells["mle"]["expected"], cells["mle"]["measured"], cells["mle"]["agrees"]) == ("violated", "violated", True)
-    assert (cells["copeland"]["expected"], cells["copeland"]["measured"], cells["copeland"]["agrees"]) == \
-        ("holds", "holds", True)
+    assert (cells["mle"]["expected"], cells["mle"]["measured"], cells["mle"]["agrees"]) == (
+        "violated",
+        "violated",
+        True,
+    )
+    assert (cells["copeland"]["expected"], cells["copeland"]["measured"], cells["copeland"]["agrees"]) == (
+        "holds",
+        "holds",
+        True,
+    )
     # the verdict's results row mirrors it
     rows = _by(out, "A5")
     assert rows[("default", "mle", "measured")]["label"] == "violated"
@@ -393,8 +439,9 @@ def test_byo_data_flags_the_planted_near_duplicates():
         rc = bt_mle_comparisons(small, 5, weights=weights5, lam=0.1).rewards
         stored = np.array([_by(out, "scores")[("default", est, str(i))]["value"] for i in range(9)])
         np.testing.assert_allclose(stored, r, atol=1e-10)
-        assert collapse[("default", est, "kendall_tau")]["value"] == pytest.approx(kendalltau(r[:5], rc).statistic,
-                                                                                   abs=1e-12)
+        assert collapse[("default", est, "kendall_tau")]["value"] == pytest.approx(
+            kendalltau(r[:5], rc).statistic, abs=1e-12
+        )
         top_c = int(np.argmax(rc))
         assert collapse[("default", est, "top_collapsed")]["value"] == float(top_c)
         assert collapse[("default", est, "top_collapsed")]["label"] == names[top_c]
@@ -403,17 +450,25 @@ def test_byo_data_flags_the_planted_near_duplicates():
     # the clone effect of [PSZ]: the copies lift food for the standard MLE only
     assert tops["mle"][0].startswith("food") and tops["mle"][1] == "history"
     assert tops["weighted_mle"] == ("history", "history")
-    assert collapse[("default", "weighted_mle", "kendall_tau")]["value"] > collapse[("default", "mle", "kendall_tau")]["value"]
+    assert (
+        collapse[("default", "weighted_mle", "kendall_tau")]["value"]
+        > collapse[("default", "mle", "kendall_tau")]["value"]
+    )
 
 
 def test_selftest_measure_raises_only_for_listed_seeds():
     """selftest: seeded draws from the run generator, an LCG checksum, and a RuntimeError for listed seeds."""
-    text = ('[scenario]\nname = "st"\nseeds = 5\n[data]\nkind = "none"\n[measures]\nnames = ["selftest"]\n'
-            '[measures.options.selftest]\nwork = 1000\nvalues = 3\nfail_seeds = [1, 3]\n')
+    text = (
+        '[scenario]\nname = "st"\nseeds = 5\n[data]\nkind = "none"\n[measures]\nnames = ["selftest"]\n'
+        "[measures.options.selftest]\nwork = 1000\nvalues = 3\nfail_seeds = [1, 3]\n"
+    )
     for run in expand(parse_scenario(text, DATA / "st.toml")):
         if run.seed in (1, 3):
-            with pytest.raises(RuntimeError, match=rf"selftest: seed {run.seed} is listed in "
-                                                   r"measures.options.selftest.fail_seeds"):
+            with pytest.raises(
+                RuntimeError,
+                match=rf"selftest: seed {run.seed} is listed in "
+                r"measures.options.selftest.fail_seeds",
+            ):
                 run_task(run.kind, run.params, run.seed)
             continue
         out = run_task(run.kind, run.params, run.seed)
@@ -444,20 +499,34 @@ def test_summary_counts_verdicts_and_keeps_sweep_points_apart(tmp_path):
     from choicelab.scenarios.tasks import summarise
 
     with Store(tmp_path / "s.sqlite") as store:
-        store.record_batch("m", "experiment", params={"sweep": {"world.alternatives.m": [4, 8]},
-                                                      "about": {"summaries": {"top_item": "mode"}}})
-        runs = [Run(f"r{k}", "m", "experiment", {}, k % 2, {"world.alternatives.m": 4 if k < 2 else 8})
-                for k in range(4)]
+        store.record_batch(
+            "m",
+            "experiment",
+            params={"sweep": {"world.alternatives.m": [4, 8]}, "about": {"summaries": {"top_item": "mode"}}},
+        )
+        runs = [
+            Run(f"r{k}", "m", "experiment", {}, k % 2, {"world.alternatives.m": 4 if k < 2 else 8}) for k in range(4)
+        ]
         store.mark_running(runs)
         for k, run in enumerate(runs):
-            rows = [{"estimator": "mle", "measure": "kendall_tau", "item": "borda", "value": 0.1 * (k + 1)},
-                    {"estimator": "mle", "measure": "top_item", "item": "top", "label": "a" if k != 1 else "b",
-                     "value": 0.0 if k != 1 else 1.0},
-                    {"estimator": "mle", "measure": "scores", "item": "0", "value": 1.0},
-                    {"estimator": "mle", "measure": "scores", "item": "1", "value": 2.0}]
-            verdicts = [{"axiom": "A5", "estimator": "mle", "expected": "violated", "measured": m, "agrees": a}
-                        for m, a in ((("violated", True),) if k == 0 else (("holds", False),) if k == 1 else
-                                     (("inconclusive", None),))]
+            rows = [
+                {"estimator": "mle", "measure": "kendall_tau", "item": "borda", "value": 0.1 * (k + 1)},
+                {
+                    "estimator": "mle",
+                    "measure": "top_item",
+                    "item": "top",
+                    "label": "a" if k != 1 else "b",
+                    "value": 0.0 if k != 1 else 1.0,
+                },
+                {"estimator": "mle", "measure": "scores", "item": "0", "value": 1.0},
+                {"estimator": "mle", "measure": "scores", "item": "1", "value": 2.0},
+            ]
+            verdicts = [
+                {"axiom": "A5", "estimator": "mle", "expected": "violated", "measured": m, "agrees": a}
+                for m, a in (
+                    (("violated", True),) if k == 0 else (("holds", False),) if k == 1 else (("inconclusive", None),)
+                )
+            ]
             store.record_done(run.run_id, rows, {}, seconds=0.0, verdicts=verdicts)
         key = summarise("experiment", store, "m")
     assert key["kind"] == "experiment" and key["sweep_keys"] == ["world.alternatives.m"]
@@ -466,8 +535,10 @@ def test_summary_counts_verdicts_and_keeps_sweep_points_apart(tmp_path):
     first = {r["measure"]: r for r in key["points"][0]["rows"]}
     assert first["kendall_tau"]["mean"] == pytest.approx(0.15) and first["kendall_tau"]["runs"] == 2
     assert first["scores"]["items"] == 2 and "mean" not in first["scores"]
-    assert (first["top_item"]["label"], first["top_item"]["label_runs"], first["top_item"]["runs"]) in \
-        (("a", 1, 2), ("b", 1, 2))
+    assert (first["top_item"]["label"], first["top_item"]["label_runs"], first["top_item"]["runs"]) in (
+        ("a", 1, 2),
+        ("b", 1, 2),
+    )
     second = {r["measure"]: r for r in key["points"][1]["rows"]}
     assert second["kendall_tau"]["mean"] == pytest.approx(0.35)  # never averaged across sweep points
     assert (second["top_item"]["label"], second["top_item"]["label_runs"]) == ("a", 2)

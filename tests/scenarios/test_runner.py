@@ -1,4 +1,5 @@
 """The batch runner: resume after SIGKILL / SIGINT, errors, determinism, local pool vs Dask, progress."""
+
 from __future__ import annotations
 
 import os
@@ -24,10 +25,8 @@ FAIL_MESSAGE = "RuntimeError: selftest: seed 3 is listed in measures.options.sel
 def _numbers(path) -> dict:
     """Every stored number, verdict and array of a store, keyed independently of row order."""
     with Store(path) as store:
-        values = {(r.run_id, r.condition, r.estimator, r.measure, r.item): (r.label, r.value)
-                  for r in store.results()}
-        verdicts = {(v.run_id, v.condition, v.axiom, v.estimator): (v.measured, v.magnitude)
-                    for v in store.verdicts()}
+        values = {(r.run_id, r.condition, r.estimator, r.measure, r.item): (r.label, r.value) for r in store.results()}
+        verdicts = {(v.run_id, v.condition, v.axiom, v.estimator): (v.measured, v.magnitude) for v in store.verdicts()}
         arrays = {(run_id, name): arr for run_id in store.done_run_ids() for name, arr in store.blobs(run_id).items()}
     return {"values": values, "verdicts": verdicts, "arrays": arrays}
 
@@ -140,10 +139,24 @@ def test_dask_scheduler_address(tmp_path):
 
 def _start_batch(db: Path, workers: int) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-m", "choicelab", "run", str(DATA / "selftest_slow.toml"),
-                             "--db", str(db), "--workers", str(workers)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "choicelab",
+            "run",
+            str(DATA / "selftest_slow.toml"),
+            "--db",
+            str(db),
+            "--workers",
+            str(workers),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
 
 
 def _wait_for_done(db: Path, proc, at_least: int, timeout: float = 120.0) -> None:
@@ -169,8 +182,12 @@ def _check_no_partial_runs(db: Path, values_per_run: int) -> dict:
     with_results = {r[0] for r in con.execute("SELECT DISTINCT run_id FROM results")}
     with_blobs = {r[0] for r in con.execute("SELECT DISTINCT run_id FROM blobs")}
     with_verdicts = {r[0] for r in con.execute("SELECT DISTINCT run_id FROM verdicts")}
-    done = {r[0]: r[1:] for r in con.execute(
-        "SELECT run_id, finished, attempts, n_results, n_blobs, n_verdicts FROM runs WHERE status='done'")}
+    done = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT run_id, finished, attempts, n_results, n_blobs, n_verdicts FROM runs WHERE status='done'"
+        )
+    }
     assert with_results <= done.keys() and with_blobs <= done.keys() and not with_verdicts
     counts = dict(con.execute("SELECT run_id, COUNT(*) FROM results GROUP BY run_id").fetchall())
     blob_counts = dict(con.execute("SELECT run_id, COUNT(*) FROM blobs GROUP BY run_id").fetchall())

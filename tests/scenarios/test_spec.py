@@ -1,4 +1,5 @@
 """Scenario files: validation messages (file, key, value, line, suggestion), sweeps, run ids."""
+
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from choicelab.scenarios.spec import (
-    Scenario, ScenarioError, expand, list_builtin, load_scenario, parse_scenario, read_comparisons,
+    Scenario,
+    ScenarioError,
+    expand,
+    list_builtin,
+    load_scenario,
+    parse_scenario,
+    read_comparisons,
     read_embeddings,
 )
 
@@ -22,8 +29,13 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "scenarios"
 MALFORMED = [
     ("bad_unknown_key.toml", "scenario.sede", "3", 4, "unknown key; did you mean 'scenario.seeds'?"),
     ("bad_unknown_section.toml", "wrld", None, 7, "unknown key; did you mean 'world'?"),
-    ("bad_measure_option.toml", "measures.options.selftest.fail_seed", "[1]", 12,
-     "unknown option; did you mean 'fail_seeds'?"),
+    (
+        "bad_measure_option.toml",
+        "measures.options.selftest.fail_seed",
+        "[1]",
+        12,
+        "unknown option; did you mean 'fail_seeds'?",
+    ),
     ("bad_seeds_type.toml", "scenario.seeds", "'ten'", 3, "must be a valid integer"),
     ("bad_kind.toml", "scenario.kind", "'case_study'", 3, "scenario kinds were replaced by composed experiments"),
     ("bad_missing_name.toml", "scenario.name", None, 1, "is required"),
@@ -33,15 +45,32 @@ MALFORMED = [
     ("bad_clone_topic.toml", "world.clones.topic", "'fod'", 18, "did you mean 'food'?"),
     ("bad_clone_both.toml", "world.clones", None, 16, "needs exactly one of 'index'"),
     ("bad_region.toml", "world.region.hi", "[2.0, -3.0]", 14, "must exceed lo"),
-    pytest.param("bad_utilities_topic.toml", "world.population.types.1.utilities.histroy", "0.0", 35,
-                 "did you mean 'history'?", id="bad_utilities_topic.toml-did-you-mean"),
-    ("bad_utilities_topic.toml", "world.population.types.1.utilities.histroy", "0.0", 35, "is not a topic of the world"),
+    pytest.param(
+        "bad_utilities_topic.toml",
+        "world.population.types.1.utilities.histroy",
+        "0.0",
+        35,
+        "did you mean 'history'?",
+        id="bad_utilities_topic.toml-did-you-mean",
+    ),
+    (
+        "bad_utilities_topic.toml",
+        "world.population.types.1.utilities.histroy",
+        "0.0",
+        35,
+        "is not a topic of the world",
+    ),
     ("bad_estimator.toml", "estimators.names", "'weigted_mle'", 45, "did you mean 'weighted_mle'?"),
     ("bad_eps_type.toml", "world.clones.eps", "'small'", 20, "must be a valid number"),
     ("bad_data_key.toml", "data.k", "3", 40, "unknown key; valid keys: kind, n, design"),
     ("bad_sweep_key.toml", "sweep.world.clones.epsilon", "0.1", 58, "did you mean 'world.clones.eps'?"),
-    ("bad_sweep_value.toml", "sweep.world.clones.eps", "-1.0", 58,
-     "gives an invalid scenario: world.clones.eps = -1.0: must be greater than or equal to 0"),
+    (
+        "bad_sweep_value.toml",
+        "sweep.world.clones.eps",
+        "-1.0",
+        58,
+        "gives an invalid scenario: world.clones.eps = -1.0: must be greater than or equal to 0",
+    ),
     ("bad_sweep_table.toml", "sweep.world.clones", "1", 58, "world.clones = 1: must be a table"),
 ]
 
@@ -73,7 +102,7 @@ def test_malformed_scenario_message(name, key, value, line, fragment):
         last = key.split(".")[-1]
         assert last in source_line or source_line.startswith("[")
     elif key is not None:
-        assert source_line.startswith(f'"{key[len("sweep."):]}" = ')
+        assert source_line.startswith(f'"{key[len("sweep.") :]}" = ')
 
 
 def test_old_kind_files_are_refused_at_scenario_kind():
@@ -134,8 +163,10 @@ def test_malformed_data_file_message(tmp_path, name, which, line, field, value, 
 @pytest.mark.parametrize("name", ["bad_emb_value.csv", "bad_emb_fields.csv"])
 def test_malformed_embeddings_file_names_file_line_and_field(tmp_path, name):
     """What the embeddings errors give today: the data file, its line and field, in one line."""
-    line, field, value, fragment = {"bad_emb_value.csv": (3, "x1", "'zero'", "is not a number"),
-                                    "bad_emb_fields.csv": (3, "row", "'B,1.0'", "expected 3 fields (label,x0,x1)")}[name]
+    line, field, value, fragment = {
+        "bad_emb_value.csv": (3, "x1", "'zero'", "is not a number"),
+        "bad_emb_fields.csv": (3, "row", "'B,1.0'", "expected 3 fields (label,x0,x1)"),
+    }[name]
     with pytest.raises(ScenarioError) as info:
         load_scenario(_byo_scenario(tmp_path, name, "comp_good.csv"))
     err = info.value
@@ -143,10 +174,13 @@ def test_malformed_embeddings_file_names_file_line_and_field(tmp_path, name):
     assert str(err) == f"{DATA / name}:{line}: {field} = {value}: {err.message}" and fragment in err.message
 
 
-@pytest.mark.parametrize("which, key, line", [("comparisons", "data.comparisons", 10),
-                                              ("embeddings", "world.alternatives.path", 6)])
+@pytest.mark.parametrize(
+    "which, key, line", [("comparisons", "data.comparisons", 10), ("embeddings", "world.alternatives.path", 6)]
+)
 def test_missing_data_file_names_the_key(tmp_path, which, key, line):
-    emb, comp = ("emb_good.csv", "no_such_file.csv") if which == "comparisons" else ("no_such_file.csv", "comp_good.csv")
+    emb, comp = (
+        ("emb_good.csv", "no_such_file.csv") if which == "comparisons" else ("no_such_file.csv", "comp_good.csv")
+    )
     scenario = _byo_scenario(tmp_path, emb, comp)
     with pytest.raises(ScenarioError) as info:
         load_scenario(scenario)
@@ -159,7 +193,9 @@ def test_missing_data_file_names_the_key(tmp_path, which, key, line):
 def test_unknown_builtin_suggests_the_nearest_name():
     with pytest.raises(ScenarioError) as info:
         load_scenario("psz-case-studdy")
-    assert str(info.value) == "psz-case-studdy: no such scenario file or built-in scenario; did you mean 'psz-case-study'?"
+    assert (
+        str(info.value) == "psz-case-studdy: no such scenario file or built-in scenario; did you mean 'psz-case-study'?"
+    )
 
 
 def test_read_data_files_known_values():
@@ -186,6 +222,7 @@ def test_npy_embeddings(tmp_path):
 
 # ---------------------------------------------------------------------------------------------
 # expansion and run identity
+
 
 def test_defaults_filled_and_seeds():
     sc = load_scenario(DATA / "good_small_case_study.toml")
@@ -216,9 +253,13 @@ def test_run_id_is_sha256_of_canonical_json():
     sc = load_scenario(DATA / "selftest.toml")
     for run in expand(sc)[:3]:
         hashed = {k: v for k, v in run.params.items() if k != "plugins"}
-        expected = hashlib.sha256(json.dumps(
-            {"batch": "selftest", "kind": "experiment", "params": hashed, "seed": run.seed},
-            sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:32]
+        expected = hashlib.sha256(
+            json.dumps(
+                {"batch": "selftest", "kind": "experiment", "params": hashed, "seed": run.seed},
+                sort_keys=True,
+                separators=(",", ":"),
+            ).encode()
+        ).hexdigest()[:32]
         assert run.run_id == expected and run.kind == "experiment" and run.batch == "selftest"
 
 
@@ -235,20 +276,22 @@ def test_sweep_grid_order_and_values():
 
 
 def test_two_key_sweep_is_a_cartesian_product(tmp_path):
-    text = (DATA / "good_small_case_study.toml").read_text() + \
-        '\n[sweep]\n"world.clones.eps" = [0.1, 0.01]\n"data.n" = [100, 200, 300]\n'
+    text = (
+        DATA / "good_small_case_study.toml"
+    ).read_text() + '\n[sweep]\n"world.clones.eps" = [0.1, 0.01]\n"data.n" = [100, 200, 300]\n'
     sc = parse_scenario(text, tmp_path / "s.toml")
     runs = expand(sc)
     got = [(r.params["world"]["clones"]["eps"], r.params["data"]["n"], r.seed) for r in runs]
     assert got == [(e, n, s) for e in (0.1, 0.01) for n in (100, 200, 300) for s in (0, 1)]
-    assert [r.point for r in runs[::2]] == [{"world.clones.eps": e, "data.n": n} for e in (0.1, 0.01)
-                                           for n in (100, 200, 300)]
+    assert [r.point for r in runs[::2]] == [
+        {"world.clones.eps": e, "data.n": n} for e in (0.1, 0.01) for n in (100, 200, 300)
+    ]
 
 
 def test_description_does_not_change_run_ids(tmp_path):
     base = (DATA / "good_small_case_study.toml").read_text()
     a = expand(parse_scenario(base, tmp_path / "a.toml"))
-    b = expand(parse_scenario(base.replace('seeds = 2', 'seeds = 2\ndescription = "other words"'), tmp_path / "b.toml"))
+    b = expand(parse_scenario(base.replace("seeds = 2", 'seeds = 2\ndescription = "other words"'), tmp_path / "b.toml"))
     assert [r.run_id for r in a] == [r.run_id for r in b]
 
 
@@ -293,8 +336,16 @@ def test_data_file_digest_enters_run_id(tmp_path):
 
 def test_every_builtin_loads_and_expands():
     names = list_builtin()
-    for required in ("psz-case-study", "psz-case-study-converged", "psz-clone-robustness", "psz-borda",
-                     "xk-sensitivity", "axiom-matrix", "byo-data", "clone-sweep"):
+    for required in (
+        "psz-case-study",
+        "psz-case-study-converged",
+        "psz-clone-robustness",
+        "psz-borda",
+        "xk-sensitivity",
+        "axiom-matrix",
+        "byo-data",
+        "clone-sweep",
+    ):
         assert required in names
     for name in names:
         sc = load_scenario(name)
@@ -309,15 +360,22 @@ def test_converged_variant_differs_only_in_training_settings():
     paper, conv = load_scenario("psz-case-study"), load_scenario("psz-case-study-converged")
     for est in ("neural_mle", "neural_weighted_mle"):
         nn_paper, nn_conv = paper.params["estimators"]["options"][est], conv.params["estimators"]["options"][est]
-        assert (nn_paper["hidden"], nn_paper["lr"], nn_paper["batch_size"], nn_paper["steps"], nn_paper["seeds"]) == \
-            (32, 1e-4, 512, 500, 20)
+        assert (nn_paper["hidden"], nn_paper["lr"], nn_paper["batch_size"], nn_paper["steps"], nn_paper["seeds"]) == (
+            32,
+            1e-4,
+            512,
+            500,
+            20,
+        )
         assert nn_conv["lr"] > nn_paper["lr"] and nn_conv["steps"] > nn_paper["steps"]
-        assert {k: v for k, v in nn_paper.items() if k not in ("lr", "steps")} == \
-            {k: v for k, v in nn_conv.items() if k not in ("lr", "steps")}
+        assert {k: v for k, v in nn_paper.items() if k not in ("lr", "steps")} == {
+            k: v for k, v in nn_conv.items() if k not in ("lr", "steps")
+        }
     strip = lambda p: {k: v for k, v in p.items() if k not in ("estimators", "scenario")}  # noqa: E731
     assert strip(paper.params) == strip(conv.params)
-    assert {k: v for k, v in paper.params["estimators"].items() if k != "options"} == \
-        {k: v for k, v in conv.params["estimators"].items() if k != "options"}
+    assert {k: v for k, v in paper.params["estimators"].items() if k != "options"} == {
+        k: v for k, v in conv.params["estimators"].items() if k != "options"
+    }
     assert paper.seeds == conv.seeds and paper.base_seed == conv.base_seed and paper.kind == conv.kind
 
 
@@ -329,9 +387,11 @@ def test_plugin_location_does_not_change_run_ids(tmp_path):
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "plug.py").write_text(plugin)
-        text = ('[scenario]\nname = "p"\n[plugins]\nmodules = ["plug.py"]\n[world.alternatives]\ngenerator = "points"\n'
-                'X = [[0.0], [1.0]]\n[[world.population.types]]\nshare = 1.0\nreward = "linear"\ntheta = [1.0]\n'
-                '[estimators]\nnames = ["borda"]\n[measures]\nnames = ["test_score_range_spec"]\n')
+        text = (
+            '[scenario]\nname = "p"\n[plugins]\nmodules = ["plug.py"]\n[world.alternatives]\ngenerator = "points"\n'
+            'X = [[0.0], [1.0]]\n[[world.population.types]]\nshare = 1.0\nreward = "linear"\ntheta = [1.0]\n'
+            '[estimators]\nnames = ["borda"]\n[measures]\nnames = ["test_score_range_spec"]\n'
+        )
         if folder == "b":
             from choicelab.scenarios import measures
 

@@ -1,7 +1,9 @@
 """Alternatives, generators and clone injection (SPEC §1 World, Clones)."""
+
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from choicelab import sim
 
@@ -125,8 +127,9 @@ def test_approximate_clones_eps_zero_and_errors():
     base = sim.Alternatives([[0.3, 0.7]])
     alts = sim.add_approximate_clones(base, 0, 2, 0.0, rng=0)
     assert np.array_equal(alts.X, np.repeat(base.X, 3, axis=0))
-    assert np.array_equal(sim.add_approximate_clones(base, 0, 5, 0.1, rng=8).X,
-                          sim.add_approximate_clones(base, 0, 5, 0.1, rng=8).X)
+    assert np.array_equal(
+        sim.add_approximate_clones(base, 0, 5, 0.1, rng=8).X, sim.add_approximate_clones(base, 0, 5, 0.1, rng=8).X
+    )
     with pytest.raises(ValueError, match=r"eps must be finite and >= 0, got -0\.1"):
         sim.add_approximate_clones(base, 0, 1, -0.1)
     with pytest.raises(ValueError, match="eps must be finite and >= 0, got nan"):

@@ -1,7 +1,9 @@
 """Comparisons / Rankings data, empirical matrices, comparison-graph connectivity (SPEC §1 Data, §4)."""
+
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from choicelab import sim
 
@@ -60,12 +62,15 @@ def test_pairwise_counts_by_hand():
     # 2 voters: 2 > {0, 3} > 1 ; 1 voter: 1 > 0 (top-2 list of 4)
     orders = (((2,), (0, 3), (1,)), ((1,), (0,)))
     counts = np.array([2, 1])
-    expected_uncompared = np.array([
-        [0, 2, 0, 1],
-        [1, 0, 0, 0],
-        [2, 2, 0, 2],
-        [1, 2, 0, 0],
-    ], dtype=float)
+    expected_uncompared = np.array(
+        [
+            [0, 2, 0, 1],
+            [1, 0, 0, 0],
+            [2, 2, 0, 2],
+            [1, 2, 0, 0],
+        ],
+        dtype=float,
+    )
     rk = sim.Rankings(orders=orders, counts=counts, m=4)
     np.testing.assert_array_equal(rk.pairwise_counts(), expected_uncompared)
     # unlisted_last: in the second order, 1 and 0 also beat 2 and 3 (which stay uncompared)
@@ -76,11 +81,22 @@ def test_pairwise_counts_by_hand():
     assert rk.n_voters == 3 and not rk.strict and not rk.complete
 
 
-rankings = st.integers(2, 6).flatmap(lambda m: st.tuples(
-    st.just(m),
-    st.lists(st.tuples(st.permutations(list(range(m))), st.integers(1, m), st.lists(st.booleans(), min_size=m, max_size=m),
-                       st.integers(1, 4)), min_size=1, max_size=5),
-    st.booleans()))
+rankings = st.integers(2, 6).flatmap(
+    lambda m: st.tuples(
+        st.just(m),
+        st.lists(
+            st.tuples(
+                st.permutations(list(range(m))),
+                st.integers(1, m),
+                st.lists(st.booleans(), min_size=m, max_size=m),
+                st.integers(1, 4),
+            ),
+            min_size=1,
+            max_size=5,
+        ),
+        st.booleans(),
+    )
+)
 
 
 def _build(spec):
@@ -90,11 +106,13 @@ def _build(spec):
         groups, current = [], [perm[0]]
         for x, cut in zip(perm[1:keep], cuts):
             if cut:
-                groups.append(tuple(current)); current = [x]
+                groups.append(tuple(current))
+                current = [x]
             else:
                 current.append(x)
         groups.append(tuple(current))
-        orders.append(tuple(groups)); counts.append(count)
+        orders.append(tuple(groups))
+        counts.append(count)
     return sim.Rankings(orders=tuple(orders), counts=np.array(counts), m=m, unlisted_last=unlisted_last)
 
 

@@ -1,4 +1,5 @@
 """Instance: P computed once, matrix-only instances, JSON round trips (SPEC §1)."""
+
 import json
 
 import numpy as np
@@ -10,8 +11,11 @@ BOX = sim.Box([0.0, 0.0], [1.0, 1.0])
 
 
 def _population(reward2):
-    return sim.Population([sim.AnnotatorType(0.4, sim.linear_reward([1.0, -1.0])), sim.AnnotatorType(0.6, reward2)],
-                          choice="thurstone", beta=1.5)
+    return sim.Population(
+        [sim.AnnotatorType(0.4, sim.linear_reward([1.0, -1.0])), sim.AnnotatorType(0.6, reward2)],
+        choice="thurstone",
+        beta=1.5,
+    )
 
 
 def test_instance_matrix_and_properties():
@@ -43,26 +47,32 @@ def test_from_matrix_validation_names_entries():
     np.testing.assert_array_equal(inst.P, P)
     with pytest.raises(ValueError, match=r"square.*\(2, 3\)"):
         sim.Instance.from_matrix(np.full((2, 3), 0.5))
-    bad = P.copy(); bad[0, 1], bad[1, 0] = 1.2, -0.2
+    bad = P.copy()
+    bad[0, 1], bad[1, 0] = 1.2, -0.2
     with pytest.raises(ValueError, match=r"P\[0, 1\] = 1\.2"):
         sim.Instance.from_matrix(bad)
-    bad = P.copy(); bad[2, 2] = 0.4
+    bad = P.copy()
+    bad[2, 2] = 0.4
     with pytest.raises(ValueError, match=r"P\[2, 2\] = 0\.4"):
         sim.Instance.from_matrix(bad)
-    bad = P.copy(); bad[1, 2] = 0.65
+    bad = P.copy()
+    bad[1, 2] = 0.65
     with pytest.raises(ValueError, match=r"P\[1, 2\] = 0\.65 and P\[2, 1\] = 0\.4"):
         sim.Instance.from_matrix(bad)
     with pytest.raises(ValueError, match="needs a population"):
         inst.with_alternatives(sim.uniform_alternatives(BOX, 3, rng=0))
 
 
-@pytest.mark.parametrize("reward", [
-    sim.linear_reward([0.5, 2.0]),
-    sim.ideal_point_reward([0.2, 0.9], BOX),
-    sim.ideal_point_reward([0.2, 0.9]),
-    sim.topic_table_reward([[0, 0], [1, 1], [0, 1]], [1.0, -1.0, 0.5], 0.2),
-    sim.rbf_mixture_reward([[0, 0], [1, 1]], [1.0, 2.0], [0.3, 0.6]),
-])
+@pytest.mark.parametrize(
+    "reward",
+    [
+        sim.linear_reward([0.5, 2.0]),
+        sim.ideal_point_reward([0.2, 0.9], BOX),
+        sim.ideal_point_reward([0.2, 0.9]),
+        sim.topic_table_reward([[0, 0], [1, 1], [0, 1]], [1.0, -1.0, 0.5], 0.2),
+        sim.rbf_mixture_reward([[0, 0], [1, 1]], [1.0, 2.0], [0.3, 0.6]),
+    ],
+)
 def test_to_dict_round_trip_builtin_families(reward):
     alts = sim.topic_clusters({"a": [0.2, 0.2], "b": [0.7, 0.7]}, 3, 0.1, rng=1)
     alts = sim.add_approximate_clones(alts, 4, 2, 0.05, rng=2, region=BOX)

@@ -1,9 +1,11 @@
 """npz / CSV round trips and PrefLib .soc .soi .toc .toi (SPEC §4: 1-based files, 0-based inside)."""
+
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from choicelab import sim
 
@@ -15,8 +17,10 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 
 @pytest.mark.parametrize("suffix", [".npz", ".csv"])
 def test_comparisons_round_trip(tmp_path, suffix):
-    pop = sim.Population([sim.AnnotatorType(0.5, sim.linear_reward([1.0])), sim.AnnotatorType(0.5, sim.linear_reward([-1.0]))],
-                         choice="deterministic")
+    pop = sim.Population(
+        [sim.AnnotatorType(0.5, sim.linear_reward([1.0])), sim.AnnotatorType(0.5, sim.linear_reward([-1.0]))],
+        choice="deterministic",
+    )
     X = np.array([[0.0], [1.0], [1.0], [3.0]])  # rows 1, 2 tie: winner -1 occurs
     comps = pop.sample_comparisons(X, 200, rng=0)
     assert np.any(comps.winner == -1)
@@ -56,7 +60,9 @@ def test_csv_errors_name_file_line_and_text(tmp_path):
     with pytest.raises(sim.DataFileError, match=r"c\.csv:3: b = 'x': must be an integer"):
         sim.load_comparisons(p)
     p.write_text("a,b,win\n0,1,1\n")
-    with pytest.raises(ValueError, match=r"c\.csv:1: header = 'a,b,win': expected the header a,b,winner or a,b,winner,annotator"):
+    with pytest.raises(
+        ValueError, match=r"c\.csv:1: header = 'a,b,win': expected the header a,b,winner or a,b,winner,annotator"
+    ):
         sim.load_comparisons(p)
     p.write_text("a,b,winner,annotator\n0,1,2,0\n")
     with pytest.raises(ValueError, match=r"c\.csv:2: winner = 2: must be a \(0\), b \(1\) or -1 for a tie"):
@@ -94,7 +100,9 @@ def test_reader_accepts_a_byte_order_mark_and_names_bad_encodings_and_headers(tm
         sim.read_alternatives(p)
     c = tmp_path / "c.jsonl"
     c.write_text('{"a": 0, "b": 1, "winner": 1, "annotator": 99999999999999999999999}\n')
-    with pytest.raises(sim.DataFileError, match=r"c\.jsonl:1: annotator = 99999999999999999999999: must be an integer in"):
+    with pytest.raises(
+        sim.DataFileError, match=r"c\.jsonl:1: annotator = 99999999999999999999999: must be an integer in"
+    ):
         sim.read_comparisons(c)
     c.write_text('{"a": 0, "b": 1, "winner": 1}\n')
     assert sim.read_comparisons(c, 2).annotator.tolist() == [-1]
@@ -115,12 +123,14 @@ def test_toc_fixture_pairwise_counts_by_hand():
     # 3x A > {B,C} > D ; 2x {D,A} > B > C ; 1x all tied (A..D = 0..3). By hand:
     # A-B: 3 + 2 + 1/2 vs 1/2; A-C: same; A-D: 3 + 1 + 1/2 vs 1 + 1/2;
     # B-C: 3/2 + 2 + 1/2 vs 3/2 + 1/2; B-D: 3 + 1/2 vs 2 + 1/2; C-D: 3 + 1/2 vs 2 + 1/2.
-    expected = np.array([
-        [0.0, 5.5, 5.5, 4.5],
-        [0.5, 0.0, 4.0, 3.5],
-        [0.5, 2.0, 0.0, 3.5],
-        [1.5, 2.5, 2.5, 0.0],
-    ])
+    expected = np.array(
+        [
+            [0.0, 5.5, 5.5, 4.5],
+            [0.5, 0.0, 4.0, 3.5],
+            [0.5, 2.0, 0.0, 3.5],
+            [1.5, 2.5, 2.5, 0.0],
+        ]
+    )
     np.testing.assert_array_equal(rk.pairwise_counts(), expected)
 
 
@@ -131,11 +141,15 @@ def test_strict_and_incomplete_fixtures_by_hand():
     assert soc.strict and soc.complete and soc.names == ("A", "B", "C")
     soi = sim.read_preflib(DATA / "sim_small.soi")
     # 3x B>D, 1x A>C>B; unlisted alternatives are not compared
-    expected = np.zeros((4, 4)); expected[1, 3] = 3; expected[0, 2] = expected[0, 1] = expected[2, 1] = 1
+    expected = np.zeros((4, 4))
+    expected[1, 3] = 3
+    expected[0, 2] = expected[0, 1] = expected[2, 1] = 1
     np.testing.assert_array_equal(soi.pairwise_counts(), expected)
     toi = sim.read_preflib(DATA / "sim_small.toi")
     # 2x {A,C}>D, 1x B alone (no comparison)
-    expected = np.zeros((4, 4)); expected[0, 2] = expected[2, 0] = 1; expected[0, 3] = expected[2, 3] = 2
+    expected = np.zeros((4, 4))
+    expected[0, 2] = expected[2, 0] = 1
+    expected[0, 3] = expected[2, 3] = 2
     np.testing.assert_array_equal(toi.pairwise_counts(), expected)
 
 
@@ -152,17 +166,21 @@ def _rankings(draw, strict, complete):
         groups, current = [], [perm[0]]
         for x in perm[1:keep]:
             if strict or draw(st.booleans()):
-                groups.append(tuple(current)); current = [x]
+                groups.append(tuple(current))
+                current = [x]
             else:
                 current.append(x)
         groups.append(tuple(current))
-        orders.append(tuple(groups)); counts.append(draw(st.integers(1, 50)))
+        orders.append(tuple(groups))
+        counts.append(draw(st.integers(1, 50)))
     names = draw(st.none() | st.just(tuple(f"alt {i}: x" for i in range(m))))
     return sim.Rankings(orders=tuple(orders), counts=np.array(counts), m=m, names=names)
 
 
-@pytest.mark.parametrize("suffix,strict,complete", [(".soc", True, True), (".soi", True, False),
-                                                    (".toc", False, True), (".toi", False, False)])
+@pytest.mark.parametrize(
+    "suffix,strict,complete",
+    [(".soc", True, True), (".soi", True, False), (".toc", False, True), (".toi", False, False)],
+)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_preflib_round_trip(tmp_path, suffix, strict, complete, data):
@@ -183,7 +201,9 @@ def test_sampled_rankings_round_trip_through_soc(tmp_path):
 
 def test_write_preflib_refuses_data_that_does_not_fit(tmp_path):
     tied = sim.Rankings(orders=(((0, 1), (2,)),), counts=np.array([1]), m=3)
-    with pytest.raises(ValueError, match=r"strict orders, complete lists, but orders\[0\] = \(\(0, 1\), \(2,\)\) has a tie"):
+    with pytest.raises(
+        ValueError, match=r"strict orders, complete lists, but orders\[0\] = \(\(0, 1\), \(2,\)\) has a tie"
+    ):
         sim.write_preflib(tied, tmp_path / "x.soc")
     with pytest.raises(ValueError, match="has a tie"):
         sim.write_preflib(tied, tmp_path / "x.soi")
@@ -203,20 +223,23 @@ def test_write_preflib_refuses_data_that_does_not_fit(tmp_path):
 HEADER = "# DATA TYPE: {kind}\n# NUMBER ALTERNATIVES: 3\n"
 
 
-@pytest.mark.parametrize("kind,body,match", [
-    ("soc", "2: 1,2,x\n", r"f\.soc:3: in '2: 1,2,x': 'x' is not an alternative number"),
-    ("soc", "2: 1,2,4\n", r"f\.soc:3: in '2: 1,2,4': alternative 4 is outside 1\.\.3"),
-    ("soc", "2: 1,2,2\n", r"f\.soc:3: .*alternative 2 appears twice"),
-    ("soc", "1: 1,{2,3}\n", r"f\.soc:3: in '1: 1,\{2,3\}': tied group in a \.soc file"),
-    ("soc", "1: 1,2\n", r"f\.soc:3: in '1: 1,2': lists 2 of 3 alternatives in a \.soc file"),
-    ("toc", "1: 1,{2,3\n", r"f\.toc:3: .*unclosed"),
-    ("toi", "1: 1,{}\n", r"f\.toi:3: .*empty tied group"),
-    ("toi", "1: 1,\n", r"f\.toi:3: .*trailing ','"),
-    ("toi", "one: 1,2\n", r"f\.toi:3: expected a data line 'count: order', got 'one: 1,2'"),
-    ("toi", "0: 1,2\n", r"f\.toi:3: .*count must be positive, got 0"),
-    ("soi", "1: 1\n# NUMBER VOTERS: 4\n", r"f\.soi:4: NUMBER VOTERS says '4', but the data lines give 1"),
-    ("toc", "1: 1,2,3\n", r"f\.toc:1: DATA TYPE 'soc' does not match the file suffix '\.toc'"),
-])
+@pytest.mark.parametrize(
+    "kind,body,match",
+    [
+        ("soc", "2: 1,2,x\n", r"f\.soc:3: in '2: 1,2,x': 'x' is not an alternative number"),
+        ("soc", "2: 1,2,4\n", r"f\.soc:3: in '2: 1,2,4': alternative 4 is outside 1\.\.3"),
+        ("soc", "2: 1,2,2\n", r"f\.soc:3: .*alternative 2 appears twice"),
+        ("soc", "1: 1,{2,3}\n", r"f\.soc:3: in '1: 1,\{2,3\}': tied group in a \.soc file"),
+        ("soc", "1: 1,2\n", r"f\.soc:3: in '1: 1,2': lists 2 of 3 alternatives in a \.soc file"),
+        ("toc", "1: 1,{2,3\n", r"f\.toc:3: .*unclosed"),
+        ("toi", "1: 1,{}\n", r"f\.toi:3: .*empty tied group"),
+        ("toi", "1: 1,\n", r"f\.toi:3: .*trailing ','"),
+        ("toi", "one: 1,2\n", r"f\.toi:3: expected a data line 'count: order', got 'one: 1,2'"),
+        ("toi", "0: 1,2\n", r"f\.toi:3: .*count must be positive, got 0"),
+        ("soi", "1: 1\n# NUMBER VOTERS: 4\n", r"f\.soi:4: NUMBER VOTERS says '4', but the data lines give 1"),
+        ("toc", "1: 1,2,3\n", r"f\.toc:1: DATA TYPE 'soc' does not match the file suffix '\.toc'"),
+    ],
+)
 def test_preflib_parse_errors_name_file_line_and_text(tmp_path, kind, body, match):
     header = HEADER.format(kind="soc" if match.find("DATA TYPE") >= 0 else kind)
     path = tmp_path / f"f.{kind}"
@@ -244,14 +267,23 @@ def _soc(tmp_path, body: str, name="x.soc"):
 _HEAD = "# NUMBER ALTERNATIVES: 2\n"
 
 
-@pytest.mark.parametrize("body, message", [
-    (_HEAD + "99999999999999999999: 1,2\n", r"x\.soc:2: the count 99999999999999999999 is larger than"),
-    (_HEAD + "\u0661: 1,2\n", r"x\.soc:2: expected a data line"),  # an Arabic-Indic digit
-    (_HEAD + "1: 1,\u0662\n", r"'\u0662' is not an alternative number"),
-    (_HEAD + "# NUMBER ALTERNATIVES: 3\n1: 1,2\n", r"x\.soc:2: the metadata line 'NUMBER ALTERNATIVES' repeats line 1"),
-    (_HEAD, r"holds no data lines"),
-    (_HEAD + "# ALTERNATIVE NAME 1: a\n# ALTERNATIVE NAME 1: b\n1: 1,2\n", r"x\.soc:3: ALTERNATIVE NAME 1 repeats line 2"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (_HEAD + "99999999999999999999: 1,2\n", r"x\.soc:2: the count 99999999999999999999 is larger than"),
+        (_HEAD + "\u0661: 1,2\n", r"x\.soc:2: expected a data line"),  # an Arabic-Indic digit
+        (_HEAD + "1: 1,\u0662\n", r"'\u0662' is not an alternative number"),
+        (
+            _HEAD + "# NUMBER ALTERNATIVES: 3\n1: 1,2\n",
+            r"x\.soc:2: the metadata line 'NUMBER ALTERNATIVES' repeats line 1",
+        ),
+        (_HEAD, r"holds no data lines"),
+        (
+            _HEAD + "# ALTERNATIVE NAME 1: a\n# ALTERNATIVE NAME 1: b\n1: 1,2\n",
+            r"x\.soc:3: ALTERNATIVE NAME 1 repeats line 2",
+        ),
+    ],
+)
 def test_preflib_reader_names_each_malformed_line(tmp_path, body, message):
     with pytest.raises(ValueError, match=message):
         sim.read_preflib(_soc(tmp_path, body))

@@ -1,9 +1,11 @@
 """Population: reward families, choice models, preference matrix, samplers (SPEC §1)."""
+
 import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from choicelab import sim
 from choicelab.sim.population import reward_from_dict
@@ -80,7 +82,9 @@ def test_family_lipschitz_by_hand():
     assert sim.ideal_point_reward([0.0, 0.0]).lipschitz is None
     # (max U - min U) * diam / (2 tau) = 3 * 5 / 1
     assert sim.topic_table_reward([[0, 0], [3, 4]], [1.0, -2.0], 0.5).lipschitz == pytest.approx(15.0)
-    assert sim.rbf_mixture_reward([[0], [1]], [2.0, -1.0], [1.0, 0.5]).lipschitz == pytest.approx(4.0 / math.sqrt(math.e))
+    assert sim.rbf_mixture_reward([[0], [1]], [2.0, -1.0], [1.0, 0.5]).lipschitz == pytest.approx(
+        4.0 / math.sqrt(math.e)
+    )
     assert sim.explicit_reward([[0.0]], [1.0]).lipschitz is None
 
 
@@ -117,9 +121,13 @@ def test_explicit_reward_lookup_and_errors():
 def test_reward_to_dict_round_trip():
     rng = np.random.default_rng(3)
     X = BOX.sample(30, rng)
-    for reward in [sim.linear_reward([1.0, 2.0]), sim.ideal_point_reward([0.5, 0.5], BOX),
-                   sim.topic_table_reward([[0, 0], [1, 1]], [1.0, 2.0], 0.3),
-                   sim.rbf_mixture_reward([[0, 0]], [1.5], 0.4), sim.explicit_reward(X, np.arange(30.0))]:
+    for reward in [
+        sim.linear_reward([1.0, 2.0]),
+        sim.ideal_point_reward([0.5, 0.5], BOX),
+        sim.topic_table_reward([[0, 0], [1, 1]], [1.0, 2.0], 0.3),
+        sim.rbf_mixture_reward([[0, 0]], [1.5], 0.4),
+        sim.explicit_reward(X, np.arange(30.0)),
+    ]:
         again = reward_from_dict(reward.to_dict())
         assert type(again) is type(reward)
         assert np.array_equal(again(X), reward(X))
@@ -166,8 +174,10 @@ def test_small_probabilities_keep_relative_precision():
 
 
 def test_two_point_known_answer_and_beta():
-    pop = sim.Population([sim.AnnotatorType(0.25, sim.linear_reward([1.0])), sim.AnnotatorType(0.75, sim.linear_reward([-2.0]))],
-                         beta=0.5)
+    pop = sim.Population(
+        [sim.AnnotatorType(0.25, sim.linear_reward([1.0])), sim.AnnotatorType(0.75, sim.linear_reward([-2.0]))],
+        beta=0.5,
+    )
     P = pop.preference_matrix(np.array([[1.0], [0.0]]))
     expected = 0.25 / (1 + math.exp(-0.5)) + 0.75 / (1 + math.exp(1.0))
     assert P[0, 1] == pytest.approx(expected, rel=1e-14)
@@ -205,9 +215,14 @@ def test_lipschitz_bound_on_preference_probabilities(seed, choice):
 
 def test_lipschitz_bound_unknown_or_deterministic():
     assert sim.Population([sim.AnnotatorType(1.0, lambda Z: Z[:, 0])]).lipschitz_bound is None
-    assert sim.Population([sim.AnnotatorType(1.0, sim.linear_reward([1.0]))], choice="deterministic").lipschitz_bound is None
-    pop = sim.Population([sim.AnnotatorType(0.5, sim.linear_reward([3.0, 4.0])), sim.AnnotatorType(0.5, sim.linear_reward([1.0, 0.0]))],
-                         beta=2.0)
+    assert (
+        sim.Population([sim.AnnotatorType(1.0, sim.linear_reward([1.0]))], choice="deterministic").lipschitz_bound
+        is None
+    )
+    pop = sim.Population(
+        [sim.AnnotatorType(0.5, sim.linear_reward([3.0, 4.0])), sim.AnnotatorType(0.5, sim.linear_reward([1.0, 0.0]))],
+        beta=2.0,
+    )
     assert pop.lipschitz_bound == pytest.approx(2.0 * 5.0 / 4.0)
 
 
@@ -222,8 +237,14 @@ def _binomial_ok(p_hat, p, n, z=4.5):
 def test_sampled_win_frequencies_match_P(choice):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(5, 2))
-    pop = sim.Population([sim.AnnotatorType(0.7, sim.linear_reward([1.0, 0.5])),
-                          sim.AnnotatorType(0.3, sim.ideal_point_reward([0.0, 1.0]))], choice=choice, beta=1.3)
+    pop = sim.Population(
+        [
+            sim.AnnotatorType(0.7, sim.linear_reward([1.0, 0.5])),
+            sim.AnnotatorType(0.3, sim.ideal_point_reward([0.0, 1.0])),
+        ],
+        choice=choice,
+        beta=1.3,
+    )
     P = pop.preference_matrix(X)
     comps = pop.sample_comparisons(X, 40_000, rng=7)
     N = sim.win_counts(comps, 5)
@@ -277,9 +298,14 @@ def test_ranking_pairwise_frequencies_match_choice_model(choice):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(5, 2))
     X[4] = X[1]  # a tie for the deterministic model
-    pop = sim.Population([sim.AnnotatorType(0.6, sim.linear_reward([1.0, -0.5])),
-                          sim.AnnotatorType(0.4, sim.topic_table_reward([[0, 0], [1, 1]], [2.0, -1.0], 0.5))],
-                         choice=choice, beta=1.5)
+    pop = sim.Population(
+        [
+            sim.AnnotatorType(0.6, sim.linear_reward([1.0, -0.5])),
+            sim.AnnotatorType(0.4, sim.topic_table_reward([[0, 0], [1, 1]], [2.0, -1.0], 0.5)),
+        ],
+        choice=choice,
+        beta=1.5,
+    )
     n = 20_000
     rk = pop.sample_rankings(X, n, rng=5)
     assert rk.n_voters == n and rk.complete and not rk.unlisted_last
@@ -291,8 +317,9 @@ def test_ranking_pairwise_frequencies_match_choice_model(choice):
 def test_topk_rankings_first_choice_is_plackett_luce():
     rng = np.random.default_rng(2)
     X = rng.normal(size=(4, 1))
-    pop = sim.Population([sim.AnnotatorType(0.5, sim.linear_reward([2.0])), sim.AnnotatorType(0.5, sim.linear_reward([-1.0]))],
-                         beta=0.8)
+    pop = sim.Population(
+        [sim.AnnotatorType(0.5, sim.linear_reward([2.0])), sim.AnnotatorType(0.5, sim.linear_reward([-1.0]))], beta=0.8
+    )
     n = 20_000
     rk = pop.sample_rankings(X, n, k=1, rng=3)
     assert rk.unlisted_last and all(len(o) == 1 for o in rk.orders)

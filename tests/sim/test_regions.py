@@ -1,11 +1,13 @@
 """Regions S of the context space (SPEC §1): Box and Ball volumes, membership, uniform sampling,
 input validation and the dict round trip."""
+
 import json
 import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from choicelab import sim
@@ -22,12 +24,15 @@ def test_box_volume_is_product_of_sides():
     assert sim.Box(0.0, 7.0).dim == 1
 
 
-@pytest.mark.parametrize("d, unit_volume", [
-    (1, 2.0),                       # an interval of length 2r
-    (2, math.pi),                   # pi r^2
-    (3, 4.0 * math.pi / 3.0),       # 4/3 pi r^3
-    (5, 8.0 * math.pi**2 / 15.0),   # 8/15 pi^2 r^5
-])
+@pytest.mark.parametrize(
+    "d, unit_volume",
+    [
+        (1, 2.0),  # an interval of length 2r
+        (2, math.pi),  # pi r^2
+        (3, 4.0 * math.pi / 3.0),  # 4/3 pi r^3
+        (5, 8.0 * math.pi**2 / 15.0),  # 8/15 pi^2 r^5
+    ],
+)
 @pytest.mark.parametrize("r", [0.5, 1.0, 2.5])
 def test_ball_volume_closed_forms(d, unit_volume, r):
     ball = sim.Ball(np.arange(d, dtype=float), r)
@@ -69,18 +74,20 @@ def test_box_volume_property(d, seed):
 # --------------------------------------------------------------------------- contains
 def test_box_contains_hand_picked_points():
     box = sim.Box([0.0, -1.0], [2.0, 1.0])
-    X = np.array([
-        [1.0, 0.0],      # interior
-        [0.0, -1.0],     # corner lo
-        [2.0, 1.0],      # corner hi
-        [0.0, 0.3],      # on the face x = 0
-        [1.7, 1.0],      # on the face y = 1
-        [-1e-9, 0.0],    # just left
-        [2.0 + 1e-9, 0.0],
-        [1.0, np.nextafter(1.0, 2.0)],  # one ulp above the top face
-        [3.0, 3.0],      # far outside
-        [1.0, -1.5],
-    ])
+    X = np.array(
+        [
+            [1.0, 0.0],  # interior
+            [0.0, -1.0],  # corner lo
+            [2.0, 1.0],  # corner hi
+            [0.0, 0.3],  # on the face x = 0
+            [1.7, 1.0],  # on the face y = 1
+            [-1e-9, 0.0],  # just left
+            [2.0 + 1e-9, 0.0],
+            [1.0, np.nextafter(1.0, 2.0)],  # one ulp above the top face
+            [3.0, 3.0],  # far outside
+            [1.0, -1.5],
+        ]
+    )
     expected = [True, True, True, True, True, False, False, False, False, False]
     assert box.contains(X).tolist() == expected
 
@@ -93,16 +100,18 @@ def test_box_contains_one_dimensional_points_as_a_column():
 def test_ball_contains_hand_picked_points():
     ball = sim.Ball([1.0, 2.0], 3.0)
     s = 3.0 / math.sqrt(2.0)
-    X = np.array([
-        [1.0, 2.0],          # centre
-        [1.0, 5.0],          # boundary, on an axis
-        [-2.0, 2.0],         # boundary, on an axis
-        [1.0 + s, 2.0 - s],  # boundary, diagonal
-        [2.0, 3.0],          # interior (distance sqrt 2)
-        [1.0, 5.0 + 1e-9],   # just outside
-        [1.0 + 2.2, 2.0 + 2.2],  # distance 3.11: outside the ball, inside its bounding box
-        [4.0, 5.0],          # bounding-box corner: outside
-    ])
+    X = np.array(
+        [
+            [1.0, 2.0],  # centre
+            [1.0, 5.0],  # boundary, on an axis
+            [-2.0, 2.0],  # boundary, on an axis
+            [1.0 + s, 2.0 - s],  # boundary, diagonal
+            [2.0, 3.0],  # interior (distance sqrt 2)
+            [1.0, 5.0 + 1e-9],  # just outside
+            [1.0 + 2.2, 2.0 + 2.2],  # distance 3.11: outside the ball, inside its bounding box
+            [4.0, 5.0],  # bounding-box corner: outside
+        ]
+    )
     expected = [True, True, True, True, True, False, False, False]
     assert ball.contains(X).tolist() == expected
     lo, hi = ball.bounds
@@ -130,8 +139,9 @@ def test_contains_matches_coordinatewise_brute_force(d, seed):
 
 # --------------------------------------------------------------------------- sampling
 @HYP
-@given(kind=st.sampled_from(["box", "ball"]), d=st.integers(1, 5), n=st.integers(0, 200),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    kind=st.sampled_from(["box", "ball"]), d=st.integers(1, 5), n=st.integers(0, 200), seed=st.integers(0, 2**32 - 1)
+)
 def test_samples_lie_inside_and_are_seeded(kind, d, n, seed):
     rng = np.random.default_rng(seed)
     if kind == "box":
@@ -216,29 +226,35 @@ def test_ball_coordinate_marginal_in_d3_ks():
 
 
 # --------------------------------------------------------------------------- validation
-@pytest.mark.parametrize("lo, hi, match", [
-    ([0.0, 1.0], [1.0], r"lo and hi must be 1-D of equal length, got shapes \(2,\) and \(1,\)"),
-    ([[0.0, 0.0]], [[1.0, 1.0]], r"lo and hi must be 1-D .* got shapes \(1, 2\) and \(1, 2\)"),
-    ([0.0, np.nan], [1.0, 1.0], r"lo=\[0\.0, nan\] and hi=\[1\.0, 1\.0\] must be finite"),
-    ([0.0, 0.0], [1.0, np.inf], r"lo=\[0\.0, 0\.0\] and hi=\[1\.0, inf\] must be finite"),
-    ([0.0, 2.0], [1.0, 1.0], r"need lo < hi in every coordinate, got lo\[1\]=2\.0 >= hi\[1\]=1\.0"),
-    ([0.0, 1.0], [0.0, 2.0], r"lo\[0\]=0\.0 >= hi\[0\]=0\.0"),  # degenerate: equal bounds
-    ([5.0, 5.0, 5.0], [6.0, 6.0, -6.0], r"lo\[2\]=5\.0 >= hi\[2\]=-6\.0"),
-])
+@pytest.mark.parametrize(
+    "lo, hi, match",
+    [
+        ([0.0, 1.0], [1.0], r"lo and hi must be 1-D of equal length, got shapes \(2,\) and \(1,\)"),
+        ([[0.0, 0.0]], [[1.0, 1.0]], r"lo and hi must be 1-D .* got shapes \(1, 2\) and \(1, 2\)"),
+        ([0.0, np.nan], [1.0, 1.0], r"lo=\[0\.0, nan\] and hi=\[1\.0, 1\.0\] must be finite"),
+        ([0.0, 0.0], [1.0, np.inf], r"lo=\[0\.0, 0\.0\] and hi=\[1\.0, inf\] must be finite"),
+        ([0.0, 2.0], [1.0, 1.0], r"need lo < hi in every coordinate, got lo\[1\]=2\.0 >= hi\[1\]=1\.0"),
+        ([0.0, 1.0], [0.0, 2.0], r"lo\[0\]=0\.0 >= hi\[0\]=0\.0"),  # degenerate: equal bounds
+        ([5.0, 5.0, 5.0], [6.0, 6.0, -6.0], r"lo\[2\]=5\.0 >= hi\[2\]=-6\.0"),
+    ],
+)
 def test_box_rejects_bad_bounds(lo, hi, match):
     with pytest.raises(ValueError, match=r"^Box: .*" + match):
         sim.Box(lo, hi)
 
 
-@pytest.mark.parametrize("center, radius, match", [
-    ([0.0, 0.0], 0.0, r"radius must be positive and finite, got 0\.0"),
-    ([0.0, 0.0], -1.5, r"radius must be positive and finite, got -1\.5"),
-    ([0.0, 0.0], np.inf, r"radius must be positive and finite, got inf"),
-    ([0.0, 0.0], np.nan, r"radius must be positive and finite, got nan"),
-    ([0.0, np.inf], 1.0, r"center must be a finite 1-D array, got \[0\.0, inf\]"),
-    ([np.nan], 1.0, r"center must be a finite 1-D array, got \[nan\]"),
-    ([[0.0, 0.0]], 1.0, r"center must be a finite 1-D array, got \[\[0\.0, 0\.0\]\]"),
-])
+@pytest.mark.parametrize(
+    "center, radius, match",
+    [
+        ([0.0, 0.0], 0.0, r"radius must be positive and finite, got 0\.0"),
+        ([0.0, 0.0], -1.5, r"radius must be positive and finite, got -1\.5"),
+        ([0.0, 0.0], np.inf, r"radius must be positive and finite, got inf"),
+        ([0.0, 0.0], np.nan, r"radius must be positive and finite, got nan"),
+        ([0.0, np.inf], 1.0, r"center must be a finite 1-D array, got \[0\.0, inf\]"),
+        ([np.nan], 1.0, r"center must be a finite 1-D array, got \[nan\]"),
+        ([[0.0, 0.0]], 1.0, r"center must be a finite 1-D array, got \[\[0\.0, 0\.0\]\]"),
+    ],
+)
 def test_ball_rejects_bad_input(center, radius, match):
     with pytest.raises(ValueError, match=r"^Ball: .*" + match):
         sim.Ball(center, radius)
@@ -268,12 +284,15 @@ def test_sample_rejects_bad_n_and_rng(region):
 
 
 # --------------------------------------------------------------------------- dict round trip
-@pytest.mark.parametrize("region", [
-    sim.Box([-1.5, 0.0, 2.0], [1.0, 0.25, 9.0]),
-    sim.Box(0.0, 1.0),
-    sim.Ball([0.1, -0.2], 0.3),
-    sim.Ball([1.0, 2.0, 3.0, 4.0, 5.0], 7.0),
-])
+@pytest.mark.parametrize(
+    "region",
+    [
+        sim.Box([-1.5, 0.0, 2.0], [1.0, 0.25, 9.0]),
+        sim.Box(0.0, 1.0),
+        sim.Ball([0.1, -0.2], 0.3),
+        sim.Ball([1.0, 2.0, 3.0, 4.0, 5.0], 7.0),
+    ],
+)
 def test_region_dict_round_trip(region):
     desc = region_to_dict(region)
     desc = json.loads(json.dumps(desc))  # JSON-serialisable

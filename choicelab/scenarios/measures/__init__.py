@@ -21,11 +21,12 @@ results row (measure = the axiom id, item ``measured``) beside each.
 Every row becomes one line of the typed results table: ``run_id, seed, <swept keys>,
 condition, estimator, measure, item, label, value, stderr, ci_low, ci_high``.
 """
+
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 __all__ = ["Row", "Measure", "MeasureContext", "register", "unregister", "get_measure", "list_measures"]
 
@@ -133,8 +134,17 @@ _BUILTIN_MODULES = ("basic", "axiom_checks", "identities", "sensitivity", "diagn
 _loaded = False
 
 
-def register(name: str, *, per: str = "fit", needs=(), params=None, description: str | None = None,
-             summary: str = "mean", fits: bool | None = None, replace: bool = False):
+def register(
+    name: str,
+    *,
+    per: str = "fit",
+    needs=(),
+    params=None,
+    description: str | None = None,
+    summary: str = "mean",
+    fits: bool | None = None,
+    replace: bool = False,
+):
     """Decorator adding a measure ``fn(ctx) -> Iterable[Row]`` under ``name``.
 
     Parameters
@@ -168,11 +178,21 @@ def register(name: str, *, per: str = "fit", needs=(), params=None, description:
 
     def decorator(fn):
         if name in _MEASURES and not replace:
-            raise ValueError(f"register: a measure called {name!r} is already registered "
-                             f"(by {_MEASURES[name].source}); pick another name or pass replace=True")
+            raise ValueError(
+                f"register: a measure called {name!r} is already registered "
+                f"(by {_MEASURES[name].source}); pick another name or pass replace=True"
+            )
         doc = description or (fn.__doc__ or "").strip().split("\n")[0]
-        _MEASURES[name] = Measure(name=name, fn=fn, per=per, needs=needs, params=params, description=doc,
-                                  source=getattr(fn, "__module__", None) or "plugin", summary=summary)
+        _MEASURES[name] = Measure(
+            name=name,
+            fn=fn,
+            per=per,
+            needs=needs,
+            params=params,
+            description=doc,
+            source=getattr(fn, "__module__", None) or "plugin",
+            summary=summary,
+        )
         return fn
 
     return decorator

@@ -1,4 +1,5 @@
 """Measures of a fit's output: scores, ranks, the top item, topic rewards, agreement, change, fit quality."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -124,7 +125,9 @@ class RewardChangeOptions(BaseModel):
 
     def problems(self, spec):
         if self.baseline not in spec.conditions.names:
-            return [("baseline", self.baseline, f"must be one of conditions.names ({', '.join(spec.conditions.names)})")]
+            return [
+                ("baseline", self.baseline, f"must be one of conditions.names ({', '.join(spec.conditions.names)})")
+            ]
         return []
 
 
@@ -151,7 +154,9 @@ class TopChangeOptions(BaseModel):
 
     def problems(self, spec):
         if self.baseline not in spec.conditions.names:
-            return [("baseline", self.baseline, f"must be one of conditions.names ({', '.join(spec.conditions.names)})")]
+            return [
+                ("baseline", self.baseline, f"must be one of conditions.names ({', '.join(spec.conditions.names)})")
+            ]
         if self.of not in ("item", "topic"):
             return [("of", self.of, "must be 'item' or 'topic'")]
         return []

@@ -9,6 +9,7 @@ each group's lowest index and removes the others with every comparison they took
 data as if the near-duplicates had never been shown. A standard MLE whose ranking moves while
 the weighted MLE's does not is the clone effect of [PSZ].
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,8 +51,19 @@ def _diagnose(ctx):
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(m, m))
     n_groups, group = connected_components(graph, directed=False)
     keep = np.sort([np.flatnonzero(group == g).min() for g in range(n_groups)])
-    return {"cond": cond, "X": X, "m": m, "region": region, "w": w, "spacing": spacing, "nn": nn, "dense": dense,
-            "radius": radius, "keep": keep, "n_groups": n_groups}
+    return {
+        "cond": cond,
+        "X": X,
+        "m": m,
+        "region": region,
+        "w": w,
+        "spacing": spacing,
+        "nn": nn,
+        "dense": dense,
+        "radius": radius,
+        "keep": keep,
+        "n_groups": n_groups,
+    }
 
 
 def _collapsed_comparisons(comps, keep, m):
@@ -71,9 +83,15 @@ def clone_diagnostic(ctx):
     cond = g["cond"]
     labels = [str(x) for x in cond.alternatives.labels]
     n_comparisons = getattr(cond.data, "n", None)
-    rows = [("m", g["m"]), ("n_comparisons", n_comparisons), ("dense_count", int(g["dense"].sum())),
-            ("typical_spacing", g["spacing"]), ("median_nn", float(np.median(g["nn"]))),
-            ("collapse_radius", g["radius"]), ("collapsed_m", g["n_groups"])]
+    rows = [
+        ("m", g["m"]),
+        ("n_comparisons", n_comparisons),
+        ("dense_count", int(g["dense"].sum())),
+        ("typical_spacing", g["spacing"]),
+        ("median_nn", float(np.median(g["nn"]))),
+        ("collapse_radius", g["radius"]),
+        ("collapsed_m", g["n_groups"]),
+    ]
     comps = _as_comparisons(cond.data)
     if comps is not None:
         rows.append(("collapsed_comparisons", _collapsed_comparisons(comps, g["keep"], g["m"]).n))
@@ -121,8 +139,15 @@ def collapse_test(ctx):
     if entry.params is not None:
         opts = entry.params.model_validate(opts).model_dump(exclude_none=True)
     inst = _instance(kept, ctx.world.population, g["region"], collapsed)
-    out = entry.fit(inst, data=collapsed, weights=wc, lam=ctx.spec.estimators.lam, rng=ctx.rng,
-                    quick=ctx.spec.estimators.quick, **opts)
+    out = entry.fit(
+        inst,
+        data=collapsed,
+        weights=wc,
+        lam=ctx.spec.estimators.lam,
+        rng=ctx.rng,
+        quick=ctx.spec.estimators.quick,
+        **opts,
+    )
     r = np.asarray(ctx.output.scores, dtype=float)
     yield Row("kendall_tau", "Kendall tau on the kept alternatives", kendall_tau_value(r[keep], out.scores))
     top = int(keep[int(np.asarray(out.order)[0])])

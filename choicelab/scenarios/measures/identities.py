@@ -1,4 +1,5 @@
 """Contract P4 / P5 measured on each fit: the MLE is Borda, the weighted MLE is weighted Borda."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,13 +13,20 @@ def _verdict(axiom_id, estimator, measured, magnitude, witness):
 
     expected = expected_verdict(axiom_id, estimator) or ""
     agrees = None if not expected or measured == "inconclusive" else measured == expected
-    return Verdict(axiom=axiom_id, estimator=estimator, expected=expected, measured=measured, agrees=agrees,
-                   magnitude=float(magnitude), witness=witness)
+    return Verdict(
+        axiom=axiom_id,
+        estimator=estimator,
+        expected=expected,
+        measured=measured,
+        agrees=agrees,
+        magnitude=float(magnitude),
+        witness=witness,
+    )
 
 
 @register("identity_residual", needs=("fits", "reward"))
 def identity_residual(ctx):
-    """Contract P4 / P5 on this fit: residual max_i |sum_j w_j s(r_i - r_j) + lam r_i - sum_j w_j P_ij|, |sum_i w_i r_i|.
+    """Contract P4 / P5 on this fit: max_i |sum_j w_j s(r_i - r_j) + lam r_i - sum_j w_j P_ij| and |sum_i w_i r_i|.
 
     ``w`` is uniform (1 each) for an unweighted estimator (P4, Borda) and the fit's weights for a
     weighted one (P5, WAWR). Rows ``residual``, ``weighted_sum``, ``order_agreement`` (Kendall tau
@@ -46,7 +54,15 @@ def identity_residual(ctx):
     from choicelab.axioms.witness import make_witness
 
     # the witness format every check writes, so axioms.replay can re-measure this fit
-    witness = make_witness(axiom_id, ctx.estimator, ctx.conditions[ctx.condition].instance, 0, False,
-                           measured=measured, magnitude=max(worst, centre), lam=lam,
-                           weights=None if weights is None else weights.tolist())
+    witness = make_witness(
+        axiom_id,
+        ctx.estimator,
+        ctx.conditions[ctx.condition].instance,
+        0,
+        False,
+        measured=measured,
+        magnitude=max(worst, centre),
+        lam=lam,
+        weights=None if weights is None else weights.tolist(),
+    )
     yield _verdict(axiom_id, ctx.estimator, measured, max(worst, centre), witness)

@@ -1,4 +1,5 @@
 """An infrastructure check for the runner: sleeps, burns CPU, emits seeded numbers, raises on request."""
+
 from __future__ import annotations
 
 import time

@@ -3,6 +3,7 @@
 These measures build their own data sets (``data.kind = "none"``): three options i, j, k of
 which only (i, j) and (j, k) are trained, ``P_jk`` fixed and ``P_ij`` swept.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,8 +36,15 @@ def three_option(ctx):
     from choicelab.axioms import sensitivity as xs
 
     opts = ctx.params
-    curves = xs.three_option_experiment(ctx.estimator, _grid(opts), opts.p_jk, rng=ctx.rng, n_per_pair=opts.n_per_pair,
-                                        lam=ctx.spec.estimators.lam, quick=opts.quick)
+    curves = xs.three_option_experiment(
+        ctx.estimator,
+        _grid(opts),
+        opts.p_jk,
+        rng=ctx.rng,
+        n_per_pair=opts.n_per_pair,
+        lam=ctx.spec.estimators.lam,
+        quick=opts.quick,
+    )
     for p, learned, closed in zip(curves.realised_p_ij, curves.learned_p_ik, curves.closed_form_p_ik):
         yield Row(f"{p:.6g}", "learned P_ik", float(learned))
         yield Row(f"closed_form:{p:.6g}", "BT prediction sigma(logit P_ij + logit P_jk)", float(closed))
@@ -53,10 +61,20 @@ def pairwise_vs_tuple(ctx):
 
     opts = ctx.params
     x4 = xs.pairwise_vs_tuple_experiment(_grid(opts), opts.p_jk, n=opts.n_per_pair, lam=ctx.spec.estimators.lam)
-    yield Row("max_sensitivity", "largest |dP_ik/dP_ij|", float(x4["max_pairwise_sensitivity"]),
-              condition="default", estimator="pairwise_bt")
-    yield Row("max_sensitivity", "largest |dq_i|T/dP_ij|", float(x4["max_tuple_sensitivity"]),
-              condition="default", estimator="tuple_pl")
+    yield Row(
+        "max_sensitivity",
+        "largest |dP_ik/dP_ij|",
+        float(x4["max_pairwise_sensitivity"]),
+        condition="default",
+        estimator="pairwise_bt",
+    )
+    yield Row(
+        "max_sensitivity",
+        "largest |dq_i|T/dP_ij|",
+        float(x4["max_tuple_sensitivity"]),
+        condition="default",
+        estimator="tuple_pl",
+    )
     yield Row("converged", "converged", float(all(x4["converged"])), condition="default", estimator="pairwise_bt")
     for p, pair, tup, closed in zip(x4["p_ij"], x4["pairwise_p_ik"], x4["tuple_q_i"], x4["closed_form_p_ik"]):
         yield Row(f"{p:.6g}", "chained pairwise P_ik", float(pair), condition="default", estimator="pairwise_bt")

@@ -1,4 +1,5 @@
 """A test plugin: a new estimator in one file, registered by the decorator alone."""
+
 import numpy as np
 
 from choicelab.estimators import register

@@ -1,4 +1,5 @@
 """A test plugin: a new measure in one file, registered by the decorator alone."""
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
