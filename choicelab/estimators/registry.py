@@ -707,6 +707,7 @@ def get_estimator(name: str) -> Estimator:
     ValueError
         For an unknown name, listing the known ones.
     """
+    _load_plugins()
     try:
         return _ESTIMATORS[name]
     except (KeyError, TypeError):
@@ -714,5 +715,13 @@ def get_estimator(name: str) -> Estimator:
 
 
 def list_estimators() -> list[Estimator]:
-    """Every registered estimator, in registry order (reward models first, then rules)."""
+    """Every registered estimator, in registry order (built-ins first, then plugins)."""
+    _load_plugins()
     return list(_ESTIMATORS.values())
+
+
+def _load_plugins() -> None:
+    """Installed packages' estimators (entry point group ``choicelab.estimators``), once per process."""
+    from choicelab.plugins import load_entry_points
+
+    load_entry_points("choicelab.estimators")
