@@ -237,6 +237,31 @@ def _lottery_feasibility(P):
     return np.asarray(res.x, dtype=float)
 
 
+def _plugin_refits(estimator: str, matrices, weights):
+    """A plugin estimator has no independent computation: its re-check refits the plugin itself on
+    fresh matrix-only instances of the witness (a deterministic replay of the finding, so a fast
+    path's numerical accident cannot pass as a violation). None for built-ins and for data that is
+    not a preference matrix."""
+    from choicelab.estimators.registry import get_estimator
+    from choicelab.sim.instance import Instance
+
+    try:
+        entry = get_estimator(estimator)
+    except ValueError:
+        return None
+    if entry.source == "choicelab":
+        return None
+    try:
+        outs = []
+        for X, w in zip(matrices, weights):
+            out = entry.fit(Instance.from_matrix(X), weights=None if w is None else np.asarray(w, dtype=float))
+            object.__setattr__(out, "estimator", f"{estimator} refitted (a plugin has no independent computation)")
+            outs.append(out)
+        return outs
+    except (ValueError, TypeError):
+        return None
+
+
 def recheck(estimator: str, matrices, weights, predicate) -> dict:
     """Re-run a violation predicate on :func:`brute_outcome` fits of ``matrices``.
 
@@ -249,7 +274,9 @@ def recheck(estimator: str, matrices, weights, predicate) -> dict:
     try:
         outs = [brute_outcome(estimator, X, w) for X, w in zip(matrices, weights)]
     except BruteForceUnavailable as exc:
-        return {"method": None, "confirmed": None, "note": str(exc)}
+        outs = _plugin_refits(estimator, matrices, weights)
+        if outs is None:
+            return {"method": None, "confirmed": None, "note": str(exc)}
     violated, margin = predicate(*outs)
     return to_jsonable(
         {

@@ -68,6 +68,14 @@ def _build_parser() -> argparse.ArgumentParser:
     p_verify.add_argument("--quick", action="store_true", help="small instances, about a minute on 2 cores")
     p_verify.add_argument("--json", action="store_true", help="one JSON object per verdict")
     p_verify.add_argument("--seed", type=int, default=0)
+    p_verify.add_argument(
+        "--estimator",
+        default=None,
+        metavar="NAME_OR_MODULE:FUNCTION",
+        help="measure every applicable axiom on this estimator: a registry name, or a function "
+        "module:function / file.py:function (fn(P, weights=None, lam=0.1) -> scores)",
+    )
+    p_verify.add_argument("--axiom", default=None, metavar="ID", help="measure this axiom only (e.g. A2)")
 
     p_report = sub.add_parser("report", help="write HTML and Markdown reports from the results store")
     p_report.add_argument("--db", default="choicelab.sqlite")

@@ -77,6 +77,70 @@ def exit_status(verdicts) -> int:
     return 0
 
 
+def resolve_estimator(target: str) -> str:
+    """The registry name of ``target``: a name, or ``module:function`` / ``file.py:function``.
+
+    A function that is not registered yet is registered as a reward estimator on the preference
+    matrix (weighted when it takes ``weights``): the registry adapts ``fn(P, weights=None,
+    lam=0.1) -> (m,) scores`` to its uniform interface.
+    """
+    import importlib
+    import inspect
+
+    from choicelab.estimators.registry import get_estimator, list_estimators, register
+
+    if ":" not in target:
+        return get_estimator(target).name
+    module_part, _, func_name = target.rpartition(":")
+    if module_part.endswith(".py"):
+        from choicelab.scenarios.experiment import import_plugins
+
+        path = import_plugins([module_part])[0]
+        from choicelab.scenarios import experiment
+
+        module = sys.modules[experiment._IMPORTED[path]]
+    else:
+        import os
+
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        module = importlib.import_module(module_part)
+    fn = getattr(module, func_name)
+    name = getattr(fn, "__choicelab_estimator__", None)
+    if name is not None:
+        return name
+    name = f"{module.__name__.rsplit('.', 1)[-1]}.{func_name}"
+    if name in {e.name for e in list_estimators()}:
+        return name
+    weighted = "weights" in inspect.signature(fn).parameters
+    register(
+        name,
+        kind="reward",
+        consumes=("matrix", "comparisons"),
+        weighted=weighted,
+        needs="positions" if weighted else "matrix",
+    )(fn)
+    return name
+
+
+def applicable_axioms(name: str) -> list:
+    """The axiom ids that apply to estimator ``name``: A1-A8 (A1 for reward estimators), plus the
+    theorem rows (T1, P4-P8, X1-X4) the contract states for it."""
+    from choicelab.axioms.base import THEORY, list_axioms
+    from choicelab.estimators.registry import get_estimator
+
+    entry = get_estimator(name)
+    out = []
+    for a in list_axioms():
+        if a.id.startswith("A"):
+            if a.id == "A1" and entry.kind != "reward":
+                continue
+            out.append(a.id)
+        elif (a.id, name) in THEORY:
+            out.append(a.id)
+    return out
+
+
 def verify_command(args) -> int:
     """Run ``choicelab verify`` (args: ``quick``, ``json``, ``seed``); returns the exit status."""
     from choicelab.axioms.api import verify
@@ -88,7 +152,32 @@ def verify_command(args) -> int:
     if not 0 <= seed < 2**63:
         print(f"choicelab: verify: --seed must be an integer in [0, 2**63), got {seed}", file=sys.stderr)
         return 2
-    verdicts = verify(quick=quick, rng=seed, progress=None if not as_json else False)
+    estimators, axiom_ids, silent = None, None, False
+    target = getattr(args, "estimator", None)
+    if target is not None:
+        try:
+            name = resolve_estimator(target)
+        except (ImportError, AttributeError, ValueError, TypeError, SyntaxError) as exc:
+            print(f"choicelab: verify: --estimator {target!r}: {exc}", file=sys.stderr)
+            return 2
+        estimators, axiom_ids, silent = [name], applicable_axioms(name), True
+    axiom = getattr(args, "axiom", None)
+    if axiom is not None:
+        from choicelab.axioms.base import list_axioms
+
+        known = [a.id for a in list_axioms()]
+        if axiom not in known:
+            print(f"choicelab: verify: --axiom {axiom!r}: unknown axiom; known: {', '.join(known)}", file=sys.stderr)
+            return 2
+        axiom_ids, silent = [axiom], True
+    verdicts = verify(
+        quick=quick,
+        rng=seed,
+        progress=None if not as_json else False,
+        estimators=estimators,
+        axioms=axiom_ids,
+        silent=silent,
+    )
     if as_json:
         for v in verdicts:
             print(verdict_json(v))

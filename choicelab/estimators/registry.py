@@ -635,6 +635,10 @@ def register(
             params=params,
             source=getattr(fn, "__module__", None) or "plugin",
         )
+        try:
+            fn.__choicelab_estimator__ = name  # `verify --estimator module:function` finds the entry from the function
+        except (AttributeError, TypeError):
+            pass
         return fn
 
     return decorator
