@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q -c constraints.txt -e '.[dev,dask]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev,dask,neural]'
 	touch $(STAMP)
 
 install: $(STAMP)

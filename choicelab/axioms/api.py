@@ -79,9 +79,17 @@ def check(axiom_id: str, estimator: str = "mle", instance=None, rng=None, quick:
     from choicelab.estimators.registry import get_estimator
 
     axiom = get_axiom(axiom_id)
-    get_estimator(estimator)  # unknown names fail here, with the list of known ones
+    entry = get_estimator(estimator)  # unknown names fail here, with the list of known ones
     if not isinstance(quick, (bool, np.bool_)):
         raise TypeError(f"quick must be a bool, got {quick!r}")
+    from choicelab._extras import available
+
+    if entry.extra is not None and not available(entry.extra):
+        # not a failed check: the estimator cannot run in this installation
+        meas = Measurement(
+            "inconclusive", detail=f"needs the {entry.extra} extra: pip install 'choicelab[{entry.extra}]'"
+        )
+        return _verdict(axiom_id, estimator, meas)
     meas = axiom.check(estimator, instance, as_rng(rng), bool(quick))
     if not isinstance(meas, Measurement):
         raise TypeError(f"the check of {axiom_id} returned {type(meas).__name__}, not a Measurement")

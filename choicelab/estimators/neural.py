@@ -1041,9 +1041,10 @@ def _ranking_data(rankings, m, w, name) -> _RankItems:
 
 # --------------------------------------------------------------------------- validation
 def _torch():
-    import torch  # lazily: `import choicelab.estimators` must not import torch
+    # lazily: `import choicelab.estimators` must not import torch; without the neural extra one line says so
+    from choicelab._extras import require
 
-    return torch
+    return require("neural")
 
 
 def _common_settings(

@@ -138,6 +138,7 @@ class Estimator:
     weighted: bool = False
     params: object = None
     source: str = "choicelab"
+    extra: str | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -449,7 +450,9 @@ def _dpo_params():
     return DPOOptions
 
 
-def _entry(name, kind, needs, description, impl, consumes=DATA_FORMS, weighted=False, params=None) -> Estimator:
+def _entry(
+    name, kind, needs, description, impl, consumes=DATA_FORMS, weighted=False, params=None, extra=None
+) -> Estimator:
     return Estimator(
         name=name,
         kind=kind,
@@ -459,6 +462,7 @@ def _entry(name, kind, needs, description, impl, consumes=DATA_FORMS, weighted=F
         consumes=tuple(consumes),
         weighted=weighted,
         params=params,
+        extra=extra,
     )
 
 
@@ -500,6 +504,7 @@ _ESTIMATORS: dict[str, Estimator] = {
             "for matrix-only instances; lam -> output regulariser at the Eq. 1 scale",
             _neural_impl(False, "neural_mle"),
             params=_neural_params(),
+            extra="neural",
         ),
         _entry(
             "neural_weighted_mle",
@@ -509,6 +514,7 @@ _ESTIMATORS: dict[str, Estimator] = {
             _neural_impl(True, "neural_weighted_mle"),
             weighted=True,
             params=_neural_params(),
+            extra="neural",
         ),
         _entry(
             "pl_mle",
@@ -533,6 +539,7 @@ _ESTIMATORS: dict[str, Estimator] = {
             "tabular DPO with a uniform reference policy (SPEC X3, [XK]); unregularized, lam is not used",
             _fit_dpo,
             params=_dpo_params(),
+            extra="neural",
         ),
         _entry("borda", "rule", "matrix", "Borda score / average win rate B(i) = sum_j P_ij", _rule_fit("borda")),
         _entry(

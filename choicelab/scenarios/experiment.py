@@ -788,6 +788,15 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
                 + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known)}"),
             )
         entry = get_estimator(name)
+        from choicelab._extras import available
+
+        if entry.extra is not None and not available(entry.extra):
+            _fail(
+                ctx,
+                ("estimators", "names"),
+                name,
+                f"needs the {entry.extra} extra (item [{k}]): pip install 'choicelab[{entry.extra}]'",
+            )
         if form is not None and form not in entry.consumes:
             _fail(
                 ctx,
