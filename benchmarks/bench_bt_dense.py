@@ -1,4 +1,4 @@
-"""Exact Bradley-Terry MLE on a dense preference matrix (SPEC Eq. 1 / Eq. 2): speed and optimum.
+"""Exact Bradley-Terry MLE on a dense preference matrix (contract Eq. 1 / Eq. 2): speed and optimum.
 
 Usage: ``.venv/bin/python benchmarks/bench_bt_dense.py [--quick] [--cap SECONDS]``
 
@@ -13,7 +13,7 @@ Table 2: m = 1000 and 5000 against
     (off-diagonal), which choicelab solves with ``bt_mle_counts(N, lam=0)``. choix's
     ``opt_pairwise`` needs a list of integer comparisons and does not apply to a matrix P.
 
-P is the preference matrix of a three-type Bradley-Terry population (SPEC §1) with reward
+P is the preference matrix of a three-type Bradley-Terry population (contract §1) with reward
 spread 1.5. choicelab's times are the best of ``--repeat`` runs; baselines run once, each in
 its own subprocess, stopped after ``--cap`` seconds. Ratio = baseline time / choicelab time on
 the same instance. Results go to ``benchmarks/results/bt.md`` (section "dense"; not written by

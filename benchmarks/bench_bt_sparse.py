@@ -1,4 +1,4 @@
-"""Exact Bradley-Terry MLE on sampled comparisons (SPEC §2, sampled data): speed against choix.
+"""Exact Bradley-Terry MLE on sampled comparisons (contract §2, sampled data): speed against choix.
 
 Usage: ``.venv/bin/python benchmarks/bench_bt_sparse.py [--quick] [--cap SECONDS]``
 
@@ -15,12 +15,12 @@ pairs built before the clock starts):
     ``choix.ilsr_pairwise(m, data, alpha=0)`` and ``choix.opt_pairwise(m, data, alpha=0)``, so
     the ratio against choix's faster one can be read off;
   * lam = 0.1: ``choix.opt_pairwise(m, data, alpha=lam/2)`` (choix penalises alpha ||r||^2,
-    SPEC uses lam/2 ||r||^2), the one choix solver of this objective (ilsr's alpha is a
+    the contract uses lam/2 ||r||^2), the one choix solver of this objective (ilsr's alpha is a
     pseudo-count prior, a different objective), with choix's default tolerance.
 A baseline is not started when it already hit the cap on a smaller instance (same m, fewer n,
 or same n, fewer m). Ratio = baseline time / choicelab time at the same optimum; max |diff|
 compares the two reward vectors (both centred: choix centres ilsr's output, and at lam > 0
-the optimum has sum r = 0, SPEC P4). Results go to ``benchmarks/results/bt.md`` (section
+the optimum has sum r = 0, contract P4). Results go to ``benchmarks/results/bt.md`` (section
 "sparse"; not written by ``--quick``).
 """
 

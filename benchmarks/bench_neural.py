@@ -2,7 +2,7 @@
 
 Usage: ``.venv/bin/python benchmarks/bench_neural.py [--quick] [--repeats R]``
 
-Setting (SPEC §2 "Neural MLE [PSZ case study]"): 20 seeds x 500 Adam steps, d = 8, n = 1000
+Setting (contract §2 "Neural MLE [PSZ case study]"): 20 seeds x 500 Adam steps, d = 8, n = 1000
 comparisons over m = 100 alternatives, batch 512, one hidden layer of 32 ReLU units,
 lr 1e-4. ``choicelab.estimators.neural_bt`` trains the 20 seeds as one stacked model; the
 baseline is the ordinary way: per seed, an ``nn.Sequential`` with ``torch.optim.Adam``,
@@ -181,7 +181,7 @@ def write_results(rows, repeats, check, diff64):
         f"{os.cpu_count()} cores, {platform.machine()}; CPU only: no GPU was available for this task, "
         "so none was measured).",
         "",
-        "Setting: d = 8, batch 512, one hidden layer of 32 ReLU units, Adam lr 1e-4 (SPEC §2, PSZ case study). "
+        "Setting: d = 8, batch 512, one hidden layer of 32 ReLU units, Adam lr 1e-4 (contract §2, PSZ case study). "
         "Baseline: per seed an `nn.Sequential` + `torch.optim.Adam`, network run on both sides of every "
         "comparison. Batched: `neural_bt`, all seeds stacked, one Adam, network evaluated once per "
         "alternative. Both use identical initialisations and minibatches; the last column is the largest "

@@ -1,4 +1,4 @@
-"""Speed of ``Population.preference_matrix`` against per-pair Python loops (SPEC §1).
+"""Speed of ``Population.preference_matrix`` against per-pair Python loops (contract §1).
 
 World: m alternatives in [0, 1]^16, T = 5 Bradley-Terry types with topic-table rewards
 (8 topics, tau = 0.5). Vectorised: ``pop.preference_matrix(X)`` at m = 2000 (and at the

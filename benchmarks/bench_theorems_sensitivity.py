@@ -1,4 +1,4 @@
-"""Costs behind two design choices of the theorem and sensitivity checks (SPEC P6, X3).
+"""Costs behind two design choices of the theorem and sensitivity checks (contract P6, X3).
 
 Usage: ``.venv/bin/python benchmarks/bench_theorems_sensitivity.py [--quick]``
 

@@ -4,7 +4,7 @@ Subpackages (imported lazily, so ``import choicelab`` stays cheap):
 
 ``sim``        annotator populations, alternatives, comparisons, clones
 ``estimators`` Bradley-Terry MLE (standard and Voronoi-weighted), neural, voting rules
-``axioms``     the theory table of ``SPEC.md`` measured against the estimators
+``axioms``     the theory table of ``the contract.md`` measured against the estimators
 ``scenarios``  declarative batches, runner and results store
 ``reports``    HTML / Markdown reports with figures
 """

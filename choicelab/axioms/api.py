@@ -1,4 +1,4 @@
-"""Checking axioms against theory: :func:`check`, :func:`verify` and :func:`replay` (SPEC §3).
+"""Checking axioms against theory: :func:`check`, :func:`verify` and :func:`replay` (contract §3).
 
 A check function only measures (a :class:`~choicelab.axioms.base.Measurement`); this module
 compares the measurement with the theory table (:func:`~choicelab.axioms.base.expected_verdict`)
@@ -50,7 +50,7 @@ def _verdict(axiom_id: str, estimator: str, meas: Measurement) -> Verdict:
 
 
 def check(axiom_id: str, estimator: str = "mle", instance=None, rng=None, quick: bool = False) -> Verdict:
-    """Measure one axiom on one estimator and compare with theory (SPEC §3).
+    """Measure one axiom on one estimator and compare with theory (contract §3).
 
     Parameters
     ----------
@@ -97,7 +97,7 @@ def check(axiom_id: str, estimator: str = "mle", instance=None, rng=None, quick:
 
 
 # Axioms measured on every registered estimator of a kind, also where theory is silent (such
-# cells carry no verdict): A1 is asked of every estimator that gives rewards (SPEC A1, [PSZ]).
+# cells carry no verdict): A1 is asked of every estimator that gives rewards (contract A1, [PSZ]).
 ALWAYS_MEASURED = {"A1": "reward"}
 
 
@@ -142,7 +142,7 @@ def theory_cells(axioms=None, estimators=None, silent: bool = False) -> list[tup
 def verify(
     quick: bool = False, rng=0, estimators=None, axioms=None, progress=None, silent: bool = False
 ) -> list[Verdict]:
-    """Measure every cell of the theory table (SPEC §3).
+    """Measure every cell of the theory table (contract §3).
 
     Parameters
     ----------

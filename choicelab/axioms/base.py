@@ -1,4 +1,4 @@
-"""Axiom and Verdict objects, the axiom registry and the theory table (SPEC §3).
+"""Axiom and Verdict objects, the axiom registry and the theory table (contract §3).
 
 The theory table is data: ``THEORY[(axiom_id, estimator)]`` is the verdict theory predicts.
 A check function only measures; :func:`choicelab.axioms.api.check` compares the measurement
@@ -137,7 +137,7 @@ def _axiom_sort_key(axiom_id: str):
 
 
 # ---------------------------------------------------------------------------------------
-# The theory table (SPEC §3, column "theory"). One row per (axiom, estimator) cell that
+# The theory table (contract §3, column "theory"). One row per (axiom, estimator) cell that
 # theory speaks about; cells theory is silent on are measured and reported without a verdict.
 _H, _V = HOLDS, VIOLATED
 _THEORY_ROWS: tuple[tuple[str, str, str], ...] = (

@@ -1,4 +1,4 @@
-"""Clone axioms A1 (robustness to approximate clones) and A2 (independence of exact clones), SPEC §3.
+"""Clone axioms A1 (robustness to approximate clones) and A2 (independence of exact clones), contract §3.
 
 A1 [PSZ]
     For an alternative x of M and a point x' at distance eps from it (a fixed random direction,
@@ -105,7 +105,7 @@ def a1_verdict(eps, delta) -> tuple[str, float]:
 
 
 def a1_curve(estimator: str, instance, eps_grid=A1_EPS, indices=None, rng=None, quick: bool = False) -> dict:
-    """Delta(eps) of SPEC A1 for clones of each alternative in ``indices`` (default: all).
+    """Delta(eps) of contract A1 for clones of each alternative in ``indices`` (default: all).
 
     Returns a dict with ``eps``, ``delta`` (the worst over the alternatives), ``per_index``
     (index -> curve), ``worst_index`` and, per index, the clone points, so that the curve can

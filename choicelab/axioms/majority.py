@@ -1,4 +1,4 @@
-"""Majority axioms A3-A6 (SPEC §3): Pareto, pairwise majority consistency, Condorcet, monotonicity.
+"""Majority axioms A3-A6 (contract §3): Pareto, pairwise majority consistency, Condorcet, monotonicity.
 
 Each axiom has an instance-level check ``_aN_instance(estimator, instance, rng, quick, seed)``
 and a registered check that either runs it on a given instance or searches instances (random
@@ -359,7 +359,7 @@ def _rank(scores, x, tol) -> int:
 
 
 def raise_preference(P, x: int, y: int, delta: float) -> np.ndarray:
-    """``P`` with ``P_xy`` raised and ``P_yx`` lowered by ``delta`` (SPEC A6)."""
+    """``P`` with ``P_xy`` raised and ``P_yx`` lowered by ``delta`` (contract A6)."""
     P = np.array(P, dtype=float)
     if not 0 < delta <= 1.0 - P[x, y] + 1e-15:
         raise ValueError(f"delta must lie in (0, 1 - P[{x}, {y}]] = (0, {1.0 - P[x, y]}], got {delta}")

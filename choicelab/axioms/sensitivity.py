@@ -1,4 +1,4 @@
-"""Preference sensitivity of Bradley-Terry and Plackett-Luce models (SPEC §3, X1-X4, [XK]).
+"""Preference sensitivity of Bradley-Terry and Plackett-Luce models (contract §3, X1-X4, [XK]).
 
 Closed forms (X1, X2, X4), the sensitivity map reports draw as a heatmap, the three-option
 experiment of X3 (scenarios reuse it) and the checks that register X1-X4. Every fit goes through
@@ -68,7 +68,7 @@ def _log_cosh(x: np.ndarray) -> np.ndarray:
 
 
 def bt_chain(p_ij, p_jk) -> np.ndarray:
-    """The BT prediction for the untrained pair (SPEC X1): ``P_ik = sigma(logit P_ij + logit P_jk)``.
+    """The BT prediction for the untrained pair (contract X1): ``P_ik = sigma(logit P_ij + logit P_jk)``.
 
     Under BT, ``P_ij = sigma(r_i - r_j)``, so ``logit P_ik = r_i - r_k = (r_i - r_j) + (r_j - r_k)``.
     Broadcasts over array arguments.
@@ -84,7 +84,7 @@ def bt_chain(p_ij, p_jk) -> np.ndarray:
 
 
 def bt_sensitivity(p_ij, p_jk) -> np.ndarray:
-    """``dP_ik/dP_ij`` with ``P_jk`` held fixed, under BT (SPEC X1).
+    """``dP_ik/dP_ij`` with ``P_jk`` held fixed, under BT (contract X1).
 
     ``dP_ik/dP_ij = P_ik (1 - P_ik) / (P_ij (1 - P_ij))`` with ``P_ik`` from :func:`bt_chain`
     (chain rule: ``dP_ik/d logit P_ik = P_ik(1 - P_ik)``, ``d logit P_ij/dP_ij = 1/(P_ij(1 - P_ij))``).
@@ -102,13 +102,13 @@ def bt_sensitivity(p_ij, p_jk) -> np.ndarray:
 
 
 def sensitivity_bound(p_ij) -> np.ndarray:
-    """The X2 bound ``dP_ik/dP_ij <= 1 / (4 P_ij (1 - P_ij))`` (SPEC X2, derived: ``P_ik(1 - P_ik) <= 1/4``)."""
+    """The X2 bound ``dP_ik/dP_ij <= 1 / (4 P_ij (1 - P_ij))`` (contract X2, derived: ``P_ik(1 - P_ik) <= 1/4``)."""
     p = _open_probabilities(p_ij, "p_ij")
     return 1.0 / (4.0 * p * (1.0 - p))
 
 
 def sensitivity_map(grid, p_jk=None) -> np.ndarray:
-    """The X1 sensitivity ``dP_ik/dP_ij`` over a grid of ``(P_ij, P_jk)`` (SPEC X1, X2).
+    """The X1 sensitivity ``dP_ik/dP_ij`` over a grid of ``(P_ij, P_jk)`` (contract X1, X2).
 
     Parameters
     ----------
@@ -132,7 +132,7 @@ def sensitivity_map(grid, p_jk=None) -> np.ndarray:
 
 @dataclass(frozen=True)
 class X2Thresholds:
-    """Where a sensitivity above ``kappa`` is possible (SPEC X2).
+    """Where a sensitivity above ``kappa`` is possible (contract X2).
 
     ``dP_ik/dP_ij > kappa`` requires ``P_ij < p_ij_low`` or ``P_ij > p_ij_high``, and ``P_jk``
     dominant in the opposite direction: ``P_ij < 1/2`` with ``P_jk > p_jk_high``, or
@@ -155,7 +155,7 @@ class X2Thresholds:
 
 
 def x2_thresholds(kappa: float) -> X2Thresholds:
-    """Necessary conditions for ``dP_ik/dP_ij > kappa`` under BT (SPEC X2, derived).
+    """Necessary conditions for ``dP_ik/dP_ij > kappa`` under BT (contract X2, derived).
 
     With ``a = logit P_ij`` and ``b = logit P_jk`` the sensitivity is
     ``S = sigma'(a + b) / sigma'(a) = cosh^2(a/2) / cosh^2((a + b)/2)``.
@@ -214,7 +214,7 @@ def _tuple_members(members, m: int) -> np.ndarray:
 
 
 def pl_first_choice(utilities, i: int, members=None) -> float:
-    """``q_{i|T}``: the probability that ``i`` is chosen first from the tuple ``T`` under PL (SPEC X4).
+    """``q_{i|T}``: the probability that ``i`` is chosen first from the tuple ``T`` under PL (contract X4).
 
     ``q_{i|T} = e^{r_i} / sum_{l in T} e^{r_l} = 1 / (1 + sum_{l in T, l != i} e^{r_l - r_i})``.
     ``members`` lists ``T`` (default: every alternative); it must contain ``i``.
@@ -228,7 +228,7 @@ def pl_first_choice(utilities, i: int, members=None) -> float:
 
 
 def pl_tuple_sensitivity(utilities, i: int, l: int, members=None) -> float:
-    """``dq_{i|T}/dP_il = q_{i|T}^2 / P_il^2 <= 1`` under PL (SPEC X4, derived).
+    """``dq_{i|T}/dP_il = q_{i|T}^2 / P_il^2 <= 1`` under PL (contract X4, derived).
 
     What is held fixed: the utilities of every member of ``T`` except ``l`` (so ``r_i`` and the
     other pairwise probabilities ``P_im``, ``m != l``, are fixed; only ``r_l`` moves). In
@@ -255,7 +255,7 @@ I, J, K = 0, 1, 2  # alternative indices of the three-option world
 
 
 def three_option_data(p_ij: float, p_jk: float, n_per_pair: int):
-    """Comparisons on the trained pairs (i, j) and (j, k) only; the pair (i, k) is never shown (SPEC X3).
+    """Comparisons on the trained pairs (i, j) and (j, k) only; the pair (i, k) is never shown (contract X3).
 
     Alternatives are ``i = 0``, ``j = 1``, ``k = 2``. Each trained pair gets ``n_per_pair``
     comparisons, of which ``round(p * n_per_pair)`` are won by the first alternative, so the
@@ -292,7 +292,7 @@ def three_option_data(p_ij: float, p_jk: float, n_per_pair: int):
 
 @dataclass(frozen=True)
 class ThreeOptionCurves:
-    """Learned versus predicted ``P_ik`` along a sweep of ``P_ij`` with ``P_jk`` fixed (SPEC X3).
+    """Learned versus predicted ``P_ik`` along a sweep of ``P_ij`` with ``P_jk`` fixed (contract X3).
 
     Attributes
     ----------
@@ -364,7 +364,7 @@ def _world_matrix(p_ij: float, p_jk: float) -> np.ndarray:
     return expit(r[:, None] - r[None, :])
 
 
-# Per-estimator settings of the three-option experiment. The SPEC neural defaults (lr 1e-4,
+# Per-estimator settings of the three-option experiment. The contract neural defaults (lr 1e-4,
 # 500 steps, 20 seeds) are for the case study; on three one-hot alternatives full-batch Adam at
 # lr 0.05 reaches the optimum in a few hundred steps. DPO's beta only rescales its logits
 # (P = sigma(beta (theta_i - theta_j))); beta = 1 needs ~10x fewer Adam steps than 0.1.
@@ -389,7 +389,7 @@ def three_option_experiment(
     quick: bool = False,
     **fit_options,
 ) -> ThreeOptionCurves:
-    """Fit ``estimator`` on three-option data for each ``P_ij`` in the grid (SPEC X3, [XK]).
+    """Fit ``estimator`` on three-option data for each ``P_ij`` in the grid (contract X3, [XK]).
 
     For each ``P_ij`` the data hold the trained pairs (i, j) and (j, k) only, with empirical
     probabilities from :func:`three_option_data` (``n_per_pair`` comparisons each); (i, k) is never
@@ -401,7 +401,7 @@ def three_option_experiment(
       the factor ``n_per_pair``, so ``lam / n_per_pair`` is passed to keep the regulariser's weight
       (DPO is unregularised) and each step costs two items instead of ``2 n_per_pair``;
     * every other estimator (``"mle"``, ...) gets the comparisons (``data=comps``) with ``lam``,
-      the count objective of SPEC §2 where ``lam``'s pull on the rewards is ``O(lam / n_per_pair)``.
+      the count objective of contract §2 where ``lam``'s pull on the rewards is ``O(lam / n_per_pair)``.
 
     Fit options default to :data:`X3_FIT_OPTIONS` (smaller with ``quick``), overridden by
     ``fit_options``; the registry itself is called with ``quick=False`` so these budgets apply.
@@ -419,7 +419,7 @@ def three_option_experiment(
     n_per_pair : int
         Comparisons per trained pair (sets the resolution of the empirical probabilities).
     lam : float
-        SPEC §2 regularisation at the scale of the comparison counts.
+        contract §2 regularisation at the scale of the comparison counts.
     quick : bool
         Smaller training budgets (:data:`X3_QUICK_OPTIONS`).
 
@@ -723,7 +723,7 @@ X4_TOL = 1e-5  # relative error allowed between finite differences and q^2 / P_i
 def pl_ranking_counts(utilities, n: int):
     """Full rankings of all alternatives with counts proportional to their PL probabilities.
 
-    ``P(pi) = prod_k e^{r(pi_k)} / sum_{l >= k} e^{r(pi_l)}`` (SPEC §2, Plackett-Luce); each of the
+    ``P(pi) = prod_k e^{r(pi_k)} / sum_{l >= k} e^{r(pi_l)}`` (contract §2, Plackett-Luce); each of the
     ``m!`` rankings gets ``round(n P(pi))`` voters (rankings rounding to 0 are left out), so the
     profile is representative data up to ``1/(2n)``. Meant for small ``m``.
     """
@@ -786,7 +786,7 @@ def _x4_bound_errors(u: np.ndarray, h: float = 1e-4) -> tuple[float, float]:
 
 
 def pairwise_vs_tuple_experiment(p_ij_grid, p_jk: float, *, n: int = 20000, lam: float = 0.1) -> dict:
-    """Chained pairwise versus K = 3 tuple sensitivity on the three-option world (SPEC X4, measurement).
+    """Chained pairwise versus K = 3 tuple sensitivity on the three-option world (contract X4, measurement).
 
     The world: ``r_k = 0``, ``r_j = logit P_jk`` (fixed), ``r_i = r_j + logit P_ij`` over the grid.
 

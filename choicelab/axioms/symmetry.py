@@ -1,4 +1,4 @@
-"""Symmetry axioms A7 (anonymity) and A8 (neutrality), SPEC §3.
+"""Symmetry axioms A7 (anonymity) and A8 (neutrality), contract §3.
 
 A7 permutes the annotator types of a population and refits (representative data), and
 relabels the annotators of a sampled comparison set while shuffling its records (sampled

@@ -1,4 +1,4 @@
-"""Estimators (SPEC §2): exact and neural Bradley-Terry MLE, weights, Plackett-Luce, voting rules.
+"""Estimators (contract §2): exact and neural Bradley-Terry MLE, weights, Plackett-Luce, voting rules.
 
 Heavy dependencies load lazily: torch only with ``neural``, cvxpy only with ``reference``.
 """

@@ -1,4 +1,4 @@
-"""Exact Bradley-Terry maximum likelihood, standard (SPEC Eq. 1) and weighted (SPEC Eq. 2).
+"""Exact Bradley-Terry maximum likelihood, standard (contract Eq. 1) and weighted (contract Eq. 2).
 
 One objective covers every case. With weights ``w`` (``w = 1`` for the standard MLE) and a
 nonnegative data matrix ``X`` (the preference matrix ``P`` or the win counts ``N``)::
@@ -65,14 +65,14 @@ class ConvergenceWarning(RuntimeWarning):
 # public API
 # --------------------------------------------------------------------------------------------
 def bt_mle(P, weights=None, lam=0.1, *, tol=1e-10, max_iter=100, method="auto", x0=None) -> FitResult:
-    """Regularized Bradley-Terry MLE on a preference matrix (SPEC Eq. 1 and Eq. 2).
+    """Regularized Bradley-Terry MLE on a preference matrix (contract Eq. 1 and Eq. 2).
 
     Solves exactly (to the gradient tolerance below)::
 
         r_hat = argmin_r  - sum_{i != j} w_i w_j P_ij log sigma(r_i - r_j) + (lam / 2) sum_i w_i r_i**2
 
-    with ``w_i = 1`` when ``weights is None`` (SPEC Eq. 1, the standard MLE) and the given
-    weights otherwise (SPEC Eq. 2, the weighted MLE). ``lam`` enters exactly as written; it is
+    with ``w_i = 1`` when ``weights is None`` (contract Eq. 1, the standard MLE) and the given
+    weights otherwise (contract Eq. 2, the weighted MLE). ``lam`` enters exactly as written; it is
     never rescaled (P7: ``weights = 1/m`` reproduces Eq. 1 with ``lam_std = m * lam``).
 
     Parameters
@@ -150,7 +150,7 @@ def bt_mle(P, weights=None, lam=0.1, *, tol=1e-10, max_iter=100, method="auto", 
 
 
 def bt_mle_counts(N, weights=None, lam=0.1, *, tol=1e-10, max_iter=100, method="auto", x0=None) -> FitResult:
-    """Bradley-Terry MLE on a win-count matrix (SPEC §2, "Sampled data, exact estimators").
+    """Bradley-Terry MLE on a win-count matrix (contract §2, "Sampled data, exact estimators").
 
     Solves::
 
@@ -163,7 +163,7 @@ def bt_mle_counts(N, weights=None, lam=0.1, *, tol=1e-10, max_iter=100, method="
     ----------
     N : (m, m) ndarray or scipy.sparse matrix/array
         ``N[i, j]`` = number of comparisons ``i`` won against ``j`` (ties add 1/2 to both sides,
-        SPEC §4). Nonnegative, finite, zero diagonal. A sparse ``N`` is solved by the sparse back
+        contract §4). Nonnegative, finite, zero diagonal. A sparse ``N`` is solved by the sparse back
         end in O(nnz) per evaluation; a dense one by the dense back end.
     weights : (m,) array_like or None
         As in :func:`bt_mle`.
@@ -221,7 +221,7 @@ def bt_mle_counts(N, weights=None, lam=0.1, *, tol=1e-10, max_iter=100, method="
 def bt_mle_comparisons(
     comps, m, weights=None, lam=0.1, *, tol=1e-10, max_iter=100, method="auto", x0=None
 ) -> FitResult:
-    """Bradley-Terry MLE on a comparison dataset (SPEC §2, "Sampled data, exact estimators").
+    """Bradley-Terry MLE on a comparison dataset (contract §2, "Sampled data, exact estimators").
 
     Builds the sparse win-count matrix ``N = win_counts(comps, m, sparse=True)`` (a tie adds
     1/2 to both sides) and solves, exactly as :func:`bt_mle_counts`::

@@ -1,8 +1,8 @@
-"""Linear-reward Bradley-Terry MLE, ``r(x) = theta . x`` (SPEC §2, "Linear reward"; the setting of [GE]).
+"""Linear-reward Bradley-Terry MLE, ``r(x) = theta . x`` (contract §2, "Linear reward"; the setting of [GE]).
 
-The loss is the (weighted) Bradley-Terry loss of SPEC Eq. 1 / Eq. 2 with ``r_i = theta . x_i``.
+The loss is the (weighted) Bradley-Terry loss of contract Eq. 1 / Eq. 2 with ``r_i = theta . x_i``.
 Comparison data are first collapsed into the win-count matrix ``N`` (ties 1/2 to each side,
-SPEC §4), so both data forms reduce to ``sum_{i != j} w_i w_j Y_ij softplus(-theta.(x_i - x_j))``
+contract §4), so both data forms reduce to ``sum_{i != j} w_i w_j Y_ij softplus(-theta.(x_i - x_j))``
 over the nonzero entries of ``Y`` (``Y = N`` or ``Y = P``). Gradient and Hessian go through the
 alternatives: with ``s = X theta`` and a weighted graph Laplacian ``L`` on the compared pairs,
 ``H = X^T L X + lam I``, so memory is O(nnz + m d + d^2), never O(n d).
@@ -203,20 +203,20 @@ def _newton(obj: _Objective, theta0, gtol: float, max_iter: int):
 
 
 def linear_mle(X, comps, weights=None, lam: float = 0.1, *, tol: float = 1e-10, max_iter: int = 100) -> LinearFit:
-    """Linear-reward (weighted) Bradley-Terry MLE (SPEC §2 "Linear reward", Eq. 1 / Eq. 2 losses).
+    """Linear-reward (weighted) Bradley-Terry MLE (contract §2 "Linear reward", Eq. 1 / Eq. 2 losses).
 
     Fits ``r(x) = theta . x`` by minimising, for comparison data (``choicelab.sim.Comparisons``)::
 
         F(theta) = - sum_k omega_k log sigma(theta.(x_win_k - x_lose_k)) + (lam / 2) ||theta||^2,
 
-    ``omega_k = w(a_k) w(b_k)``, a tie counting 1/2 in each direction (SPEC §4); equivalently
+    ``omega_k = w(a_k) w(b_k)``, a tie counting 1/2 in each direction (contract §4); equivalently
     ``- sum_{i != j} w_i w_j N_ij log sigma(theta.(x_i - x_j)) + (lam/2)||theta||^2`` with the win
     counts ``N``. For representative data pass the matrix ``P`` (m, m) instead:
     ``- sum_{i != j} w_i w_j P_ij log sigma(theta.(x_i - x_j)) + (lam/2)||theta||^2`` (any
     non-negative matrix is accepted; the diagonal is ignored). ``weights=None`` means ``w = 1``
     (no normalisation, as in Eq. 1).
 
-    Regulariser: ridge on ``theta``, not the SPEC's ``sum_i w_i r_i^2 = theta^T X^T W X theta``,
+    Regulariser: ridge on ``theta``, not the contract's ``sum_i w_i r_i^2 = theta^T X^T W X theta``,
     because the latter is not strictly convex when ``X^T W X`` is singular (``d > m`` or
     collinear features, common with embeddings), so it would not make the fit unique; the ridge
     always does for ``lam > 0`` and, like the loss, is unchanged by translating all ``x``. With

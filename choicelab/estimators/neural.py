@@ -1,7 +1,7 @@
-"""Neural reward models trained with torch, many seeds as one batched model (SPEC §2).
+"""Neural reward models trained with torch, many seeds as one batched model (contract §2).
 
-SPEC §2 "Sampled data, neural estimators", "Neural MLE [PSZ case study]" and "Plackett-Luce";
-tabular DPO for the preference-sensitivity experiment (SPEC X3).
+contract §2 "Sampled data, neural estimators", "Neural MLE [PSZ case study]" and "Plackett-Luce";
+tabular DPO for the preference-sensitivity experiment (contract X3).
 
 Model
     ``r_theta: R^d -> R`` is an MLP with ``layers`` hidden layers of ``hidden`` units, the
@@ -134,7 +134,7 @@ class NeuralFit:
         return out
 
     def rewards(self, X=None) -> np.ndarray:
-        """Mean reward over seeds at the rows of ``X`` (SPEC §2: results are seed averages)."""
+        """Mean reward over seeds at the rows of ``X`` (contract §2: results are seed averages)."""
         return self.per_seed(X).mean(axis=0)
 
 
@@ -171,9 +171,9 @@ def neural_bt(
     pairs=None,
     lr_schedule="constant",
 ) -> NeuralFit:
-    """Neural Bradley-Terry MLE: an MLP reward model trained by Adam on minibatches (SPEC §2).
+    """Neural Bradley-Terry MLE: an MLP reward model trained by Adam on minibatches (contract §2).
 
-    Minimises, per seed, the mean per-comparison loss (SPEC §2 "Sampled data, neural
+    Minimises, per seed, the mean per-comparison loss (contract §2 "Sampled data, neural
     estimators") plus an optional output regulariser::
 
         L(theta) = -(1/n) sum_k omega_k [q_k log s(r(x_i_k) - r(x_j_k))
@@ -183,7 +183,7 @@ def neural_bt(
     with ``s`` the logistic function (``log s`` computed stably, never as ``log(s(x))``).
     For ``Comparisons`` item ``k`` is comparison ``k``: ``i_k`` its winner, ``j_k`` its loser
     and ``q_k = 1``; a tie
-    (``winner == -1``) has ``q_k = 1/2`` (half of each direction, SPEC §4). For a preference
+    (``winner == -1``) has ``q_k = 1/2`` (half of each direction, contract §4). For a preference
     matrix ``P`` (representative data) the items are the unordered pairs ``i < j`` (all of
     them, or those listed in ``pairs``), each compared once with fractional outcome
     ``q = P_ij``, so ``n`` is the number of pairs and the data term is
@@ -192,7 +192,7 @@ def neural_bt(
     without weights, and also when all products are equal). The regulariser runs over all
     ``m`` training alternatives with ``w = 1`` when unweighted.
 
-    Relation to SPEC Eq. 1 / Eq. 2 (sampled data: P replaced by the win counts N): with
+    Relation to contract Eq. 1 / Eq. 2 (sampled data: P replaced by the win counts N): with
     ``Z = sum_k w(a_k) w(b_k)`` (``Z = n`` unweighted), ``Z * L`` equals the Eq. 1 / Eq. 2
     objective with ``lambda = Z * output_reg``, so a one-hot network (``X = I``,
     ``layers=0``) minimises Eq. 1 / Eq. 2 with that lambda;
@@ -205,7 +205,7 @@ def neural_bt(
     comps : Comparisons or (m, m) array
         Sampled comparisons over ``0..m-1``, or a preference matrix (``P_ij + P_ji = 1``).
     weights : (m,) array, optional
-        ``w >= 0`` with ``sum(w) = 1`` (SPEC Eq. 2), e.g. Voronoi weights; never renormalised.
+        ``w >= 0`` with ``sum(w) = 1`` (contract Eq. 2), e.g. Voronoi weights; never renormalised.
     hidden, layers, activation : int, int, str
         Width and number of hidden layers (``layers=0``: linear model) and the activation,
         one of ``"relu", "tanh", "sigmoid", "gelu", "softplus"``.
@@ -302,7 +302,7 @@ def neural_pl(
     dtype="float32",
     lr_schedule="constant",
 ) -> NeuralFit:
-    """Neural Plackett-Luce MLE on strict rankings (SPEC §2 "Plackett-Luce").
+    """Neural Plackett-Luce MLE on strict rankings (contract §2 "Plackett-Luce").
 
     Minimises, per seed, the mean per-ranking negative log-likelihood plus the output
     regulariser::
@@ -317,7 +317,7 @@ def neural_pl(
     not compared. A place with a single available alternative is no choice and is dropped.
 
     Weights follow :func:`choicelab.estimators.pl_mle`: the stage weight is
-    ``w(pi_t) * mean_{l in C_t, l != pi_t} w_l`` (the mean SPEC Eq. 2 product over the wins
+    ``w(pi_t) * mean_{l in C_t, l != pi_t} w_l`` (the mean contract Eq. 2 product over the wins
     the stage implies), divided by its mean over all stages of all rankings (counted with
     multiplicity), so ``omega = 1`` without weights. Hence rankings of two alternatives give
     exactly :func:`neural_bt`'s loss on the corresponding comparisons, and ``Z * L`` equals
@@ -358,7 +358,7 @@ def neural_pl(
 def output_reg_for_lambda(lam, data, weights=None, pairs=None) -> float:
     """The ``output_reg`` at which :func:`neural_bt`'s loss has the minimiser of Eq. 1 / Eq. 2.
 
-    SPEC Eq. 1 / Eq. 2 with sampled data is ``F(r) = -sum_{i != j} w_i w_j N_ij log s(r_i - r_j)
+    contract Eq. 1 / Eq. 2 with sampled data is ``F(r) = -sum_{i != j} w_i w_j N_ij log s(r_i - r_j)
     + (lam/2) sum_i w_i r_i^2``. The neural loss is ``F_data / Z + (output_reg/2) sum_i w_i
     r_i^2`` with ``Z = sum_k w(a_k) w(b_k)`` over the comparisons (``Z = n`` unweighted), so
     ``Z * L = F`` exactly when ``output_reg = lam / Z``. For a preference matrix the items
@@ -405,7 +405,7 @@ def output_reg_for_lambda(lam, data, weights=None, pairs=None) -> float:
 def tabular_dpo(
     data, m, beta=0.1, lr=0.05, steps=20000, *, pairs=None, tol=1e-8, dtype="float64", device="cpu"
 ) -> FitResult:
-    """DPO on a finite response set: softmax policy, uniform reference (SPEC X3, [XK]).
+    """DPO on a finite response set: softmax policy, uniform reference (contract X3, [XK]).
 
     The policy is ``pi = softmax(theta)`` over ``m`` responses, the reference policy is
     uniform (``pi_ref = 1/m``) and ``theta`` starts at 0 (``pi = pi_ref``). With
@@ -815,7 +815,7 @@ class _RankItems:
 
 
 class _PairTask:
-    """Bradley-Terry loss on pair items (SPEC §2); each item needs 2 alternatives."""
+    """Bradley-Terry loss on pair items (contract §2); each item needs 2 alternatives."""
 
     def __init__(self, items: _PairItems, tdtype, tdevice, torch):
         self.torch, self.n, self.slots = torch, items.n, 2
@@ -874,7 +874,7 @@ class _PairTask:
 
 
 class _RankTask:
-    """Plackett-Luce loss on strict rankings (SPEC §2); each item needs ``L`` alternatives."""
+    """Plackett-Luce loss on strict rankings (contract §2); each item needs ``L`` alternatives."""
 
     def __init__(self, items: _RankItems, tdtype, tdevice, torch):
         self.torch, self.n, self.slots = torch, items.n, items.seq.shape[1]
@@ -908,7 +908,7 @@ class _RankTask:
         return items["seq"].reshape(items["seq"].shape[0], -1)
 
     def loss(self, R, items, inverse):
-        """Per seed: mean of ``-sum_t omega_t [r(pi_t) - logsumexp_{l in C_t} r(pi_l)]`` (SPEC §2)."""
+        """Per seed: mean of ``-sum_t omega_t [r(pi_t) - logsumexp_{l in C_t} r(pi_l)]`` (contract §2)."""
         torch = self.torch
         seq = items["seq"]
         flat = _take(R, seq.reshape(seq.shape[0], -1)) if inverse is None else R.gather(1, inverse)

@@ -1,4 +1,4 @@
-"""Plackett-Luce maximum likelihood for full and top-k rankings (SPEC §2, "Plackett-Luce").
+"""Plackett-Luce maximum likelihood for full and top-k rankings (contract §2, "Plackett-Luce").
 
 A strict ranking ``pi = (pi_1, ..., pi_L)`` is read as a sequence of choices: at stage ``k`` the
 item ``pi_k`` is chosen from the set ``S_k`` of items not yet ranked, with Luce probability
@@ -98,7 +98,7 @@ def _stages(items, lengths, counts, m: int, unlisted_last: bool):
 
 
 def _stage_weights(chosen, mask, w):
-    """Mean SPEC Eq. 2 weight ``w(chosen) w(l)`` over the items ``l`` the stage chooses against."""
+    """Mean contract Eq. 2 weight ``w(chosen) w(l)`` over the items ``l`` the stage chooses against."""
     others = mask @ w - w[chosen]
     return w[chosen] * others / (mask.sum(axis=1) - 1)
 
@@ -208,7 +208,7 @@ def _newton(obj: _Objective, r0, gtol: float, max_iter: int, singular_gauge: boo
 
 
 def pl_mle(rankings, m=None, weights=None, lam: float = 0.1, *, tol: float = 1e-10, max_iter: int = 100) -> FitResult:
-    """Regularized (weighted) Plackett-Luce MLE (SPEC §2, "Plackett-Luce"; weights as SPEC Eq. 2).
+    """Regularized (weighted) Plackett-Luce MLE (contract §2, "Plackett-Luce"; weights as contract Eq. 2).
 
     Minimises the convex objective::
 
@@ -224,7 +224,7 @@ def pl_mle(rankings, m=None, weights=None, lam: float = 0.1, *, tol: float = 1e-
     and dropped. Tied groups are rejected with a ``ValueError`` (no tie model).
 
     Stage weight: ``omega_nk = w(pi_nk) * mean_{l in S_nk, l != pi_nk} w_l``, the average of the
-    SPEC Eq. 2 weights ``w_i w_j`` of the pairwise wins the stage implies. This choice makes
+    contract Eq. 2 weights ``w_i w_j`` of the pairwise wins the stage implies. This choice makes
     ``weights=None`` (``w = 1``) the plain PL likelihood; makes a ranking of two items ``i > j``
     exactly the Eq. 2 term ``-w_i w_j log sigma(r_i - r_j)`` (so length-2 rankings give the
     weighted Bradley-Terry MLE on win counts); and makes uniform weights ``w = 1/m`` equal to

@@ -1,4 +1,4 @@
-"""cvxpy formulations that verify the fast solvers (SPEC §2).
+"""cvxpy formulations that verify the fast solvers (contract §2).
 
 Slow, general and independent of the Newton code in ``bt.py``: each function states its
 objective directly in cvxpy's disciplined convex form and hands it to an interior-point
@@ -28,7 +28,7 @@ _CLARABEL_ATTEMPTS = (
 
 
 def bt_mle_cvxpy(P_or_N, weights=None, lam=0.1, *, solver="CLARABEL", **solver_opts) -> FitResult:
-    """Reference Bradley-Terry MLE, SPEC Eq. 1 / Eq. 2 (and their count-data form), via cvxpy.
+    """Reference Bradley-Terry MLE, contract Eq. 1 / Eq. 2 (and their count-data form), via cvxpy.
 
     Minimises::
 
@@ -37,7 +37,7 @@ def bt_mle_cvxpy(P_or_N, weights=None, lam=0.1, *, solver="CLARABEL", **solver_o
     written with ``-log sigma(d) = log(1 + exp(-d)) = cp.logistic(-d)`` (cvxpy's stable form),
     with ``w = 1`` when ``weights is None``. ``X`` is a preference matrix ``P`` or a win-count
     matrix ``N`` (dense or scipy.sparse); its diagonal is ignored. ``lam = 0`` adds the
-    constraint ``sum_i w_i r_i = 0`` (the SPEC normalisation; existence needs a strongly
+    constraint ``sum_i w_i r_i = 0`` (the contract normalisation; existence needs a strongly
     connected comparison graph, which this reference does not check). The objective is
     divided by the mean positive coefficient ``w_i w_j X_ij`` so that the solver sees terms of
     order one; that leaves the minimiser unchanged.
@@ -217,7 +217,7 @@ def _reference_fit(values, objective, status, **info) -> FitResult:
 
 
 def pl_mle_cvxpy(rankings, m, weights=None, lam=0.1) -> FitResult:
-    """Reference Plackett-Luce MLE via cvxpy (``cp.log_sum_exp``), SPEC §2 "Plackett-Luce".
+    """Reference Plackett-Luce MLE via cvxpy (``cp.log_sum_exp``), contract §2 "Plackett-Luce".
 
     Transcribes the objective of :func:`choicelab.estimators.plackett_luce.pl_mle` stage by
     stage::
@@ -262,7 +262,7 @@ def pl_mle_cvxpy(rankings, m, weights=None, lam=0.1) -> FitResult:
 
 
 def linear_mle_cvxpy(X, comps_or_P, weights=None, lam=0.1) -> FitResult:
-    """Reference linear-reward MLE via cvxpy (``cp.logistic``), SPEC §2 "Linear reward".
+    """Reference linear-reward MLE via cvxpy (``cp.logistic``), contract §2 "Linear reward".
 
     For comparisons: ``sum_k omega_k log(1 + exp(-theta.(x_win - x_lose))) + (lam/2)||theta||^2``
     with ``omega_k = w(a_k) w(b_k)``, a tie entering once in each direction with weight

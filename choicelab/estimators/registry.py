@@ -1,4 +1,4 @@
-"""Named estimators behind one interface (DESIGN "Estimator names in the registry").
+"""Named estimators behind one interface (the estimator registry).
 
 Every estimator, reward model or voting rule, is called the same way::
 
@@ -8,8 +8,8 @@ Every estimator, reward model or voting rule, is called the same way::
 
 Data
     ``data=None`` means representative data, the exact matrix ``instance.P`` (the regime of the
-    theorems, SPEC §1 Data (a)). A :class:`~choicelab.sim.Comparisons` means sampled data: the
-    exact Bradley-Terry estimators minimise SPEC Eq. 1 / Eq. 2 with ``P`` replaced by the win
+    theorems, contract §1 Data (a)). A :class:`~choicelab.sim.Comparisons` means sampled data: the
+    exact Bradley-Terry estimators minimise contract Eq. 1 / Eq. 2 with ``P`` replaced by the win
     counts ``N``; the neural ones the mean per-comparison loss; the voting rules run on the
     empirical matrix ``P-hat`` (every pair must have been compared). A
     :class:`~choicelab.sim.Rankings` is accepted by ``pl_mle`` as is, and by the pairwise
@@ -17,7 +17,7 @@ Data
 
 Weights
     ``weighted_mle``, ``neural_weighted_mle`` and ``wawr`` use the given ``weights``, or else
-    the Voronoi weights of ``instance.X`` in ``instance.region`` (SPEC §2, exact in d = 1 and in
+    the Voronoi weights of ``instance.X`` in ``instance.region`` (contract §2, exact in d = 1 and in
     a 2-D box, Monte Carlo otherwise, drawn from ``rng``), recomputed on whatever alternatives
     the instance has, so exact clones split their cell. A matrix-only instance needs explicit
     weights. The unweighted estimators refuse weights (use the weighted ones).
@@ -67,7 +67,7 @@ KINDS = ("reward", "rule")
 NEEDS = ("matrix", "positions", "comparisons")
 # what an estimator can be fitted on: the exact matrix P (representative data), sampled comparisons, rankings
 DATA_FORMS = ("matrix", "comparisons", "rankings")
-# quick=True caps the neural budget at these values (SPEC defaults: 20 seeds, 500 steps)
+# quick=True caps the neural budget at these values (the contract defaults: 20 seeds, 500 steps)
 QUICK_NEURAL = {"seeds": 4, "steps": 200}
 QUICK_DPO_STEPS = 5000
 PL_RANKINGS = 4000  # rankings sampled for pl_mle on representative data (quick: a quarter)
@@ -199,7 +199,7 @@ def _no_weights(weights, name: str):
 
 
 def _resolve_weights(instance, weights, rng, name: str) -> np.ndarray:
-    """The given weights, or the Voronoi weights of instance.X in instance.region (SPEC §2)."""
+    """The given weights, or the Voronoi weights of instance.X in instance.region (contract §2)."""
     if weights is not None:
         return check_weights(weights, instance.m, who=name)
     if instance.X is None or instance.region is None:
@@ -301,7 +301,7 @@ def _fit_neural(instance, data, weights, lam, rng, quick, options, *, name, weig
             value = opts.get(key, default)
             opts[key] = min(value, cap) if isinstance(value, numbers.Integral) else value
     if "output_reg" not in opts:
-        # (lam/2) sum_i w_i r(x_i)^2 at the scale of SPEC Eq. 1 / Eq. 2 (see output_reg_for_lambda)
+        # (lam/2) sum_i w_i r(x_i)^2 at the scale of contract Eq. 1 / Eq. 2 (see output_reg_for_lambda)
         opts["output_reg"] = output_reg_for_lambda(lam, train, weights=w, pairs=opts.get("pairs"))
     opts.setdefault("seed", rng)
     fit = neural_bt(X, train, weights=w, **opts)
@@ -485,14 +485,15 @@ _ESTIMATORS: dict[str, Estimator] = {
             "mle",
             "reward",
             "matrix",
-            "standard regularized Bradley-Terry MLE, SPEC Eq. 1 (bt_mle / bt_mle_comparisons)",
+            "standard regularized Bradley-Terry MLE, contract Eq. 1 (bt_mle / bt_mle_comparisons)",
             _mle_impl(False, "mle"),
         ),
         _entry(
             "weighted_mle",
             "reward",
             "positions",
-            "Voronoi-weighted Bradley-Terry MLE, SPEC Eq. 2 [PSZ]; weights recomputed on the instance's alternatives",
+            "Voronoi-weighted Bradley-Terry MLE, contract Eq. 2 [PSZ]; weights recomputed on the instance's "
+            "alternatives",
             _mle_impl(True, "weighted_mle"),
             weighted=True,
         ),
@@ -510,7 +511,7 @@ _ESTIMATORS: dict[str, Estimator] = {
             "neural_weighted_mle",
             "reward",
             "positions",
-            "neural_mle with Voronoi weights (omega_k = w(a_k) w(b_k), SPEC §2)",
+            "neural_mle with Voronoi weights (omega_k = w(a_k) w(b_k), contract §2)",
             _neural_impl(True, "neural_weighted_mle"),
             weighted=True,
             params=_neural_params(),
@@ -536,7 +537,7 @@ _ESTIMATORS: dict[str, Estimator] = {
             "dpo",
             "reward",
             "matrix",
-            "tabular DPO with a uniform reference policy (SPEC X3, [XK]); unregularized, lam is not used",
+            "tabular DPO with a uniform reference policy (contract X3, [XK]); unregularized, lam is not used",
             _fit_dpo,
             params=_dpo_params(),
             extra="neural",

@@ -1,4 +1,4 @@
-"""Reference voting rules on a preference matrix P (SPEC §2, "Reference voting rules on P").
+"""Reference voting rules on a preference matrix P (contract §2, "Reference voting rules on P").
 
 Every rule takes the population preference matrix ``P`` (``P[i, j]`` = probability, or share
 of voters, preferring ``i`` to ``j``; ``P[i, i] = 1/2``; ``P + P.T = 1``) and returns a
@@ -87,7 +87,7 @@ def majority_graph(P, tol: float = 1e-12):
 
 # --------------------------------------------------------------------------- positional rules
 def borda(P, *, tol: float = _SCORE_TOL) -> RuleResult:
-    """Borda score / average win rate (SPEC §2): ``B(i) = sum_j P_ij``, self-term 1/2 included.
+    """Borda score / average win rate (contract §2): ``B(i) = sum_j P_ij``, self-term 1/2 included.
 
     With voters' strict rankings, ``B(i) - 1/2`` is the classical Borda count divided by the
     number of voters. By P4 the order of the standard MLE is the Borda order.
@@ -106,9 +106,9 @@ def borda(P, *, tol: float = _SCORE_TOL) -> RuleResult:
 
 
 def wawr(P, w, *, tol: float = _SCORE_TOL) -> RuleResult:
-    """Weighted average win rate (SPEC §2, P5): ``WAWR(i) = sum_j w_j P_ij`` incl. ``w_i / 2``.
+    """Weighted average win rate (contract §2, P5): ``WAWR(i) = sum_j w_j P_ij`` incl. ``w_i / 2``.
 
-    ``w`` must be non-negative and sum to 1 (the weights of SPEC Eq. 2). By P5 the order of the
+    ``w`` must be non-negative and sum to 1 (the weights of contract Eq. 2). By P5 the order of the
     weighted MLE is the WAWR order. Ties as in :func:`borda`.
     """
     P = _check_preference_matrix(P)
@@ -119,7 +119,7 @@ def wawr(P, w, *, tol: float = _SCORE_TOL) -> RuleResult:
 
 # --------------------------------------------------------------------------- majority rules
 def copeland(P, tol: float = 1e-12) -> RuleResult:
-    """Copeland score (SPEC §2): 1 per majority win ``P_ij > 1/2``, 1/2 per majority tie.
+    """Copeland score (contract §2): 1 per majority win ``P_ij > 1/2``, 1/2 per majority tie.
 
     ``score(i) = #{j != i : P_ij > 1/2 + tol} + 1/2 #{j != i : |P_ij - 1/2| <= tol}``.
     Scores are exact multiples of 1/2, so ties are exact: every alternative with the maximal
@@ -146,7 +146,7 @@ def _widest_paths(d: np.ndarray) -> np.ndarray:
 
 
 def schulze(P, tol: float = 1e-12) -> RuleResult:
-    """Schulze's beatpath method (SPEC §2) on winning votes.
+    """Schulze's beatpath method (contract §2) on winning votes.
 
     Strength measure ("winning votes"): ``d[i, j] = P_ij`` if ``P_ij > 1/2 + tol`` (an edge of
     the majority graph), else 0. Because ``P_ij + P_ji = 1`` the margin ``P_ij - P_ji = 2 P_ij - 1``
@@ -178,7 +178,7 @@ def schulze(P, tol: float = 1e-12) -> RuleResult:
 
 
 def ranked_pairs(P, tol: float = 1e-12) -> RuleResult:
-    """Tideman's Ranked Pairs (SPEC §2).
+    """Tideman's Ranked Pairs (contract §2).
 
     The majority pairs ``(i, j)`` with ``P_ij > 1/2 + tol`` are taken in decreasing strength
     ``P_ij`` (equivalently decreasing margin ``P_ij - P_ji``); each is locked unless ``j``
@@ -243,7 +243,7 @@ def _cached_permutations(m: int) -> np.ndarray:
 
 
 def kemeny_score(P, ranking) -> float:
-    """Kemeny score of a ranking (SPEC §2): ``sum over i ranked above j of P_ij``."""
+    """Kemeny score of a ranking (contract §2): ``sum over i ranked above j of P_ij``."""
     P = _check_preference_matrix(P)
     ranking = np.asarray(ranking, dtype=np.int64)
     m = P.shape[0]
@@ -320,7 +320,7 @@ def _kemeny_milp(P: np.ndarray, time_limit):
 
 
 def kemeny(P, *, method: str = "auto", tol: float = 1e-9, time_limit=None) -> RuleResult:
-    """Kemeny ranking weighted by P (SPEC §2).
+    """Kemeny ranking weighted by P (contract §2).
 
     The Kemeny ranking maximises ``K(pi) = sum over ordered pairs (i above j in pi) of P_ij``.
 
@@ -359,7 +359,7 @@ def kemeny(P, *, method: str = "auto", tol: float = 1e-9, time_limit=None) -> Ru
 
 # --------------------------------------------------------------------------- maximal lotteries
 def maximal_lottery(P, *, tol: float = 1e-9) -> RuleResult:
-    """Fishburn's maximal lottery (SPEC §2), a linear program.
+    """Fishburn's maximal lottery (contract §2), a linear program.
 
     With the skew-symmetric margin matrix ``M = P - P^T``, a maximal lottery is a probability
     vector ``p`` with ``p^T M >= 0`` (no alternative beats the lottery in expectation): an

@@ -1,4 +1,4 @@
-"""Clone-robust weights on the observed alternatives (SPEC §2, "Voronoi weights", "Alternative weightings").
+"""Clone-robust weights on the observed alternatives (contract §2, "Voronoi weights", "Alternative weightings").
 
 ``voronoi_weights``
     [PSZ] w_i = vol{z in S : x_i is a nearest point of M to z} / vol(S), ties split evenly.
@@ -8,7 +8,7 @@
     [BW] f(S)(x) = (1/alpha) * integral_0^alpha w^CU(G_r(S))(x) dr, computed exactly.
 
 Both weightings give exact duplicates equal shares of what one copy alone would get, which is
-what makes the weighted MLE (SPEC Eq. 2) independent of exact clones (A2, P8).
+what makes the weighted MLE (contract Eq. 2) independent of exact clones (A2, P8).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class VoronoiEstimate:
     Attributes
     ----------
     weights : (m,) ndarray
-        w_i, summing to 1 (SPEC §2, Voronoi weights).
+        w_i, summing to 1 (contract §2, Voronoi weights).
     stderr : (m,) ndarray
         Monte Carlo standard error of each weight; zeros for the exact method. For a point
         with c exact copies it is sqrt(p(1 - p)/N) / c, p the estimated share of the shared cell.
@@ -92,7 +92,7 @@ class VoronoiEstimate:
 
 
 def voronoi_weights(X, region, method="auto", n_samples=None, rng=None, *, full_output=False, warn_rel_stderr=0.25):
-    """Voronoi weights of the alternatives ``X`` in the region ``S`` (SPEC §2, [PSZ]).
+    """Voronoi weights of the alternatives ``X`` in the region ``S`` (contract §2, [PSZ]).
 
     w_i = vol{z in S : x_i is a nearest point of M to z} / vol(S), where M = (x_1..x_m).
     Ties are split evenly: k exact copies of a point share its cell, each getting 1/k of it.
@@ -488,7 +488,7 @@ def _warn_unresolved(unique, region, counts, n, max_rel_se):
 
 
 def radius_graph_weights(X, alpha, n_radii=None):
-    """Berriaud-Wattenhofer radius-graph class-uniform weights (SPEC §2, Alternative weightings, [BW]).
+    """Berriaud-Wattenhofer radius-graph class-uniform weights (contract §2, Alternative weightings, [BW]).
 
     f(S)(x) = (1/alpha) * integral_0^alpha w^CU(G_r(S))(x) dr, where G_r joins points at
     Euclidean distance <= r, [x] is the class of points with the same closed neighbourhood

@@ -1,4 +1,4 @@
-"""Matplotlib figures that reports embed (DESIGN.md, Reports).
+"""Matplotlib figures that reports embed .
 
 Every function takes plain arrays (what the store keeps) and returns a
 ``matplotlib.figure.Figure``; nothing here reads the store or the scenario. The Agg backend
@@ -86,7 +86,7 @@ def topic_rewards(topics, panels: dict, title: str = "Reward per topic"):
 
 
 def delta_curves(curves: dict, title: str = "Robustness to approximate clones (A1)"):
-    """Delta(eps) on log-log axes, one line per estimator (SPEC A1).
+    """Delta(eps) on log-log axes, one line per estimator (contract A1).
 
     ``curves`` maps an estimator name to ``(eps (k,), delta (k,))``. Zero deltas are drawn
     at the axis floor so that a curve that reaches 0 stays visible.
@@ -105,7 +105,7 @@ def sensitivity_heatmap(p_ij, p_jk, values, kappa: float | None = None,
     """Heatmap over (P_ij, P_jk) of a sensitivity map, with the X2 thresholds drawn.
 
     ``values[a, b]`` belongs to ``p_ij[a]``, ``p_jk[b]``. With ``kappa`` the two vertical lines
-    P_ij = (1 ± sqrt(1 - 1/kappa)) / 2 of SPEC X2 are drawn: sensitivity above kappa is only
+    P_ij = (1 ± sqrt(1 - 1/kappa)) / 2 of contract X2 are drawn: sensitivity above kappa is only
     possible outside them.
     """
     plt = _plt()
@@ -134,7 +134,7 @@ def sensitivity_heatmap(p_ij, p_jk, values, kappa: float | None = None,
 
 def voronoi_cells(X, weights, region_bounds, clone_of=None, title: str = "Voronoi weights", inside=None,
                   marked_label: str = "clone"):
-    """2-D Voronoi cells coloured by weight, clones marked (SPEC §2, Voronoi weights).
+    """2-D Voronoi cells coloured by weight, clones marked (contract §2, Voronoi weights).
 
     The cells are drawn by rasterising nearest-neighbour assignment over the region's bounding
     box, which is exact up to the pixel size and needs no polygon clipping. ``inside`` (a
@@ -201,7 +201,7 @@ def majority_graph(P, labels=None, title: str = "Majority graph"):
 
 def three_option_curves(curves: dict, p_jk: float, title: str = "Untrained pair (i, k) against P_ij (X3)",
                         ylabel: str = "P_ik (never trained)", suffix: str = " (learned)"):
-    """Learned P_ik of each estimator against the X1 closed form, over the swept P_ij (SPEC X3).
+    """Learned P_ik of each estimator against the X1 closed form, over the swept P_ij (contract X3).
 
     ``curves`` maps an estimator name to ``(p_ij (g,), learned_p_ik (g,), closed_form_p_ik (g,))``;
     the closed form is drawn once, from the first entry. The X4 figure passes the pairwise chain

@@ -286,7 +286,7 @@ TypeSpec = Annotated[
 
 
 class PopulationSpec(_Model):
-    """Annotator types with shares summing to 1 and a choice model (SPEC section 1)."""
+    """Annotator types with shares summing to 1 and a choice model (the contract section 1)."""
 
     choice: Literal["bt", "thurstone", "deterministic"] = "bt"
     beta: PositiveFloat = 1.0

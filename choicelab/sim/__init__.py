@@ -1,4 +1,4 @@
-"""The world simulator (SPEC §1): regions, alternatives, annotator populations, data, I/O."""
+"""The world simulator (contract §1): regions, alternatives, annotator populations, data, I/O."""
 
 from choicelab._lazy import lazy_exports
 

@@ -1,4 +1,4 @@
-"""Observed alternatives M = (x_1..x_m) in R^d and clone injection (SPEC §1, World and Clones)."""
+"""Observed alternatives M = (x_1..x_m) in R^d and clone injection (contract §1, World and Clones)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _check_finite_points(X, name: str = "X") -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Alternatives:
-    """A finite multiset of observed alternatives M = (x_1..x_m) in R^d (SPEC §1).
+    """A finite multiset of observed alternatives M = (x_1..x_m) in R^d (contract §1).
 
     Parameters
     ----------
@@ -47,7 +47,7 @@ class Alternatives:
         Topic names or ints; default ``np.arange(m)``.
     clone_of : array_like of int, shape (m,), optional
         ``-1`` for an original, else the index of the original row this row clones (exact or
-        approximate clone, SPEC §1 Clones). Default: all ``-1``. A clone must point at an
+        approximate clone, contract §1 Clones). Default: all ``-1``. A clone must point at an
         original (no chains).
 
     Examples
@@ -134,7 +134,7 @@ def _check_region(region, name: str = "region"):
 
 
 def uniform_alternatives(region, m: int, rng=None) -> Alternatives:
-    """``m`` alternatives drawn independently and uniformly from ``region`` (SPEC §1, World).
+    """``m`` alternatives drawn independently and uniformly from ``region`` (contract §1, World).
 
     Parameters
     ----------
@@ -222,7 +222,7 @@ def grid_alternatives(region, per_axis) -> Alternatives:
     The bounding box ``[lo, hi]`` is cut into ``per_axis`` equal cells along each axis and the
     alternatives are the cell centres ``lo + (i + 1/2) (hi - lo) / per_axis``, in C order
     (last axis fastest). For a Box every point then owns a Voronoi cell of equal volume
-    (weights exactly ``1/m``, SPEC §2 Voronoi weights). For a Ball, only the centres that lie
+    (weights exactly ``1/m``, contract §2 Voronoi weights). For a Ball, only the centres that lie
     in the ball are kept.
 
     Parameters
@@ -268,7 +268,7 @@ def _append(alts: Alternatives, index: int, points: np.ndarray) -> Alternatives:
 
 
 def add_exact_clones(alts: Alternatives, index: int, count: int) -> Alternatives:
-    """Append ``count`` exact copies of row ``index`` (SPEC §1 Clones, axiom A2).
+    """Append ``count`` exact copies of row ``index`` (contract §1 Clones, axiom A2).
 
     The copies go at the end, carry the label of ``index`` and ``clone_of`` = the original
     (``index`` itself, or the original ``index`` clones when it is a clone already).
@@ -287,13 +287,13 @@ def add_exact_clones(alts: Alternatives, index: int, count: int) -> Alternatives
 def add_approximate_clones(
     alts: Alternatives, index: int, count: int, eps: float, rng=None, region=None
 ) -> Alternatives:
-    """Append ``count`` eps-approximate clones of row ``index`` (SPEC §1 Clones, axiom A1).
+    """Append ``count`` eps-approximate clones of row ``index`` (contract §1 Clones, axiom A1).
 
     Each new point is uniform in the closed ball ``{x : ||x - x_index|| <= eps}`` (a Gaussian
     direction times ``eps * U^(1/d)``). Its preferences come from the population, not from
     ``x_index``. ``eps = 0`` gives exact copies (and draws nothing from ``rng``).
 
-    When ``region`` is given the clones must lie in S (SPEC: "any x' in S"): proposals outside
+    When ``region`` is given the clones must lie in S (the contract: "any x' in S"): proposals outside
     ``region`` are rejected and redrawn, which keeps the draw uniform on the ball ∩ S. If
     fewer than ``count`` points are accepted after ``max(100000, 1000 * count)`` proposals the
     function raises ValueError reporting the acceptance rate instead of looping for ever.

@@ -1,4 +1,4 @@
-"""Comparison and ranking datasets (SPEC §1, Data), sampling designs and empirical matrices."""
+"""Comparison and ranking datasets (contract §1, Data), sampling designs and empirical matrices."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class Comparisons:
     a, b : (n,) int arrays
         The two alternatives shown in comparison k (``a[k] != b[k]``).
     winner : (n,) int array
-        ``a[k]`` or ``b[k]``; ``-1`` marks a tie (counts 1/2 to each side, SPEC §4).
+        ``a[k]`` or ``b[k]``; ``-1`` marks a tie (counts 1/2 to each side, contract §4).
     annotator : (n,) int array
         The annotator type that answered (``-1`` when unknown).
     """
@@ -171,7 +171,7 @@ class Rankings:
         return all(sum(len(g) for g in order) == self.m for order in self.orders)
 
     def pairwise_counts(self) -> np.ndarray:
-        """(m, m) win counts ``N[i, j]``: how many voters rank i above j (SPEC §1 Data, §4).
+        """(m, m) win counts ``N[i, j]``: how many voters rank i above j (contract §1 Data, §4).
 
         A tie inside a group adds 1/2 each way. With ``unlisted_last=True`` every listed
         alternative beats every unlisted one; unlisted alternatives are never compared with
@@ -225,10 +225,10 @@ class Rankings:
 
 
 def win_counts(comps: Comparisons, m: int, sparse: bool = False):
-    """Win-count matrix ``N`` (SPEC §2, sampled data).
+    """Win-count matrix ``N`` (contract §2, sampled data).
 
     ``N[i, j]`` is the number of comparisons that ``i`` won against ``j``; a tie adds 1/2 to
-    both ``N[i, j]`` and ``N[j, i]`` (SPEC §4). Returns a dense ``(m, m)`` float array, or a
+    both ``N[i, j]`` and ``N[j, i]`` (contract §4). Returns a dense ``(m, m)`` float array, or a
     ``scipy.sparse.csr_array`` when ``sparse=True`` (duplicates summed).
     """
     m = int(m)
@@ -252,7 +252,7 @@ def win_counts(comps: Comparisons, m: int, sparse: bool = False):
 
 
 def empirical_matrix(comps: Comparisons, m: int) -> np.ndarray:
-    """Empirical preference matrix ``P-hat_ij = N_ij / (N_ij + N_ji)`` (SPEC §1, Data).
+    """Empirical preference matrix ``P-hat_ij = N_ij / (N_ij + N_ji)`` (contract §1, Data).
 
     ``N`` is :func:`win_counts` (ties count 1/2 each way). Pairs never compared get NaN; the
     diagonal is 1/2, so on compared pairs ``P-hat + P-hat^T = 1``.
@@ -269,7 +269,7 @@ def comparison_graph_strongly_connected(comps: Comparisons, m: int) -> bool:
     """True when the directed graph "i beat j at least once" on ``0..m-1`` is strongly connected.
 
     This is Zermelo's / Ford's condition for the unregularized (lambda = 0) Bradley-Terry MLE
-    to exist (SPEC §2, sampled data); a tie gives an edge in both directions.
+    to exist (contract §2, sampled data); a tie gives an edge in both directions.
     """
     from scipy.sparse.csgraph import connected_components
 

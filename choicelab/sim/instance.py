@@ -1,4 +1,4 @@
-"""Instance: alternatives + population + region, with the preference matrix P (SPEC §1)."""
+"""Instance: alternatives + population + region, with the preference matrix P (contract §1)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _check_matrix(P) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Instance:
-    """What axioms and scenarios pass around: a world and its preference matrix (SPEC §1).
+    """What axioms and scenarios pass around: a world and its preference matrix (contract §1).
 
     Parameters
     ----------

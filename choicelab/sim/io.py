@@ -1,4 +1,4 @@
-"""Reading and writing simulator data: npz / CSV, and PrefLib .soc .soi .toc .toi (SPEC §4).
+"""Reading and writing simulator data: npz / CSV, and PrefLib .soc .soi .toc .toi (contract §4).
 
 Every loader picks the format from the file suffix and names the file, the line number and
 the offending text when it cannot parse something.
@@ -223,7 +223,7 @@ def read_preflib(path) -> Rankings:
     gives the names; ``NUMBER VOTERS`` / ``NUMBER UNIQUE ORDERS`` / ``DATA TYPE``, when present,
     are checked against the data) and data lines ``count: order``, where the order lists
     alternatives best first, with ``{a,b}`` for a tied group. Files number alternatives from 1;
-    the result numbers them from 0 (SPEC §4). The data must fit the suffix (``.soc``/``.soi``
+    the result numbers them from 0 (contract §4). The data must fit the suffix (``.soc``/``.soi``
     strict, ``.soc``/``.toc`` complete). Alternatives missing from an order in ``.soi``/``.toi``
     are left uncompared (``unlisted_last=False``). Each data line is one entry of ``orders``.
     """
@@ -314,7 +314,7 @@ def write_preflib(
     """Write :class:`Rankings` as a PrefLib 2 file; the suffix must fit the data.
 
     ``.soc``: strict and complete orders; ``.soi``: strict orders; ``.toc``: complete orders;
-    ``.toi``: any orders. Indices are written 1-based (SPEC §4), tied groups as ``{a,b}``.
+    ``.toi``: any orders. Indices are written 1-based (contract §4), tied groups as ``{a,b}``.
     Top-k rankings with ``unlisted_last=True`` and incomplete orders raise ValueError, since
     PrefLib's incomplete formats leave unlisted alternatives uncompared. ``ALTERNATIVE NAME``
     lines are written only when ``rk.names`` is set. Dates are left empty (deterministic output).

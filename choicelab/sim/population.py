@@ -1,4 +1,4 @@
-"""Annotator populations (SPEC §1): reward families, choice models, preference matrices, sampling.
+"""Annotator populations (contract §1): reward families, choice models, preference matrices, sampling.
 
 Reward families are small frozen dataclasses, callable on a (k, d) array and returning (k,)
 rewards, each with a ``lipschitz`` attribute: a Lipschitz constant w.r.t. the Euclidean norm
@@ -114,7 +114,7 @@ def _as_X(X, name: str = "X") -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class LinearReward:
-    """``r(x) = theta . x`` (SPEC §1); ``lipschitz = ||theta||`` globally."""
+    """``r(x) = theta . x`` (contract §1); ``lipschitz = ||theta||`` globally."""
 
     theta: np.ndarray
 
@@ -144,7 +144,7 @@ def _max_distance(center: np.ndarray, region) -> float:
 
 @dataclass(frozen=True, eq=False)
 class IdealPointReward:
-    """Spatial model ``r(x) = -||x - c||^2`` (SPEC §1).
+    """Spatial model ``r(x) = -||x - c||^2`` (contract §1).
 
     The gradient is ``-2 (x - c)``, so on a convex region S ``lipschitz = 2 max_{x in S}
     ||x - c||``; without a region the reward is not Lipschitz and ``lipschitz`` is None.
@@ -183,7 +183,7 @@ class IdealPointReward:
 
 @dataclass(frozen=True, eq=False)
 class TopicTableReward:
-    """Topic table ``r(x) = sum_k U_k softmax_k(-||x - c_k||^2 / tau)`` (SPEC §1).
+    """Topic table ``r(x) = sum_k U_k softmax_k(-||x - c_k||^2 / tau)`` (contract §1).
 
     ``lipschitz = (max U - min U) diam({c_k}) / (2 tau)``, valid on all of R^d. Derivation:
     with ``p = softmax(s)``, ``s_k = -||x - c_k||^2 / tau`` and ``Ubar = sum_k p_k U_k``,
@@ -230,7 +230,7 @@ class TopicTableReward:
 
 @dataclass(frozen=True, eq=False)
 class RbfMixtureReward:
-    """RBF mixture ``r(x) = sum_k w_k exp(-||x - c_k||^2 / (2 h_k^2))`` (SPEC §1).
+    """RBF mixture ``r(x) = sum_k w_k exp(-||x - c_k||^2 / (2 h_k^2))`` (contract §1).
 
     ``lipschitz = sum_k |w_k| / (h_k sqrt(e))`` globally: one bump's gradient has norm
     ``(||x - c|| / h^2) exp(-||x - c||^2 / (2 h^2))``, largest at ``||x - c|| = h``.
@@ -286,7 +286,7 @@ def _row_keys(X: np.ndarray) -> list[bytes]:
 
 @dataclass(frozen=True, eq=False)
 class ExplicitReward:
-    """Explicit reward values on a finite set of points (SPEC §1, "explicit values on M").
+    """Explicit reward values on a finite set of points (contract §1, "explicit values on M").
 
     A call looks each query row up exactly among the rows of ``X_ref``: exact copies of a
     reference row (exact clones) get its value; any other point raises ValueError.
@@ -336,7 +336,7 @@ class ExplicitReward:
 
 
 def linear_reward(theta) -> LinearReward:
-    """Linear reward ``r(x) = theta . x`` (SPEC §1); ``lipschitz = ||theta||``.
+    """Linear reward ``r(x) = theta . x`` (contract §1); ``lipschitz = ||theta||``.
 
     >>> float(linear_reward([1.0, 2.0])([[1.0, 1.0]])[0])
     3.0
@@ -345,7 +345,7 @@ def linear_reward(theta) -> LinearReward:
 
 
 def ideal_point_reward(center, region=None) -> IdealPointReward:
-    """Spatial reward ``r(x) = -||x - center||^2`` (SPEC §1).
+    """Spatial reward ``r(x) = -||x - center||^2`` (contract §1).
 
     ``lipschitz = 2 max_{x in region} ||x - center||`` when ``region`` is given, else None.
     """
@@ -353,7 +353,7 @@ def ideal_point_reward(center, region=None) -> IdealPointReward:
 
 
 def topic_table_reward(centers, utilities, tau) -> TopicTableReward:
-    """Topic table ``r(x) = sum_k U_k softmax_k(-||x - c_k||^2 / tau)`` (SPEC §1).
+    """Topic table ``r(x) = sum_k U_k softmax_k(-||x - c_k||^2 / tau)`` (contract §1).
 
     ``utilities`` is one type's row ``U[t, :]`` (K,). ``lipschitz = (max U - min U) *
     diam(centers) / (2 tau)``, valid globally (derivation in :class:`TopicTableReward`).
@@ -362,7 +362,7 @@ def topic_table_reward(centers, utilities, tau) -> TopicTableReward:
 
 
 def rbf_mixture_reward(centers, weights, bandwidth) -> RbfMixtureReward:
-    """RBF mixture ``r(x) = sum_k w_k exp(-||x - c_k||^2 / (2 h_k^2))`` (SPEC §1).
+    """RBF mixture ``r(x) = sum_k w_k exp(-||x - c_k||^2 / (2 h_k^2))`` (contract §1).
 
     ``bandwidth`` is h, a float or one per centre; ``lipschitz = sum_k |w_k| / (h_k sqrt(e))``.
     """
@@ -370,7 +370,7 @@ def rbf_mixture_reward(centers, weights, bandwidth) -> RbfMixtureReward:
 
 
 def explicit_reward(X_ref, values) -> ExplicitReward:
-    """Explicit values on the rows of ``X_ref`` (SPEC §1): exact row lookup, no interpolation.
+    """Explicit values on the rows of ``X_ref`` (contract §1): exact row lookup, no interpolation.
 
     >>> r = explicit_reward([[0.0], [1.0]], [5.0, -1.0])
     >>> r([[1.0], [0.0], [1.0]]).tolist()
@@ -408,7 +408,7 @@ def reward_from_dict(desc: dict):
 
 
 def _choice_prob(z: np.ndarray, choice: str, beta: float, out: np.ndarray | None = None) -> np.ndarray:
-    """P(x > y) as a function of ``z = r(x) - r(y)`` (SPEC §1, Choice models)."""
+    """P(x > y) as a function of ``z = r(x) - r(y)`` (contract §1, Choice models)."""
     if out is None:
         out = np.empty_like(z, dtype=float)
     if choice == "bt":
@@ -457,7 +457,7 @@ def _antisymmetrise(Q: np.ndarray, tile: int = 256) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class AnnotatorType:
-    """One annotator type t: its population share ``alpha_t > 0`` and reward ``r_t`` (SPEC §1).
+    """One annotator type t: its population share ``alpha_t > 0`` and reward ``r_t`` (contract §1).
 
     ``reward`` is a built-in family or any callable (k, d) array -> (k,) array.
     """
@@ -478,13 +478,13 @@ class AnnotatorType:
 
 @dataclass(frozen=True, eq=False)
 class Population:
-    """A population of annotator types with a choice model (SPEC §1).
+    """A population of annotator types with a choice model (contract §1).
 
     Type t answers "x or y?" with probability ``P_t(x > y) = F(r_t(x) - r_t(y))``, where
 
     - ``choice="bt"`` (Bradley-Terry): ``F(z) = sigma(beta z)``;
     - ``choice="thurstone"``: ``F(z) = Phi(beta z / sqrt 2)`` (beta scales it the same way; the
-      SPEC formula is beta = 1);
+      the contract formula is beta = 1);
     - ``choice="deterministic"``: ``F(z) = 1, 0, 1/2`` for ``z > 0, < 0, = 0`` (beta is irrelevant).
 
     The population preference matrix is ``P_ij = sum_t alpha_t P_t(x_i > x_j)`` with
@@ -545,7 +545,7 @@ class Population:
 
     @property
     def lipschitz_bound(self) -> float | None:
-        """Constant K with ``|P(x' > z) - P(x > z)| <= K ||x - x'||`` (SPEC §1, Lipschitz).
+        """Constant K with ``|P(x' > z) - P(x > z)| <= K ||x - x'||`` (contract §1, Lipschitz).
 
         BT: ``K = beta L / 4`` (sigma' <= 1/4); Thurstone: ``K = beta L / (2 sqrt(pi))``
         (the derivative of ``Phi(beta z / sqrt 2)`` is at most ``beta / (sqrt 2 sqrt(2 pi))``);
@@ -588,7 +588,7 @@ class Population:
         return R
 
     def type_matrices(self, X) -> np.ndarray:
-        """(T, m, m) per-type matrices ``P_t[i, j] = P_t(x_i > x_j)`` (SPEC §1)."""
+        """(T, m, m) per-type matrices ``P_t[i, j] = P_t(x_i > x_j)`` (contract §1)."""
         R = self.rewards(X)
         m = R.shape[1]
         out = np.empty((self.T, m, m))
@@ -598,7 +598,7 @@ class Population:
         return out
 
     def preference_matrix(self, X) -> np.ndarray:
-        """Population matrix ``P_ij = sum_t alpha_t P_t(x_i > x_j)`` (SPEC §1), shape (m, m).
+        """Population matrix ``P_ij = sum_t alpha_t P_t(x_i > x_j)`` (contract §1), shape (m, m).
 
         Vectorised over pairs (a loop over the T types only). ``P_ii = 1/2`` exactly and
         ``P_ij + P_ji = 1`` to rounding; of each pair the smaller probability is computed
@@ -626,7 +626,7 @@ class Population:
         return rng.choice(self.T, size=n, p=self.shares)
 
     def sample_comparisons(self, X, n: int, rng=None, design="uniform") -> Comparisons:
-        """Draw ``n`` pairwise comparisons (SPEC §1, Data (b)).
+        """Draw ``n`` pairwise comparisons (contract §1, Data (b)).
 
         For each comparison: a pair (a, b) from ``design``, a type t with probability alpha_t,
         and ``winner = a`` with probability ``P_t(x_a > x_b)``, else ``b``. Under the
@@ -668,7 +668,7 @@ class Population:
         return Comparisons(a, b, winner, t.astype(np.int64))
 
     def sample_rankings(self, X, n: int, k: int | None = None, rng=None) -> Rankings:
-        """Draw ``n`` rankings, full or top-k (SPEC §1, Data (c)); identical orders are merged.
+        """Draw ``n`` rankings, full or top-k (contract §1, Data (c)); identical orders are merged.
 
         Each ranking comes from one type t (drawn with probability alpha_t) and is the
         descending order of the noisy utilities ``beta r_t(x_i) + e_i``, with:

@@ -1,4 +1,4 @@
-"""Bounded regions S of the context space (SPEC §1): the "full space of alternatives"."""
+"""Bounded regions S of the context space (contract §1): the "full space of alternatives"."""
 
 from __future__ import annotations
 

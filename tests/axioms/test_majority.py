@@ -1,4 +1,4 @@
-"""A3-A6: known violations (Tennessee, the SPEC A5 counterexample), theory holding on many random
+"""A3-A6: known violations (Tennessee, the contract A5 counterexample), theory holding on many random
 instances, the premises computed independently, and the brute-force re-check in every witness."""
 
 import json
@@ -66,7 +66,7 @@ def test_tennessee_majority_rules_follow_the_majority_order(rule):
 
 @pytest.mark.parametrize("estimator", ["mle", "weighted_mle"])
 def test_spec_a5_counterexample_for_the_mles(estimator):
-    # weighted_mle on a matrix-only instance uses uniform weights (SPEC P7)
+    # weighted_mle on a matrix-only instance uses uniform weights (contract P7)
     v = check("A5", estimator, instance=_spec_a5_matrix(), rng=0)
     assert v.measured == VIOLATED and v.agrees is True
     assert v.witness["details"]["condorcet_winner"] == 0

@@ -89,7 +89,7 @@ def test_impossibility_pair_through_the_population_api():
 
 
 def _newton_eq2(P, w=None, lam=0.1, tol=1e-13):
-    """Plain dense Newton on SPEC Eq. 2 (w = 1 gives Eq. 1), independent of choicelab's solver."""
+    """Plain dense Newton on contract Eq. 2 (w = 1 gives Eq. 1), independent of choicelab's solver."""
     P = np.asarray(P, dtype=float)
     m = P.shape[0]
     w = np.ones(m) if w is None else np.asarray(w, dtype=float)

@@ -1,4 +1,4 @@
-"""Exact Bradley-Terry MLE (choicelab.estimators.bt): known answers, SPEC identities P4/P5/P7/P8,
+"""Exact Bradley-Terry MLE (choicelab.estimators.bt): known answers, the contract identities P4/P5/P7/P8,
 properties, convergence reporting and input validation. Agreement with the cvxpy reference
 lives in test_reference.py."""
 
@@ -31,7 +31,7 @@ def _comparisons(pairs, ties=()):
 
 
 def _population_matrix(rng, m, types=3, spread=2.0):
-    """P_ij = sum_t alpha_t sigma(u_ti - u_tj): P_ij + P_ji = 1, P_ii = 1/2 (SPEC §1)."""
+    """P_ij = sum_t alpha_t sigma(u_ti - u_tj): P_ij + P_ji = 1, P_ii = 1/2 (contract §1)."""
     u = rng.normal(size=(types, m)) * spread
     alpha = rng.dirichlet(np.ones(types))
     return np.einsum("t,tij->ij", alpha, expit(u[:, :, None] - u[:, None, :]))
@@ -76,7 +76,7 @@ def test_choix_eight_item_regularized_fixture():
     case = json.loads((DATA / "choix_8random.json").read_text())
     pairs = case["pairs"]
     comps = _comparisons(pairs)
-    # choix minimises NLL + alpha ||r||^2; its fixture uses alpha = 0.5, i.e. SPEC lam = 1
+    # choix minimises NLL + alpha ||r||^2; its fixture uses alpha = 0.5, i.e. the contract lam = 1
     fit = bt_mle_comparisons(comps, case["num_items"], lam=1.0)
     assert fit.converged
     np.testing.assert_allclose(fit.rewards, case["estimate"], atol=1e-7)
@@ -114,7 +114,7 @@ def test_dense_and_sparse_counts_agree():
         np.testing.assert_allclose(cg.rewards, dense.rewards, atol=1e-9)
 
 
-# ----------------------------------------------------------------------------- SPEC identities
+# ----------------------------------------------------------------------------- the contract identities
 @pytest.mark.parametrize("method", ["newton", "newton-cg"])
 @pytest.mark.parametrize("lam", [1e-3, 0.1, 2.0])
 def test_p4_mle_is_borda(method, lam):
@@ -185,7 +185,7 @@ def test_p8_exact_clones_splitting_the_weight(split):
     data=st.data(),
 )
 def test_p8_exact_clones_random_split_property(seed, m, types, copies, data):
-    # SPEC P8: the clones share x_k's preferences, so r' = (r, r_k, ..., r_k) satisfies the
+    # contract P8: the clones share x_k's preferences, so r' = (r, r_k, ..., r_k) satisfies the
     # enlarged first-order conditions whenever the clones' weights sum to w_k
     k = data.draw(st.integers(0, m - 1), label="k")
     rng = np.random.default_rng(seed)

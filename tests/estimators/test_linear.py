@@ -1,4 +1,4 @@
-"""Tests for the linear-reward Bradley-Terry MLE (SPEC §2, "Linear reward")."""
+"""Tests for the linear-reward Bradley-Terry MLE (contract §2, "Linear reward")."""
 
 import warnings
 
@@ -86,7 +86,7 @@ def test_one_hot_features_give_the_tabular_mle():
     comps = sample_comparisons(rng, np.eye(m), u, 300, tie_rate=0.05)
     fit = linear_mle(np.eye(m), comps, lam=0.3)
     np.testing.assert_allclose(fit.rewards, bt_mle_comparisons(comps, m, lam=0.3).rewards, atol=1e-8)
-    # weighted: features x_i = e_i / sqrt(w_i) make ||theta||^2 = sum_i w_i r_i^2 (SPEC Eq. 2)
+    # weighted: features x_i = e_i / sqrt(w_i) make ||theta||^2 = sum_i w_i r_i^2 (contract Eq. 2)
     P = bt_matrix(np.eye(m), u)
     w = rng.dirichlet(np.ones(m))
     fit_w = linear_mle(np.diag(1 / np.sqrt(w)), P, weights=w, lam=0.3)

@@ -1,6 +1,6 @@
-"""Tests of choicelab.estimators.neural (SPEC §2 neural estimators, tabular DPO for X3).
+"""Tests of choicelab.estimators.neural (contract §2 neural estimators, tabular DPO for X3).
 
-Optima are checked against independent scipy solutions of SPEC Eq. 1 / Eq. 2 and the
+Optima are checked against independent scipy solutions of contract Eq. 1 / Eq. 2 and the
 Plackett-Luce likelihood; the batched training against an ordinary per-seed nn.Module + Adam
 loop built here from the documented initialisation and minibatch scheme.
 """
@@ -33,7 +33,7 @@ def random_comparisons(m, n, rng, tie_share=0.1):
 
 
 def win_matrix(comps, m):
-    """N_ij by a plain loop (SPEC §2: a tie adds 1/2 to each side)."""
+    """N_ij by a plain loop (contract §2: a tie adds 1/2 to each side)."""
     N = np.zeros((m, m))
     for a, b, w in zip(comps.a, comps.b, comps.winner):
         if w == -1:
@@ -63,7 +63,7 @@ def eq2_solution(C, lam, w=None):
 
 
 def pl_nll(r, orders, counts, m, unlisted_last):
-    """-sum_rankings count * log P(ranking) by the product formula (SPEC §2, Plackett-Luce)."""
+    """-sum_rankings count * log P(ranking) by the product formula (contract §2, Plackett-Luce)."""
     total = 0.0
     for order, c in zip(orders, counts):
         listed = [g[0] for g in order]
@@ -290,7 +290,7 @@ def test_uniform_weights_give_exactly_the_unweighted_loss():
     uniform = neural_bt(X, comps, weights=np.full(m, 1 / m), **kw)
     assert np.array_equal(plain.loss_curves, uniform.loss_curves)
     assert np.array_equal(plain.per_seed(), uniform.per_seed())
-    # with the output regulariser, w = 1/m scales it by 1/m (SPEC P7: lambda_std = m lambda)
+    # with the output regulariser, w = 1/m scales it by 1/m (contract P7: lambda_std = m lambda)
     reg_plain = neural_bt(X, comps, output_reg=0.1, dtype="float64", **kw)
     reg_uniform = neural_bt(X, comps, weights=np.full(m, 1 / m), output_reg=0.1 * m, dtype="float64", **kw)
     assert np.abs(reg_plain.per_seed() - reg_uniform.per_seed()).max() < 1e-10

@@ -1,4 +1,4 @@
-"""Tests for the Plackett-Luce MLE (SPEC §2, "Plackett-Luce")."""
+"""Tests for the Plackett-Luce MLE (contract §2, "Plackett-Luce")."""
 
 import warnings
 

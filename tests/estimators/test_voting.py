@@ -1,4 +1,4 @@
-"""Known-answer and property tests for the reference voting rules (SPEC §2)."""
+"""Known-answer and property tests for the reference voting rules (contract §2)."""
 
 import itertools
 
@@ -210,7 +210,7 @@ def test_wikipedia_borda_and_copeland_by_brute_force_from_ballots():
     assert borda_winners == copeland_winners == (E,)
 
     res_b = borda(WIKI)
-    # SPEC Borda B(i) = sum_j P_ij with the self-term 1/2 = points / voters + 1/2
+    # contract Borda B(i) = sum_j P_ij with the self-term 1/2 = points / voters + 1/2
     np.testing.assert_allclose(res_b.scores, np.array(points) / n_voters + 0.5, atol=1e-12)
     assert res_b.winners == borda_winners
     assert res_b.order.tolist() == sorted(range(m), key=lambda x: -points[x])  # E, A, B, C, D
@@ -247,7 +247,7 @@ def test_borda_clone_violation():
 
 
 def test_borda_exact_clones_change_winner():
-    # SPEC §1 exact clones of 0 (P(clone > 0) = 1/2): with three of them B(0) = 3.2 > B(1) = 3.1
+    # contract §1 exact clones of 0 (P(clone > 0) = 1/2): with three of them B(0) = 3.2 > B(1) = 3.1
     before = profile_matrix([[0, 1, 2], [1, 2, 0]], [3, 2], 3)
     idx = [0, 1, 2, 0, 0, 0]
     after = before[np.ix_(idx, idx)].copy()

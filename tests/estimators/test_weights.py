@@ -1,4 +1,4 @@
-"""Voronoi weights and radius-graph weights (SPEC §2 "Voronoi weights", "Alternative weightings")."""
+"""Voronoi weights and radius-graph weights (contract §2 "Voronoi weights", "Alternative weightings")."""
 
 import itertools
 import warnings

@@ -319,7 +319,7 @@ def test_sensitivity_matches_the_bt_closed_form():
     assert len(learned) == 5 and set(closed) == set(learned)
     p_jk = 0.99
     for key, value in closed.items():
-        expected = expit(logit(float(key)) + logit(p_jk))  # SPEC X1
+        expected = expit(logit(float(key)) + logit(p_jk))  # contract X1
         assert value == pytest.approx(expected, abs=1e-5)  # key rounded to 6 significant digits
         assert learned[key] == pytest.approx(value, abs=2e-2)
     assert min(learned.values()) < 0.1 and max(learned.values()) > 0.9  # near 0 to near 1

@@ -1,4 +1,4 @@
-"""Alternatives, generators and clone injection (SPEC §1 World, Clones)."""
+"""Alternatives, generators and clone injection (contract §1 World, Clones)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Comparisons / Rankings data, empirical matrices, comparison-graph connectivity (SPEC §1 Data, §4)."""
+"""Comparisons / Rankings data, empirical matrices, comparison-graph connectivity (contract §1 Data, §4)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Instance: P computed once, matrix-only instances, JSON round trips (SPEC §1)."""
+"""Instance: P computed once, matrix-only instances, JSON round trips (contract §1)."""
 
 import json
 

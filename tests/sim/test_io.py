@@ -1,4 +1,4 @@
-"""npz / CSV round trips and PrefLib .soc .soi .toc .toi (SPEC §4: 1-based files, 0-based inside)."""
+"""npz / CSV round trips and PrefLib .soc .soi .toc .toi (contract §4: 1-based files, 0-based inside)."""
 
 from pathlib import Path
 

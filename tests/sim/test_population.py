@@ -1,4 +1,4 @@
-"""Population: reward families, choice models, preference matrix, samplers (SPEC §1)."""
+"""Population: reward families, choice models, preference matrix, samplers (contract §1)."""
 
 import math
 
@@ -197,7 +197,7 @@ def test_exact_clone_has_identical_row_and_column():
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), choice=st.sampled_from(["bt", "thurstone"]))
 def test_lipschitz_bound_on_preference_probabilities(seed, choice):
-    """SPEC §1 Lipschitz: |P(x' > z) - P(x > z)| <= K ||x - x'||, K = beta L / 4 for BT."""
+    """contract §1 Lipschitz: |P(x' > z) - P(x > z)| <= K ||x - x'||, K = beta L / 4 for BT."""
     rng = np.random.default_rng(seed)
     pop = _random_population(seed, choice=choice, region=BOX)
     alts = sim.uniform_alternatives(BOX, 6, rng)

@@ -1,4 +1,4 @@
-"""Regions S of the context space (SPEC §1): Box and Ball volumes, membership, uniform sampling,
+"""Regions S of the context space (contract §1): Box and Ball volumes, membership, uniform sampling,
 input validation and the dict round trip."""
 
 import json
