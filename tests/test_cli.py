@@ -61,3 +61,21 @@ def test_bad_options_exit_2_with_one_line(capsys):
         err = capsys.readouterr().err
         assert exc.value.code == 2 and err.count("\n") == 1 and needle in err, (argv, err)
         assert err.startswith("choicelab")
+
+
+def test_explain_prints_an_axioms_statement_and_its_theory_row(capsys):
+    from choicelab.axioms.base import THEORY
+    from choicelab.cli import main
+
+    capsys.readouterr()
+    assert main(["explain", "A5"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("A5: Condorcet consistency")
+    for (aid, est), verdict in THEORY.items():
+        if aid == "A5":
+            assert f"  {est:<20} {verdict}" in out
+    assert main(["explain", "neural_mle"]) == 0
+    out = capsys.readouterr().out
+    assert "extra neural" in out and "steps = 500" in out  # its declared options, with defaults
+    assert main(["explain", "wighted_mle"]) == 2
+    assert "did you mean 'weighted_mle'?" in capsys.readouterr().err

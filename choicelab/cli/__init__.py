@@ -77,6 +77,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p_verify.add_argument("--axiom", default=None, metavar="ID", help="measure this axiom only (e.g. A2)")
 
+    p_explain = sub.add_parser("explain", help="what an axiom, estimator, measure, condition or figure is")
+    p_explain.add_argument("id", metavar="ID", help="an axiom id (A1) or a registry name (weighted_mle, scores)")
+
     p_report = sub.add_parser("report", help="write HTML and Markdown reports from the results store")
     p_report.add_argument("--db", default="choicelab.sqlite")
     p_report.add_argument("--batch", default=None, help="batch name (default: every batch in the store)")
@@ -168,6 +171,10 @@ def _dispatch(parser, args) -> int:
         from choicelab.cli.export import export_command
 
         return export_command(args)
+    if args.command == "explain":
+        from choicelab.cli.explain import explain_command
+
+        return explain_command(args)
     parser.error(f"unknown command {args.command!r}")
     return 2
 
