@@ -58,7 +58,8 @@ def explain(target: str) -> list[str] | None:
         if m.name == target:
             return (
                 [
-                    f"measure {m.name} (called per {m.per}; needs {', '.join(m.needs) or 'nothing'}; summary {m.summary})",
+                    f"measure {m.name} (called per {m.per}; needs {', '.join(m.needs) or 'nothing'}; "
+                    f"summary {m.summary})",
                     "",
                 ]
                 + wrap.wrap(m.description)
