@@ -109,11 +109,16 @@ class RankingsData(_Model):
 
 
 class FilesData(_Model):
-    """Your own data: ``comparisons`` (.csv / .jsonl) or ``rankings`` (PrefLib .soc/.soi/.toc/.toi)."""
+    """Your own data: ``comparisons`` (.csv / .jsonl / .npz) or ``rankings`` (PrefLib .soc/.soi/.toc/.toi).
+
+    ``reader`` names a reader of the registry (:mod:`choicelab.sim.readers`); by default the
+    file's suffix picks one.
+    """
 
     kind: Literal["files"]
     comparisons: str | None = None
     rankings: str | None = None
+    reader: str | None = None
 
 
 class NoData(_Model):
@@ -651,7 +656,7 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
     from choicelab.estimators.registry import get_estimator, list_estimators
     from choicelab.scenarios import conditions as conditions_registry
     from choicelab.scenarios.measures import get_measure, list_measures
-    from choicelab.scenarios.spec import _MISSING, ScenarioError, read_comparisons, read_embeddings
+    from choicelab.scenarios.spec import _MISSING, ScenarioError
 
     world = spec.world
     m_file, file_topics = None, ()
@@ -659,7 +664,7 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
     if isinstance(world.alternatives, FileSpec):
         path = _resolve_file(ctx, ("world", "alternatives", "path"), world.alternatives.path)
         try:
-            X, labels = read_embeddings(path)
+            alts = _read_file(path, "alternatives", None, world.alternatives.reader)
         except ScenarioError as exc:
             raise ScenarioError(
                 exc.file,
@@ -668,7 +673,11 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
                 exc.line,
                 f"{exc.message} (file named by world.alternatives.path in {ctx.file})",
             ) from None
-        m_file, file_topics = X.shape[0], sorted(set(labels)) if labels is not None else ()
+        except ValueError as exc:
+            _fail(ctx, ("world", "alternatives", "path"), world.alternatives.path, str(exc))
+        labels = alts.labels
+        m_file = alts.m
+        file_topics = sorted({str(x) for x in labels.tolist()}) if labels.dtype.kind == "U" else ()
         digests[path] = _digest(path)
         updates["world"] = world.model_copy(
             update={"alternatives": world.alternatives.model_copy(update={"path": path})}
@@ -717,19 +726,7 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
         key = "comparisons" if data.comparisons is not None else "rankings"
         path = _resolve_file(ctx, ("data", key), getattr(data, key))
         try:
-            if key == "comparisons":
-                read_comparisons(path, m)
-            else:
-                from choicelab.sim.io import read_preflib
-
-                rk = read_preflib(path)
-                if m is not None and rk.m != m:
-                    _fail(
-                        ctx,
-                        ("data", "rankings"),
-                        getattr(data, key),
-                        f"ranks {rk.m} alternatives but the world has m = {m}",
-                    )
+            _read_file(path, key, m, data.reader)
         except ScenarioError as exc:
             raise ScenarioError(
                 exc.file, exc.key, exc.value, exc.line, f"{exc.message} (file named by data.{key} in {ctx.file})"
@@ -1197,20 +1194,31 @@ def _estimator(name):
     return get_estimator(name)
 
 
+def _read_file(path, produces: str, m=None, reader=None):
+    """A data file through the reader registry (by suffix, or by name); DataFileError -> ScenarioError."""
+    from choicelab.scenarios.spec import ScenarioError, _scenario_error
+    from choicelab.sim.io import DataFileError
+    from choicelab.sim.readers import read
+
+    try:
+        out = read(path, produces, m=m, reader=reader)
+    except DataFileError as exc:
+        raise _scenario_error(exc) from None
+    if produces == "comparisons" and out.n == 0:
+        raise ScenarioError(path, None, None, None, "holds no comparisons")
+    if produces == "alternatives" and out.m < 2:
+        raise ScenarioError(path, None, None, None, f"needs at least 2 alternatives, got {out.m}")
+    return out
+
+
 def _draw_data(spec, world, names, alts, rng, paired) -> dict:
     data = spec.data
     if data.kind in ("representative", "none"):
         return {c: None for c in names}
     if data.kind == "files":
-        from choicelab.scenarios.spec import read_comparisons
-
         A = alts[names[0]]
-        if data.comparisons is not None:
-            comps = read_comparisons(data.comparisons, A.m)
-        else:
-            from choicelab.sim.io import read_preflib
-
-            comps = read_preflib(data.rankings)
+        key = "comparisons" if data.comparisons is not None else "rankings"
+        comps = _read_file(getattr(data, key), key, A.m, data.reader)
         return {c: comps for c in names}
     pop = world.population
     if data.kind == "rankings":

@@ -158,13 +158,14 @@ class FileSpec(_Model):
 
     generator: Literal["file"]
     path: Annotated[str, Field(min_length=1)]
+    reader: str | None = None
 
     dim: ClassVar[None] = None
 
     def build(self, rng, region=None):
-        from choicelab.sim.io import read_alternatives
+        from choicelab.sim.readers import read
 
-        return read_alternatives(self.path)  # labels and clone markers as the file gives them
+        return read(self.path, "alternatives", reader=self.reader)  # labels and clone markers as the file gives them
 
 
 class PointsSpec(_Model):

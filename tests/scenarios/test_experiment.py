@@ -509,3 +509,57 @@ def test_points_world_and_plugin_module_in_the_scenario_file(tmp_path, capsys):
     assert top["label"] == "high" and float(top["value"]) == 2.0
     rng_row = [r for r in rows if r["measure"] == "test_score_range_inline"][0]
     assert float(rng_row["value"]) == pytest.approx(P.sum(axis=1).max() - P.sum(axis=1).min())
+
+
+def test_a_plugin_reader_brings_a_new_file_format_in(tmp_path, capsys):
+    """A reader registered in a plugin file reads a .tsv of comparisons; the suffix picks it."""
+    (tmp_path / "tsv_reader.py").write_text(
+        textwrap.dedent('''
+        import numpy as np
+        from choicelab.sim import readers
+        from choicelab.sim.data import Comparisons
+
+        @readers.register("tsv_comparisons", produces="comparisons", suffixes=(".tsv",))
+        def read_tsv(path, m=None):
+            """Tab-separated winner, loser."""
+            rows = [line.split("\\t") for line in open(path).read().split("\\n")[1:] if line.strip()]
+            w = np.array([int(r[0]) for r in rows]); l = np.array([int(r[1]) for r in rows])
+            return Comparisons(w, l, w, np.full(len(w), -1))
+        ''')
+    )
+    (tmp_path / "emb.csv").write_text("label,x\nlow,0.0\nmid,1.0\nhigh,2.0\n")
+    (tmp_path / "votes.tsv").write_text("winner\tloser\n2\t1\n2\t0\n1\t0\n2\t1\n1\t0\n0\t2\n")
+    path = _write(
+        tmp_path,
+        textwrap.dedent("""
+        [scenario]
+        name = "tsv"
+        [plugins]
+        modules = ["tsv_reader.py"]
+        [world.alternatives]
+        generator = "file"
+        path = "emb.csv"
+        [data]
+        kind = "files"
+        comparisons = "votes.tsv"
+        [estimators]
+        names = ["mle"]
+        lam = 1.0
+        [measures]
+        names = ["scores", "top_item"]
+        """),
+        "tsv.toml",
+    )
+    db = tmp_path / "t.sqlite"
+    assert main(["run", str(path), "--db", str(db), "--workers", "1", "--json"]) == 0
+    _, rows = _export_rows(db, capsys)
+    from choicelab.estimators.bt import bt_mle_comparisons
+
+    comps = sim.Comparisons(
+        np.array([2, 2, 1, 2, 1, 0]), np.array([1, 0, 0, 1, 0, 2]), np.array([2, 2, 1, 2, 1, 0]), np.full(6, -1)
+    )
+    expected = bt_mle_comparisons(comps, 3, lam=1.0).rewards
+    got = [float(r["value"]) for r in rows if r["measure"] == "scores"]
+    np.testing.assert_allclose(got, expected, atol=1e-10)
+    top = [r for r in rows if r["measure"] == "top_item"][0]
+    assert top["label"] == "high"

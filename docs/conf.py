@@ -1,0 +1,77 @@
+"""Sphinx configuration of the choicelab documentation (``make docs``).
+
+Everything is built from the repository, offline: Markdown pages (MyST), the API reference from
+the numpy-style docstrings (autodoc + napoleon), pages generated from the code at every build
+(``_ext/generate.py``: the theory table, the scenario file reference, the registries and one
+page per built-in scenario), and mathematics rendered by a MathJax copy that ships with the
+``sphinx-mathjax-offline`` package and is copied into ``_build/html/_static/mathjax``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "_ext"))
+
+import generate  # noqa: E402  (docs/_ext/generate.py)
+
+import choicelab  # noqa: E402
+
+generate.write_all(HERE)
+
+project = "choicelab"
+author = "the choicelab authors"
+copyright = "the choicelab authors"
+release = version = choicelab.__version__
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.doctest",
+    "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # sets mathjax_path to the bundled copy; nothing is fetched
+]
+
+source_suffix = {".md": "markdown"}
+root_doc = "index"
+exclude_patterns = ["_build", "_generated", "_ext", "Thumbs.db", ".DS_Store"]
+templates_path: list[str] = []
+
+# --- MyST -----------------------------------------------------------------------------------
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+myst_dmath_double_inline = True
+
+# --- HTML -----------------------------------------------------------------------------------
+html_theme = "alabaster"
+html_title = f"choicelab {release}"
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
+html_theme_options = {
+    "description": "Social choice theory, checked numerically, for reward learning from comparisons",
+    "fixed_sidebar": True,
+    "page_width": "1180px",
+    "sidebar_width": "240px",
+}
+html_show_sourcelink = False
+# MathJax from _static/mathjax (sphinx-mathjax-offline); no menu, so no component is ever fetched
+# on demand (the speech/explorer extensions would otherwise be loadable from the menu).
+mathjax3_config = {"options": {"enableMenu": False}}
+
+# --- autodoc / napoleon ---------------------------------------------------------------------
+autodoc_default_options = {"members": True, "member-order": "bysource"}
+autodoc_typehints = "none"  # the numpy docstrings state the types
+autodoc_class_signature = "separated"
+napoleon_google_docstring = False
+napoleon_numpy_docstring = True
+napoleon_use_ivar = True  # Attributes sections as fields: no duplicate entries beside autodoc's
+napoleon_use_rtype = False
+
+# --- doctest --------------------------------------------------------------------------------
+# Only the pages' own {doctest} blocks run here; the docstrings' examples run in `make test`
+# (pytest --doctest-modules), where the modules' globals are in scope.
+doctest_test_doctest_blocks = ""
+doctest_global_setup = "import numpy as np"
