@@ -27,6 +27,7 @@ def _registries() -> dict:
     from choicelab.reports.figures import list_figures
     from choicelab.scenarios.conditions import list_conditions
     from choicelab.scenarios.measures import list_measures
+    from choicelab.sim.readers import list_readers
 
     return {
         "estimators": [
@@ -36,6 +37,10 @@ def _registries() -> dict:
         "measures": [{"name": m.name, "per": m.per, "description": m.description} for m in list_measures()],
         "conditions": [{"name": c.name, "description": c.description} for c in list_conditions()],
         "weightings": [{"name": w.name, "description": w.description} for w in list_weightings()],
+        "readers": [
+            {"name": r.name, "produces": r.produces, "suffixes": list(r.suffixes), "description": r.description}
+            for r in list_readers()
+        ],
         "figures": [
             {"name": n, "measures": list(f.measures), "description": f.description} for n, f in list_figures().items()
         ],
@@ -68,7 +73,7 @@ def list_command(args) -> int:
     width = max((len(s["name"]) for s in scenarios), default=10)
     for s in scenarios:
         print(f"  {s['name']:<{width}} {s['runs']:>4} runs  {s['description']}")
-    for section in ("estimators", "measures", "conditions", "weightings", "figures"):
+    for section in ("estimators", "measures", "conditions", "weightings", "readers", "figures"):
         entries = registries[section]
         width = max((len(e["name"]) for e in entries), default=10)
         print(f"\n{section.capitalize()}:")
