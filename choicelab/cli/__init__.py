@@ -89,7 +89,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p_export.add_argument("--db", default="choicelab.sqlite", help="SQLite results store (default: %(default)s)")
     p_export.add_argument("--batch", default=None, help="batch name (default: every batch in the store)")
     p_export.add_argument(
-        "--table", choices=("results", "verdicts"), default="results", help="which table (default: %(default)s)"
+        "--table",
+        choices=("results", "verdicts", "effects"),
+        default="results",
+        help="which table (default: %(default)s)",
     )
     p_export.add_argument("--format", choices=("csv", "jsonl", "parquet"), required=True)
     p_export.add_argument(

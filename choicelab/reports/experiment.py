@@ -38,6 +38,7 @@ def experiment_sections(rep, b) -> None:
     sweep_keys = [k for k in (b.meta.get("sweep") or {}) if k in results.columns]
     if not verdicts.empty:
         _verdicts_section(rep, b, verdicts, sweep_keys)
+    _effects_section(rep, b, results, sweep_keys, B)
     rep.add(B._Heading(2, "Results" + (" per sweep point" if sweep_keys else "")))
     if sweep_keys:
         rep.add(B._Para("Each sweep point is its own section: values are summarised over the seeds of that point "
@@ -176,3 +177,54 @@ def _verdicts_section(rep, b, verdicts, sweep_keys) -> None:
                      caption="A violation in any run is a counterexample; its witness (the instance and what the "
                              "check added) is the linked file, and every witness is in the verdicts table "
                              "(choicelab export --table verdicts). 'holds' means no run found one."))
+
+
+def _effects_section(rep, b, results, sweep_keys, B) -> None:
+    """Effects of the conditions against the baseline, with intervals, the A/A control and the stated verdict."""
+    from choicelab.scenarios.effects import change_rates, effects_frame
+
+    settings = b.meta.get("report") or {}
+    baseline, control = settings.get("baseline", "original"), settings.get("control", "aa_control")
+    margin = float(settings.get("equivalence_margin", 0.1))
+    effects = effects_frame(results, sweep_keys, baseline, control, margin)
+    rates = change_rates(results, sweep_keys, control)
+    if effects.empty and not rates:
+        return
+    has_control = control in set(results["condition"])
+    rep.add(B._Heading(2, "Effects of the conditions"))
+    rep.add(B._Para(
+        f"Each effect is the per-run paired difference D = value(condition) − value({baseline}) of the same run, "
+        "averaged over runs with a 95% Student-t interval. "
+        + (f"The control is the A/A condition {control!r} (the same world with its own data): its difference "
+           f"C from {baseline!r} is the noise floor. " if has_control else "This batch has no A/A control. ")
+        + f"Verdict rule, margin δ = {margin:g} (report.equivalence_margin): on "
+        + ("D − C" if has_control else "D")
+        + ", 'changed' when its 95% interval lies outside ±δ, 'unchanged' when its 90% interval lies inside ±δ "
+          "(two one-sided tests), 'inconclusive' otherwise."))
+    rows = []
+    for r in effects.itertuples(index=False):
+        if r.condition == control:
+            continue
+        point = tuple(getattr(r, k) if k.isidentifier() else "" for k in sweep_keys)
+        rows.append(point + (r.condition, r.estimator, r.measure, r.label or r.item,
+                             f"{B._fmt(r.value)} [{B._fmt(r.ci_low, 3)}, {B._fmt(r.ci_high, 3)}]",
+                             "–" if not has_control else f"{B._fmt(r.control)} [{B._fmt(r.control_low, 3)}, "
+                                                         f"{B._fmt(r.control_high, 3)}]",
+                             r.verdict, r.runs))
+    if rows:
+        rep.add(B._Table(tuple(k for k in sweep_keys) + ("condition", "estimator", "measure", "item", "effect [95% CI]",
+                                                        "control [95% CI]", "verdict", "runs"),
+                         tuple(rows[:_MAX_ROWS]), caption=B._truncated(len(rows))))
+    rate_rows, tests = [], []
+    for r in rates:
+        if "mcnemar" in r:
+            a, c = r["mcnemar"]
+            tests.append(f"{r['condition']}: {a} changed alone in {r['a_only']} runs, {c} alone in {r['b_only']} "
+                         f"(McNemar exact p = {r['pvalue']:.3g}, {r['runs']} paired runs)")
+            continue
+        rate_rows.append((r["condition"] + (" (control)" if r["is_control"] else ""), r["estimator"],
+                          f"{r['changed']} of {r['runs']}", f"{r['rate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"))
+    if rate_rows:
+        rep.add(B._Table(("condition", "estimator", "runs with a change", "rate [95% Wilson CI]"), tuple(rate_rows),
+                         caption="How often the best item or topic moved from the baseline's (measure top_change). "
+                                 + " ".join(tests)))

@@ -136,7 +136,7 @@ class ConditionsSpec(_Model):
     """``[conditions]``: the named world transformations of a run and how their data are coupled."""
 
     names: Annotated[list[str], Field(min_length=1)] = ["default"]
-    coupling: Literal["independent", "paired"] = "independent"
+    coupling: Literal["independent", "paired"] = "paired"
 
 
 class EstimatorsSpec(_Model):
@@ -157,7 +157,12 @@ class MeasuresSpec(_Model):
 
 
 class ReportSpec(_Model):
+    """``[report]``: figures, and the rule that turns effects into verdicts (:mod:`choicelab.scenarios.effects`)."""
+
     figures: list[str] = []
+    equivalence_margin: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.1
+    baseline: str = "original"
+    control: str = "aa_control"
 
 
 class PluginsSpec(_Model):
@@ -763,7 +768,11 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
         )
     if data.kind == "files" and world.clones is not None:
         _fail(ctx, ("world", "clones"), _MISSING, "does not apply to data files (they cannot be redrawn with clones)")
-    if conds.coupling == "paired" and data.kind in ("rankings", "files"):
+    if (
+        conds.coupling == "paired"
+        and data.kind in ("rankings", "files")
+        and "coupling" in (raw.get("conditions") or {})
+    ):
         _fail(
             ctx,
             ("conditions", "coupling"),
@@ -1093,7 +1102,8 @@ def run_experiment(params: dict, seed: int, out) -> None:
         if fitting
         else {c: world.alternatives for c in names}
     )
-    paired = spec.conditions.coupling == "paired"
+    # coupling is a relation between conditions: one condition draws as it always did
+    paired = spec.conditions.coupling == "paired" and len(names) > 1
     est_entries = [_estimator(n) for n in spec.estimators.names]
     # the runner fits only when a measure reads its fits (an A1 curve or an axiom check refits itself)
     fits_needed = fitting and any("fits" in get_measure(n).needs for n in spec.measures.names)

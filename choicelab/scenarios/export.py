@@ -21,6 +21,29 @@ __all__ = ["FORMATS", "export_table"]
 FORMATS = ("csv", "jsonl", "parquet")
 
 
+def _effects(store, batch):
+    from choicelab.scenarios.effects import effects_frame
+
+    names = [b["name"] for b in store.batches()]
+    if batch is None:
+        if len(names) != 1:
+            raise ValueError(f"--table effects needs --batch NAME (the store holds {len(names)} batches)")
+        batch = names[0]
+    meta = (store.batch(batch) or {}).get("params") or {}
+    if not meta and batch not in names:
+        raise ValueError(f"batch {batch!r} is not in the store (known batches: {', '.join(names) or 'none'})")
+    results = store.to_frame("results", batch)
+    keys = [k for k in (meta.get("sweep") or {}) if k in results.columns]
+    settings = meta.get("report") or {}
+    return effects_frame(
+        results,
+        keys,
+        settings.get("baseline", "original"),
+        settings.get("control", "aa_control"),
+        float(settings.get("equivalence_margin", 0.1)),
+    )
+
+
 def _plain(value):
     """A frame cell as a JSON-ready Python value (NaN, NA and None as None)."""
     if value is None:
@@ -56,7 +79,10 @@ def export_table(store, *, batch: str | None = None, table: str = "results", fmt
         An open results store.
     batch : str or None
         One batch, or every batch (a ``batch`` column is added when there are several).
-    table : {"results", "verdicts"}
+    table : {"results", "verdicts", "effects"}
+        ``effects``: the paired effects of the conditions with their intervals (``ci_low``,
+        ``ci_high``), control and verdict (:func:`choicelab.scenarios.effects.effects_frame`), for
+        one batch (the given one, or the store's only one).
     fmt : {"csv", "jsonl", "parquet"}
     out : str or Path or None
         Output file; None (or ``"-"``) writes to stdout. Parquet needs a file.
@@ -76,7 +102,10 @@ def export_table(store, *, batch: str | None = None, table: str = "results", fmt
     to_stdout = out is None or str(out) == "-"
     if fmt == "parquet" and to_stdout:
         raise ValueError("parquet needs --out FILE")
-    frame = store.to_frame(table, batch)
+    if table == "effects":
+        frame = _effects(store, batch)
+    else:
+        frame = store.to_frame(table, batch)
     if fmt == "parquet":
         frame.to_parquet(out, engine="pyarrow", index=False)
     elif fmt == "csv":

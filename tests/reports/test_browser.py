@@ -84,7 +84,7 @@ def test_demo_report_renders_in_headless_chromium(tmp_path):
     probe = json.loads(match.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")
                        .replace("&gt;", ">"))
     assert probe["title"] == "psz-case-study"
-    assert probe["h2"] == ["What was run", "Results", "Settings", "Runs"]
+    assert probe["h2"] == ["What was run", "Effects of the conditions", "Results", "Settings", "Runs"]
     declared = set(re.findall(r'<figure data-figure="([^"]+)"', page))
     assert declared == {"topic_rewards_by_condition"}
     assert {f["key"] for f in probe["figs"]} == declared

@@ -431,7 +431,7 @@ def test_paired_runs_use_common_weight_samples_and_fit_seeds(tmp_path, capsys):
 def test_independent_aa_control_differs_from_original(tmp_path, capsys):
     text = _BASE + (
         '[estimators]\nnames = ["mle"]\n[data]\nkind = "comparisons"\nn = 300\n'
-        '[conditions]\nnames = ["original", "aa_control"]\n'
+        '[conditions]\nnames = ["original", "aa_control"]\ncoupling = "independent"\n'
     )
     path = _write(tmp_path, text, "indep.toml")
     db = tmp_path / "indep.sqlite"

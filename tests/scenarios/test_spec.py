@@ -231,7 +231,7 @@ def test_defaults_filled_and_seeds():
     assert sc.params["estimators"]["weights"] == {"name": "voronoi", "n_samples": 20000}
     assert sc.params["world"]["population"]["beta"] == 1.0
     assert sc.params["data"] == {"kind": "comparisons", "n": 200, "design": "uniform"}
-    assert sc.params["conditions"] == {"names": ["original", "clones"], "coupling": "independent"}
+    assert sc.params["conditions"] == {"names": ["original", "clones"], "coupling": "paired"}  # paired is the default
     runs = expand(sc)
     assert [r.seed for r in runs] == [0, 1]
     assert [r.seed for r in expand(sc, seed_override=100)] == [100, 101]
