@@ -4,7 +4,6 @@ import csv
 import io
 import textwrap
 
-import numpy as np
 import pytest
 from scipy import stats as st
 
