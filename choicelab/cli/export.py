@@ -7,10 +7,10 @@ traceback. A reader that stops early (``choicelab export ... | head``) ends the 
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
+from choicelab.cli import _silence_stdout
 from choicelab.scenarios.export import FORMATS, export_table
 
 __all__ = ["export_command"]
@@ -63,13 +63,3 @@ def export_command(args) -> int:
     finally:
         store.close()
     return 0
-
-
-def _silence_stdout() -> None:
-    """After a broken pipe: point stdout at /dev/null so the interpreter's final flush is quiet."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):
-        pass

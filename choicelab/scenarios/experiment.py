@@ -746,15 +746,7 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
     conds = spec.conditions
     known_conditions = [c.name for c in conditions_registry.list_conditions()]
     for k, name in enumerate(conds.names):
-        if name not in known_conditions:
-            hint = difflib.get_close_matches(name, known_conditions, n=1)
-            _fail(
-                ctx,
-                ("conditions", "names"),
-                name,
-                f"unknown condition (item [{k}])"
-                + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known_conditions)}"),
-            )
+        _known_name(ctx, ("conditions", "names"), name, known_conditions, "condition", k)
         if conditions_registry.get_condition(name).clones and name != "default" and world.clones is None:
             _fail(ctx, ("world", "clones"), _MISSING, f"is required by condition {name!r}")
     if len(set(conds.names)) != len(conds.names):
@@ -784,15 +776,7 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
     est = spec.estimators
     known = [e.name for e in list_estimators()]
     for k, name in enumerate(est.names):
-        if name not in known:
-            hint = difflib.get_close_matches(name, known, n=1)
-            _fail(
-                ctx,
-                ("estimators", "names"),
-                name,
-                f"unknown estimator (item [{k}])"
-                + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known)}"),
-            )
+        _known_name(ctx, ("estimators", "names"), name, known, "estimator", k)
         entry = get_estimator(name)
         from choicelab._extras import available
 
@@ -843,15 +827,7 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
     meas = spec.measures
     known_measures = [mm.name for mm in list_measures()]
     for k, name in enumerate(meas.names):
-        if name not in known_measures:
-            hint = difflib.get_close_matches(name, known_measures, n=1)
-            _fail(
-                ctx,
-                ("measures", "names"),
-                name,
-                f"unknown measure (item [{k}])"
-                + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known_measures)}"),
-            )
+        _known_name(ctx, ("measures", "names"), name, known_measures, "measure", k)
         entry = get_measure(name)
         for need in entry.needs:
             problem = _unmet(need, spec, world, form)
@@ -897,6 +873,19 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
 
 def conds_names_other(spec) -> bool:
     return spec.conditions.names != ["default"]
+
+
+def _known_name(ctx, path, name, known, what: str, k: int) -> None:
+    """Fail on a name no registry entry has, with the nearest one (or the known ones)."""
+    if name not in known:
+        hint = difflib.get_close_matches(name, known, n=1)
+        _fail(
+            ctx,
+            path,
+            name,
+            f"unknown {what} (item [{k}])"
+            + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known)}"),
+        )
 
 
 def _unmet(need: str, spec, world, form) -> str | None:
