@@ -213,6 +213,42 @@ def test_2_no_process_of_a_batch_outlives_choicelab_run(tmp_path, sig):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_2_no_dask_worker_outlives_choicelab_run(tmp_path):
+    pytest.importorskip("distributed")
+    path = tmp_path / "slow.toml"
+    path.write_text(SLOW.format(sleep=60.0))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "choicelab",
+            "run",
+            str(path),
+            "--db",
+            str(tmp_path / "d.sqlite"),
+            "--workers",
+            "2",
+            "--engine",
+            "dask",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 90
+    kids: set = set()
+    while time.time() < deadline and len([p for p in kids if "spawn_main" in _cmdline(p)]) < 2:
+        time.sleep(0.5)
+        kids = _descendants(proc.pid)
+    assert len([p for p in kids if "spawn_main" in _cmdline(p)]) >= 2, "the Dask workers never started"
+    time.sleep(3.0)  # the workers' parent watch is installed once the client is up
+    kids = _descendants(proc.pid)
+    proc.kill()
+    proc.communicate(timeout=30)
+    time.sleep(5.0)
+    assert _alive(kids) == set()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_3_a_dead_worker_fails_its_own_run_only(tmp_path):
     path = tmp_path / "mid.toml"
     path.write_text(SLOW.format(sleep=1.5))
@@ -440,6 +476,9 @@ def test_10_memory_and_world_build_problems_are_caught_at_load(tmp_path, capsys)
         (["report", "--db", "/no/such.sqlite"], 2),
         (["export", "--db", "/no/such.sqlite", "--format", "csv"], 2),
         (["export", "--format", "xml"], 2),
+        (["verify", "--quick", "--seed", "-1"], 2),
+        (["verify", "--quick", "--axiom", "A99"], 2),
+        (["explain", "no-such-thing"], 2),
         (["frobnicate"], 2),
     ],
 )
