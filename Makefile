@@ -4,12 +4,12 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser demo test bench clean
+.PHONY: install browser demo test docs bench clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q -c constraints.txt -e '.[dev,dask,neural]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev,dask,neural,docs]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -30,6 +30,16 @@ test: $(STAMP) browser
 	$(VENV)/bin/ruff check choicelab tests benchmarks
 	$(VENV)/bin/ruff format --check choicelab tests benchmarks
 	$(PY) -m pytest -q -n 2 --timeout 600 --doctest-modules choicelab tests
+
+# The documentation site, offline, warnings as errors: docs/_build/html/index.html. Then the pages'
+# {doctest} examples, a check that no page loads anything from the network, and every tutorial's code.
+DOCS_OPTS := -W --keep-going -q -d docs/_build/doctrees
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -E $(DOCS_OPTS) -b html docs docs/_build/html
+	$(VENV)/bin/sphinx-build $(DOCS_OPTS) -b doctest docs docs/_build/doctest
+	$(PY) docs/_ext/check_offline.py docs/_build/html
+	$(PY) -m pytest -q -p no:cacheprovider tests/docs
+	@echo "open docs/_build/html/index.html"
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

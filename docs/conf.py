@@ -55,8 +55,11 @@ html_theme_options = {
     "fixed_sidebar": True,
     "page_width": "1180px",
     "sidebar_width": "240px",
+    "body_max_width": "none",
+    "show_powered_by": False,
 }
 html_show_sourcelink = False
+html_show_sphinx = False
 # MathJax from _static/mathjax (sphinx-mathjax-offline); no menu, so no component is ever fetched
 # on demand (the speech/explorer extensions would otherwise be loadable from the menu).
 mathjax3_config = {"options": {"enableMenu": False}}

@@ -222,7 +222,7 @@ class _Schema:
         s = self.resolve(s)
         if "anyOf" in s:
             parts = [self.type_text(o) for o in s["anyOf"] if self.resolve(o).get("type") != "null"]
-            text = " or ".join(dict.fromkeys(parts))
+            text = "; or ".join(dict.fromkeys(parts))
             return text + (" (optional)" if any(o.get("type") == "null" for o in s["anyOf"]) else "")
         if "oneOf" in s:
             found = self.variants(s)
@@ -282,7 +282,7 @@ def _bounds(s: dict) -> str:
     if "exclusiveMaximum" in s:
         limit = s["exclusiveMaximum"]
         parts.append("< 2⁶³" if limit == 2**63 else f"< {_num(limit)}")
-    return (", " + ", ".join(parts)) if parts else ""
+    return (" " + ", ".join(parts)) if parts else ""
 
 
 def _num(x) -> str:
@@ -577,60 +577,84 @@ def scenario_reference() -> str:
 # Registry tables
 
 
-def options_text(params) -> str:
-    """The options a pydantic options model declares: name (type, default), one after another."""
+def option_names(params) -> str:
+    """The option names a pydantic options model declares (``—`` for none)."""
     if params is None:
         return OPEN
-    schema = _Schema(params.model_json_schema())
-    required = set(schema.root.get("required", []))
-    parts = []
-    for key, prop in schema.root.get("properties", {}).items():
-        bits = [schema.type_text(prop)]
-        allowed = schema.allowed(prop)
-        if allowed:
-            bits.append(allowed)
-        if key in required:
-            bits.append("required")
-        elif "default" in prop:
-            bits.append("default " + ("(none)" if prop["default"] is None else code(toml_value(prop["default"]))))
-        parts.append(f"{code(key)} ({', '.join(bits)})")
-    return "; ".join(parts) or OPEN
+    names = list(params.model_json_schema().get("properties", {}))
+    return ", ".join(code(n) for n in names) or OPEN
+
+
+def options_tables(entries, where: str) -> str:
+    """One table per distinct options model: option, type, default, allowed values, description.
+
+    ``entries`` are (name, params) pairs; entries sharing one model share one table.
+    """
+    groups: dict[str, tuple[list[str], object]] = {}
+    for name, params in entries:
+        if params is None:
+            continue
+        key = json.dumps(params.model_json_schema(), sort_keys=True)
+        groups.setdefault(key, ([], params))[0].append(name)
+    out = []
+    for names, params in groups.values():
+        schema = _Schema(params.model_json_schema())
+        required = set(schema.root.get("required", []))
+        rows = []
+        for key, prop in schema.root.get("properties", {}).items():
+            if key in required:
+                default = "required"
+            elif "default" in prop:
+                default = "(none)" if prop["default"] is None else code(toml_value(prop["default"]))
+            else:
+                default = ""
+            rows.append(
+                [code(key), schema.type_text(prop), default, schema.allowed(prop), prose(prop.get("description", ""))]
+            )
+        shown = ", ".join(code(n) for n in names)
+        about = schema.root.get("description", "")
+        if about.startswith("Options of"):  # the model's docstring repeats what the heading says
+            about = about.partition(": ")[2]
+        about = about[:1].upper() + about[1:]
+        out.append(f"Options of {shown}, {where}." + (f" {prose(about)}" if about else "") + "\n")
+        out.append(table(["option", "type", "default", "allowed values", "description"], rows))
+    return "\n".join(out)
 
 
 def registry_estimators() -> str:
     from choicelab.estimators.registry import list_estimators
 
-    rows = []
-    for e in list_estimators():
-        if e.name.startswith("contract-check."):
-            continue
-        rows.append(
-            [
-                code(e.name),
-                e.kind,
-                ", ".join(e.consumes),
-                "yes" if e.weighted else "no",
-                options_text(e.params),
-                prose(e.description) + (f" (needs the `{e.extra}` extra)" if e.extra else ""),
-            ]
-        )
-    return table(["name", "kind", "consumes", "weighted", "options", "description"], rows)
+    entries = [e for e in list_estimators() if not e.name.startswith("contract-check.")]
+    rows = [
+        [
+            code(e.name),
+            e.kind,
+            ", ".join(e.consumes),
+            "yes" if e.weighted else "no",
+            option_names(e.params),
+            prose(e.description) + (f" (needs the `{e.extra}` extra)" if e.extra else ""),
+        ]
+        for e in entries
+    ]
+    return (
+        table(["name", "kind", "consumes", "weighted", "options", "description"], rows)
+        + "\n"
+        + options_tables([(e.name, e.params) for e in entries], "under `[estimators.options.NAME]`")
+    )
 
 
 def registry_measures() -> str:
     from choicelab.scenarios.measures import list_measures
 
+    entries = list_measures()
     rows = [
-        [
-            code(m.name),
-            m.per,
-            ", ".join(m.needs) or OPEN,
-            options_text(m.params),
-            prose(m.description),
-        ]
-        for m in list_measures()
+        [code(m.name), m.per, ", ".join(m.needs) or OPEN, option_names(m.params), prose(m.description)] for m in entries
     ]
-    return table(["name", "per", "needs", "options", "description"], rows)
+    return (
+        table(["name", "per", "needs", "options", "description"], rows)
+        + "\n"
+        + options_tables([(m.name, m.params) for m in entries], "under `[measures.options.NAME]`")
+    )
 
 
 def registry_conditions() -> str:
@@ -643,11 +667,12 @@ def registry_conditions() -> str:
 def registry_weightings() -> str:
     from choicelab.estimators.weightings import list_weightings
 
+    entries = list_weightings()
     rows = [
-        [code(w.name), "yes" if w.needs_region else "no", options_text(w.params), prose(w.description)]
-        for w in list_weightings()
+        [code(w.name), "yes" if w.needs_region else "no", option_names(w.params), prose(w.description)] for w in entries
     ]
-    return table(["name", "needs the region", "options", "description"], rows)
+    options = options_tables([(w.name, w.params) for w in entries], "beside `name` in `[estimators.weights]`")
+    return table(["name", "needs the region", "options", "description"], rows) + "\n" + options
 
 
 def registry_figures() -> str:

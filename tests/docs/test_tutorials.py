@@ -127,7 +127,8 @@ def test_tutorial_runs(page, tmp_path, monkeypatch):
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(block.text)
         elif block.kind == "python":
-            exec(compile(block.text, where, "exec"), namespace)  # noqa: S102 - the page's own code
+            code = "\n" * block.line + block.text  # tracebacks then give the page's own line numbers
+            exec(compile(code, str(page), "exec"), namespace)  # noqa: S102 - the page's own code
         else:
             done = subprocess.run(
                 ["bash", "-euo", "pipefail", "-c", block.text],
