@@ -170,6 +170,15 @@ def die_with_parent(parent_pid: int, interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="choicelab-parent-watch", daemon=True).start()
 
 
+def _one_thread_inline() -> None:
+    """Inline runs get one BLAS / torch thread, as a worker does: tiny networks slow down many-fold with more."""
+    for var in _THREAD_VARS:
+        os.environ.setdefault(var, "1")  # effective for libraries not loaded yet
+    torch = sys.modules.get("torch")
+    if torch is not None:  # already loaded: set its intra-op threads directly
+        torch.set_num_threads(1)
+
+
 def _default_workers() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -359,6 +368,7 @@ def _run(runs, store, batch, kind, workers, engine, scheduler, progress) -> Batc
             if engine == "dask":
                 results = _dask_results(pending, n_workers, scheduler)
             elif n_workers == 1:
+                _one_thread_inline()
                 results = (execute_run(r.to_payload()) for r in pending)
             else:
                 results = _pool_results(pending, n_workers)
