@@ -11,15 +11,20 @@ runs them on their own estimator::
 
 Checks
 ------
-``shapes``        ``scores`` is a finite (m,) vector; ``order`` a permutation of 0..m-1, best
-                  first (non-increasing scores for reward estimators); ``winners`` non-empty and
-                  among the alternatives.
-``determinism``   the same instance and the same seed give the same scores.
-``relabelling``   permuting the alternatives permutes the scores (neutrality; on representative
-                  data of a matrix-only instance, for estimators that need no positions).
-``bad input``     a non-square matrix, a matrix with P + P^T != 1, and a negative lambda are
-                  refused with ValueError or TypeError (never a silent answer).
-``comparisons``   estimators that consume sampled comparisons accept them.
+``shapes``
+    ``scores`` is a finite (m,) vector; ``order`` a permutation of 0..m-1, best
+    first (non-increasing scores for reward estimators); ``winners`` non-empty and
+    among the alternatives.
+``determinism``
+    the same instance and the same seed give the same scores.
+``relabelling``
+    permuting the alternatives permutes the scores (neutrality; on representative
+    data of a matrix-only instance, for estimators that need no positions).
+``bad input``
+    a non-square matrix, a matrix with P + P^T != 1, and a negative lambda are
+    refused with ValueError or TypeError (never a silent answer).
+``comparisons``
+    estimators that consume sampled comparisons accept them.
 """
 
 from __future__ import annotations

@@ -84,16 +84,5 @@ doctest_global_setup = "import numpy as np"
 # Only these exact pairs; any other problem in any docstring or page fails the build. See
 # _ext/docstring_issues.py; the build log lists each match with its file and line.
 extensions.append("docstring_issues")
-known_docstring_issues = [
-    ("choicelab.estimators.weights.radius_graph_weights", 'Undefined substitution referenced: "[x]"'),
-    ("choicelab.scenarios.world", "Unexpected indentation."),
-    ("choicelab.scenarios.world", "Block quote ends without a blank line"),
-    ("choicelab.scenarios.conditions", "Unexpected indentation."),
-    ("choicelab.scenarios.store", "Unexpected indentation."),
-    ("choicelab.scenarios.store", "Block quote ends without a blank line"),
-    ("choicelab.scenarios.store", "Inline literal start-string without end-string."),
-    ("choicelab.sim.instance.Instance", "Field list ends without a blank line"),
-    ("choicelab.testing", "Definition list ends without a blank line"),
-    ("choicelab.testing", "Unexpected indentation."),
-    ("choicelab.testing", "Block quote ends without a blank line"),
-]
+known_docstring_issues = []  # every docstring is valid reStructuredText now
+

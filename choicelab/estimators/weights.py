@@ -491,8 +491,8 @@ def radius_graph_weights(X, alpha, n_radii=None):
     """Berriaud-Wattenhofer radius-graph class-uniform weights (contract §2, Alternative weightings, [BW]).
 
     f(S)(x) = (1/alpha) * integral_0^alpha w^CU(G_r(S))(x) dr, where G_r joins points at
-    Euclidean distance <= r, [x] is the class of points with the same closed neighbourhood
-    N_r[x] = {y : ||x - y|| <= r} in G_r, and w^CU(G)(x) = 1 / (#classes * |[x]|). Exact
+    Euclidean distance <= r, ``[x]`` is the class of points with the same closed neighbourhood
+    ``N_r[x] = {y : ||x - y|| <= r}`` in G_r, and ``w^CU(G)(x) = 1 / (#classes * |[x]|)``. Exact
     duplicates always share a class, so k copies of x split one share; the weights sum to 1.
     (Berriaud, Wattenhofer, *Clone-Robust Weights in Metric Spaces*, arXiv 2502.03576.)
 

@@ -8,11 +8,15 @@ changes. How their data share random numbers is ``conditions.coupling`` (see
 
 Built-in conditions
 -------------------
-``default``      the world as declared: ``world.clones`` applied when present.
-``original``     the world without its clones.
-``clones``       the world with ``world.clones`` applied (the same as ``default``).
-``aa_control``   the world without clones again, with its own data: an A/A control whose
-                 difference from ``original`` is pure sampling noise.
+``default``
+    the world as declared: ``world.clones`` applied when present.
+``original``
+    the world without its clones.
+``clones``
+    the world with ``world.clones`` applied (the same as ``default``).
+``aa_control``
+    the world without clones again, with its own data: an A/A control whose
+    difference from ``original`` is pure sampling noise.
 
 A new condition is one decorated function::
 

@@ -2,42 +2,48 @@
 
 Schema (version 2)
 ------------------
-``meta``      ``key TEXT PRIMARY KEY, value TEXT`` -- ``schema_version`` = ``"2"``.
-``batches``   one row per scenario batch:
-              ``name TEXT PRIMARY KEY`` (the scenario name), ``kind TEXT``, ``created REAL`` and
-              ``updated REAL`` (Unix seconds), ``source TEXT`` (scenario file), ``scenario TEXT``
-              (the TOML text as last run), ``params TEXT`` (JSON: validated params, sweep, report;
-              key order as given, so ``params["sweep"]`` keeps the file order of the swept keys).
-``runs``      one row per run:
-              ``run_id TEXT PRIMARY KEY`` (sha256 of expanded params and seed, see
-              :mod:`choicelab.scenarios.spec`), ``batch TEXT`` (-> batches.name), ``params TEXT``
-              (JSON of the fully expanded params), ``point TEXT`` (JSON of the sweep values,
-              dotted key -> value), ``seed INTEGER``, ``status TEXT`` in ``done`` / ``error`` /
-              ``running``, ``started REAL``, ``finished REAL`` (Unix seconds), ``seconds REAL``
-              (compute time of the task), ``error TEXT`` (traceback of a failed run, else NULL),
-              ``attempts INTEGER`` (how many times it was started), ``n_results INTEGER``,
-              ``n_blobs INTEGER`` and ``n_verdicts INTEGER`` (how many ``results`` / ``blobs`` /
-              ``verdicts`` rows a done run owns: a completeness check), ``owner TEXT`` (``host:pid``
-              of the process computing a ``running`` run: ``claim`` skips runs of live owners).
-``results``   ``run_id TEXT, condition TEXT NOT NULL, estimator TEXT NOT NULL, measure TEXT NOT
-              NULL, item TEXT NOT NULL, label TEXT NOT NULL DEFAULT '', value REAL, stderr REAL,
-              ci_low REAL, ci_high REAL``, primary key ``(run_id, condition, estimator, measure,
-              item)``. ``condition`` names the experimental condition inside a run (``"default"``
-              for rows written as legacy ``(estimator, metric, key, value)`` tuples), ``measure``
-              what was measured (schema 1's ``metric``), ``item`` what it was measured on
-              (schema 1's ``key``: an alternative, an eps, a topic; text), ``label`` a
-              human-readable name of the item (``''`` when none). ``stderr`` and the confidence
-              interval ``[ci_low, ci_high]`` are NULL when not estimated. NaN is stored as NULL.
-``verdicts``  ``run_id TEXT, condition TEXT NOT NULL, axiom TEXT NOT NULL, estimator TEXT NOT
-              NULL, expected TEXT, measured TEXT, agrees INTEGER, magnitude REAL, witness TEXT``,
-              primary key ``(run_id, condition, axiom, estimator)``: one axiom check of one
-              estimator. ``expected`` / ``measured`` are outcome words (NULL when absent),
-              ``agrees`` is 1 / 0, NULL when undecided, ``magnitude`` the statistic the verdict
-              rule read (NULL when none or NaN), ``witness`` compact JSON (NumPy arrays and
-              scalars as lists and numbers, non-finite floats as null) or NULL.
-``blobs``     ``run_id TEXT, name TEXT, data BLOB``, primary key ``(run_id, name)``; ``data`` is
-              the array in ``.npy`` format (``np.save``, ``allow_pickle=False``): numeric arrays,
-              or a 0-d unicode array holding JSON text.
+``meta``
+    ``key TEXT PRIMARY KEY, value TEXT`` -- ``schema_version`` = ``"2"``.
+``batches``
+    one row per scenario batch:
+    ``name TEXT PRIMARY KEY`` (the scenario name), ``kind TEXT``, ``created REAL`` and
+    ``updated REAL`` (Unix seconds), ``source TEXT`` (scenario file), ``scenario TEXT``
+    (the TOML text as last run), ``params TEXT`` (JSON: validated params, sweep, report;
+    key order as given, so ``params["sweep"]`` keeps the file order of the swept keys).
+``runs``
+    one row per run:
+    ``run_id TEXT PRIMARY KEY`` (sha256 of expanded params and seed, see
+    :mod:`choicelab.scenarios.spec`), ``batch TEXT`` (-> batches.name), ``params TEXT``
+    (JSON of the fully expanded params), ``point TEXT`` (JSON of the sweep values,
+    dotted key -> value), ``seed INTEGER``, ``status TEXT`` in ``done`` / ``error`` /
+    ``running``, ``started REAL``, ``finished REAL`` (Unix seconds), ``seconds REAL``
+    (compute time of the task), ``error TEXT`` (traceback of a failed run, else NULL),
+    ``attempts INTEGER`` (how many times it was started), ``n_results INTEGER``,
+    ``n_blobs INTEGER`` and ``n_verdicts INTEGER`` (how many ``results`` / ``blobs`` /
+    ``verdicts`` rows a done run owns: a completeness check), ``owner TEXT`` (``host:pid``
+    of the process computing a ``running`` run: ``claim`` skips runs of live owners).
+``results``
+    ``run_id TEXT, condition TEXT NOT NULL, estimator TEXT NOT NULL, measure TEXT NOT
+    NULL, item TEXT NOT NULL, label TEXT NOT NULL DEFAULT '', value REAL, stderr REAL,
+    ci_low REAL, ci_high REAL``, primary key ``(run_id, condition, estimator, measure,
+    item)``. ``condition`` names the experimental condition inside a run (``"default"``
+    for rows written as legacy ``(estimator, metric, key, value)`` tuples), ``measure``
+    what was measured (schema 1's ``metric``), ``item`` what it was measured on
+    (schema 1's ``key``: an alternative, an eps, a topic; text), ``label`` a
+    human-readable name of the item (``''`` when none). ``stderr`` and the confidence
+    interval ``[ci_low, ci_high]`` are NULL when not estimated. NaN is stored as NULL.
+``verdicts``
+    ``run_id TEXT, condition TEXT NOT NULL, axiom TEXT NOT NULL, estimator TEXT NOT
+    NULL, expected TEXT, measured TEXT, agrees INTEGER, magnitude REAL, witness TEXT``,
+    primary key ``(run_id, condition, axiom, estimator)``: one axiom check of one
+    estimator. ``expected`` / ``measured`` are outcome words (NULL when absent),
+    ``agrees`` is 1 / 0, NULL when undecided, ``magnitude`` the statistic the verdict
+    rule read (NULL when none or NaN), ``witness`` compact JSON (NumPy arrays and
+    scalars as lists and numbers, non-finite floats as null) or NULL.
+``blobs``
+    ``run_id TEXT, name TEXT, data BLOB``, primary key ``(run_id, name)``; ``data`` is
+    the array in ``.npy`` format (``np.save``, ``allow_pickle=False``): numeric arrays,
+    or a 0-d unicode array holding JSON text.
 
 Opening
 -------

@@ -9,16 +9,20 @@ scenario file can report them with its line numbers.
 
 Sections
 --------
-``region``        ``{type = "box", lo, hi}`` or ``{type = "ball", center, radius}``.
-``alternatives``  ``generator`` = ``topic_clusters`` (``topics`` name -> centre, ``per_topic``,
-                  ``spread``, ``scales``), ``uniform`` (``m`` points uniform in the region),
-                  ``grid`` (``per_axis``), ``file`` (``path``: .csv, .npy or .npz, read by
-                  :func:`choicelab.sim.io.read_alternatives`) or ``points`` (``X``, ``labels``,
-                  ``clone_of`` given inline).
-``population``    ``choice`` (bt | thurstone | deterministic), ``beta``, ``types``: a list of
-                  ``{share, reward = <family>, <family parameters>}``.
-``clones``        ``type`` = exact | approximate, ``count`` copies of ``index`` or of every
-                  original of ``topic``; approximate clones lie within ``eps`` of their original.
+``region``
+    ``{type = "box", lo, hi}`` or ``{type = "ball", center, radius}``.
+``alternatives``
+    ``generator`` = ``topic_clusters`` (``topics`` name -> centre, ``per_topic``,
+    ``spread``, ``scales``), ``uniform`` (``m`` points uniform in the region),
+    ``grid`` (``per_axis``), ``file`` (``path``: .csv, .npy or .npz, read by
+    :func:`choicelab.sim.io.read_alternatives`) or ``points`` (``X``, ``labels``,
+    ``clone_of`` given inline).
+``population``
+    ``choice`` (bt | thurstone | deterministic), ``beta``, ``types``: a list of
+    ``{share, reward = <family>, <family parameters>}``.
+``clones``
+    ``type`` = exact | approximate, ``count`` copies of ``index`` or of every
+    original of ``topic``; approximate clones lie within ``eps`` of their original.
 
 Examples
 --------

@@ -37,6 +37,8 @@ class Instance:
     P : (m, m) ndarray, read-only
         ``population.preference_matrix(alternatives.X)``, computed once.
 
+    Notes
+    -----
     A matrix-only instance (:meth:`from_matrix`) has ``alternatives``, ``population`` and
     ``region`` None (``X`` is then None too); an instance restored by :meth:`from_dict` from a
     population of plain callables keeps its alternatives and stored matrix but has
