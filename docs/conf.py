@@ -86,3 +86,27 @@ doctest_global_setup = "import numpy as np"
 extensions.append("docstring_issues")
 known_docstring_issues = []  # every docstring is valid reStructuredText now
 
+
+
+# --- "contract A1" in a docstring links to the contract's item ------------------------------
+import re as _re  # noqa: E402
+
+_CONTRACT_ID = _re.compile(r"(?<![`\w])contract (?:(?P<id>[ATPX][0-9])\b|Eq\. (?P<eq>[12])\b)")
+
+
+def _link_contract(app, what, name, obj, options, lines):
+    """Rewrite 'contract A1' / 'contract Eq. 2' in docstrings as references to the contract page."""
+    for k, line in enumerate(lines):
+        if "contract " not in line or "``" in line:
+            continue
+
+        def ref(m):
+            if m.group("id"):
+                return f":ref:`contract {m.group('id')} <{m.group('id').lower()}>`"
+            return f":ref:`contract Eq. {m.group('eq')} <eq-{m.group('eq')}>`"
+
+        lines[k] = _CONTRACT_ID.sub(ref, line)
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _link_contract)
