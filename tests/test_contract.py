@@ -53,3 +53,15 @@ def test_accepting_a_bad_matrix_is_caught():
         assert "bad input" in check_estimator("lenient-any")
     finally:
         unregister("lenient-any")
+
+
+def test_a_wrong_signature_is_refused_at_registration_naming_the_plugin():
+    from choicelab.estimators.registry import register
+
+    def three_args(x, y, z):
+        return x
+
+    with pytest.raises(TypeError, match=r"register\('bad-sig'\): .*three_args\(x, y, z\) cannot be called"):
+        register("bad-sig")(three_args)
+    with pytest.raises(ValueError, match="already registered"):
+        register("borda")(lambda P: P.sum(axis=1))

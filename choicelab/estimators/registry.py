@@ -667,6 +667,18 @@ def _plugin_impl(name, fn, kind, weighted):
     matrix_style = bool(params) and params[0].name == "P"
     takes = {p.name for p in params}
     any_kw = any(p.kind is p.VAR_KEYWORD for p in params)
+    if params:  # a wrong signature is refused now, naming the plugin, not at its first fit
+        try:
+            if matrix_style:
+                inspect.signature(fn).bind(None)
+            else:
+                inspect.signature(fn).bind(None, data=None, weights=None, lam=0.1, rng=None, quick=False)
+        except TypeError as exc:
+            where = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}"
+            raise TypeError(
+                f"register({name!r}): {where}{inspect.signature(fn)} cannot be called as fn(P, weights=None, "
+                f"lam=0.1) nor as fn(instance, *, data, weights, lam, rng, quick, **options): {exc}"
+            ) from None
 
     def impl(instance, data, weights, lam, rng, quick, options):
         w = _resolve_weights(instance, weights, rng, name) if weighted else None
