@@ -25,7 +25,7 @@ from choicelab.axioms.base import (
 )
 from choicelab.axioms.search import cell_seed
 
-__all__ = ["check", "verify", "replay", "theory_cells"]
+__all__ = ["check", "verify", "replay", "theory_cells", "verdict_of"]
 
 
 def _agreement(expected: str | None, measured: str) -> bool | None:
@@ -34,7 +34,8 @@ def _agreement(expected: str | None, measured: str) -> bool | None:
     return measured == expected
 
 
-def _verdict(axiom_id: str, estimator: str, meas: Measurement) -> Verdict:
+def verdict_of(axiom_id: str, estimator: str, meas: Measurement) -> Verdict:
+    """A measurement as a :class:`Verdict`: theory's expected verdict for the cell and the agreement."""
     expected = expected_verdict(axiom_id, estimator)
     return Verdict(
         axiom=axiom_id,
@@ -89,11 +90,11 @@ def check(axiom_id: str, estimator: str = "mle", instance=None, rng=None, quick:
         meas = Measurement(
             "inconclusive", detail=f"needs the {entry.extra} extra: pip install 'choicelab[{entry.extra}]'"
         )
-        return _verdict(axiom_id, estimator, meas)
+        return verdict_of(axiom_id, estimator, meas)
     meas = axiom.check(estimator, instance, as_rng(rng), bool(quick))
     if not isinstance(meas, Measurement):
         raise TypeError(f"the check of {axiom_id} returned {type(meas).__name__}, not a Measurement")
-    return _verdict(axiom_id, estimator, meas)
+    return verdict_of(axiom_id, estimator, meas)
 
 
 # Axioms measured on every registered estimator of a kind, also where theory is silent (such

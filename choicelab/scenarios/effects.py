@@ -18,8 +18,6 @@ same runs are compared with McNemar's exact test.
 
 from __future__ import annotations
 
-import numpy as np
-
 __all__ = ["effects_frame", "change_rates", "EFFECT_COLUMNS"]
 
 EFFECT_COLUMNS = [
@@ -137,7 +135,3 @@ def change_rates(results, sweep_keys=(), control: str | None = "aa_control"):
                     }
                 )
     return out
-
-
-def _finite(x) -> bool:
-    return x is not None and bool(np.isfinite(x))

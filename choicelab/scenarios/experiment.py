@@ -699,7 +699,7 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
     form = _DATA_FORM.get(data.kind)
     if data.kind == "none":
         form = None
-        if conds_names_other(spec):
+        if spec.conditions.names != ["default"]:
             _fail(
                 ctx,
                 ("conditions", "names"),
@@ -869,10 +869,6 @@ def _check(spec: ExperimentSpec, raw, ctx, digests: dict) -> ExperimentSpec:
                     + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(figs)}"),
                 )
     return spec.model_copy(update=updates) if updates else spec
-
-
-def conds_names_other(spec) -> bool:
-    return spec.conditions.names != ["default"]
 
 
 def _known_name(ctx, path, name, known, what: str, k: int) -> None:

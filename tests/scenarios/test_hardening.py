@@ -455,7 +455,7 @@ def test_10_memory_and_world_build_problems_are_caught_at_load(tmp_path, capsys)
     path.write_text(SMALL.replace("center = [0.5, 0.5]", "center = [0.5, 0.5, 0.5]"))
     rc, _, err = _run(capsys, "run", str(path), "--db", str(tmp_path / "x.sqlite"))
     assert rc == 2 and "world.population.types.0.center" in _one_line(err)
-    assert not (tmp_path / "x.sqlite").exists() or True
+    assert not (tmp_path / "x.sqlite").exists()  # refused at load: no store was opened
 
 
 # --- every CLI error path: one line, no traceback ------------------------------------------------

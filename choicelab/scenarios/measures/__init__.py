@@ -28,7 +28,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["Row", "Measure", "MeasureContext", "register", "unregister", "get_measure", "list_measures"]
+__all__ = ["Row", "Measure", "MeasureContext", "register", "unregister", "get_measure", "list_measures", "verdict"]
 
 PER = ("fit", "estimator", "run")
 
@@ -127,6 +127,15 @@ class MeasureContext:
     @property
     def data(self):
         return self.conditions[self.condition].data
+
+
+def verdict(axiom_id: str, estimator: str, measured: str, magnitude: float, witness=None, detail: str = ""):
+    """A measure's verdict on an axiom: the outcome, with theory's expectation and the agreement attached
+    by the axioms' own rule (:func:`choicelab.axioms.api.verdict_of`)."""
+    from choicelab.axioms.api import verdict_of
+    from choicelab.axioms.base import Measurement
+
+    return verdict_of(axiom_id, estimator, Measurement(measured, float(magnitude), witness, detail))
 
 
 _MEASURES: dict[str, Measure] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from choicelab.scenarios.measures import Row, register
+from choicelab.scenarios.measures import Row, register, verdict
 
 
 class AxiomOptions(BaseModel):
@@ -39,7 +39,6 @@ class AxiomOptions(BaseModel):
 def _axiom_measure(axiom_id: str):
     def measure(ctx):
         from choicelab import axioms
-        from choicelab.scenarios.measures.identities import _verdict
 
         search = ctx.params.search if ctx.params.search is not None else ctx.conditions[ctx.condition].instance is None
         instance = None if search else ctx.conditions[ctx.condition].instance
@@ -50,7 +49,7 @@ def _axiom_measure(axiom_id: str):
         except Exception as exc:  # a check that cannot run on this estimator must not hide the other cells
             message = f"{type(exc).__name__}: {exc}"
             yield Row("error", message[:300], 1.0)
-            yield _verdict(axiom_id, ctx.estimator, "inconclusive", float("nan"), {"error": message})
+            yield verdict(axiom_id, ctx.estimator, "inconclusive", float("nan"), {"error": message})
 
     measure.__doc__ = f"Contract {axiom_id} checked on this fit's instance (theory vs measurement, with a witness)."
     return measure
@@ -90,7 +89,6 @@ def a1_curve(ctx):
     """Delta(eps) of contract A1: the largest reward move when an eps-clone joins (item = eps); slope, verdict."""
     from choicelab.axioms.clones import a1_curve as curve
     from choicelab.axioms.clones import a1_verdict
-    from choicelab.scenarios.measures.identities import _verdict
 
     opts = ctx.params
     inst = ctx.conditions[ctx.condition].instance
@@ -109,4 +107,4 @@ def a1_curve(ctx):
             "delta": delta.tolist(),
             "worst_index": res.get("worst_index"),
         }
-    yield _verdict("A1", ctx.estimator, outcome, float(delta[np.argmin(eps)]), witness)
+    yield verdict("A1", ctx.estimator, outcome, float(delta[np.argmin(eps)]), witness)

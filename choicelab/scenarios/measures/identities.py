@@ -4,24 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from choicelab.scenarios.measures import Row, register
+from choicelab.scenarios.measures import Row, register, verdict
 from choicelab.scenarios.measures.basic import kendall_tau_value
-
-
-def _verdict(axiom_id, estimator, measured, magnitude, witness):
-    from choicelab.axioms.base import Verdict, expected_verdict
-
-    expected = expected_verdict(axiom_id, estimator) or ""
-    agrees = None if not expected or measured == "inconclusive" else measured == expected
-    return Verdict(
-        axiom=axiom_id,
-        estimator=estimator,
-        expected=expected,
-        measured=measured,
-        agrees=agrees,
-        magnitude=float(magnitude),
-        witness=witness,
-    )
 
 
 @register("identity_residual", needs=("fits", "reward"))
@@ -65,4 +49,4 @@ def identity_residual(ctx):
         lam=lam,
         weights=None if weights is None else weights.tolist(),
     )
-    yield _verdict(axiom_id, ctx.estimator, measured, max(worst, centre), witness)
+    yield verdict(axiom_id, ctx.estimator, measured, max(worst, centre), witness)

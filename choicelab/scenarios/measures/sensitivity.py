@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from choicelab.scenarios.measures import Row, register
-from choicelab.scenarios.measures.identities import _verdict
+from choicelab.scenarios.measures import Row, register, verdict
 
 
 class ThreeOptionOptions(BaseModel):
@@ -51,7 +50,7 @@ def three_option(ctx):
     yield Row("max_error", "max |learned - predicted|", float(curves.max_error))
     yield Row("converged", "converged", float(np.all(curves.converged)))
     outcome = xs.x3_outcome(ctx.estimator, curves)[0]
-    yield _verdict("X3", ctx.estimator, outcome, curves.max_error, None)
+    yield verdict("X3", ctx.estimator, outcome, curves.max_error, None)
 
 
 @register("pairwise_vs_tuple", per="run", params=ThreeOptionOptions, needs=("data-none",))
