@@ -14,6 +14,13 @@ stated here:
   with margin δ: ``"changed"`` when the 95% interval of D lies outside [-δ, δ]; ``"unchanged"``
   when the 90% interval lies inside it (two one-sided tests at 5% each, TOST); ``"inconclusive"``
   otherwise.
+* :func:`joint_verdict`: one verdict for a family of k items (the topic rewards of one
+  estimator): ``"changed"`` when some item's 1 - 0.05/k interval lies outside [-δ, δ]
+  (Bonferroni, so the family's error rate stays at 5%), ``"unchanged"`` when every item's 90%
+  interval lies inside it (an intersection-union test: equivalence of all items at 5% needs no
+  correction), ``"inconclusive"`` otherwise.
+* :func:`rms_ratio_interval`: the ratio of the root-mean-square sizes of two independent
+  groups of runs (the A/A spread under two designs) with a percentile-bootstrap interval.
 
 Examples
 --------
@@ -32,7 +39,15 @@ import math
 
 import numpy as np
 
-__all__ = ["mean_interval", "wilson_interval", "mcnemar", "equivalence_verdict", "VERDICTS"]
+__all__ = [
+    "mean_interval",
+    "wilson_interval",
+    "mcnemar",
+    "equivalence_verdict",
+    "joint_verdict",
+    "rms_ratio_interval",
+    "VERDICTS",
+]
 
 VERDICTS = ("changed", "unchanged", "inconclusive")
 
@@ -111,3 +126,69 @@ def equivalence_verdict(diffs, margin: float) -> str:
     if -margin <= lo90 and hi90 <= margin:
         return "unchanged"
     return "inconclusive"
+
+
+def joint_verdict(family, margin: float) -> str:
+    """One verdict for a family of items, each a list of per-run paired differences (module docstring).
+
+    ``"changed"``: some item's two-sided 1 - 0.05/k interval (k items, Bonferroni) lies outside
+    [-δ, δ]. ``"unchanged"``: every item's 90% interval lies inside [-δ, δ] (each item's TOST at
+    5%; the family is equivalent only if all are, an intersection-union test at 5%).
+    ``"inconclusive"`` otherwise, and for an empty family.
+
+    Examples
+    --------
+    >>> joint_verdict([[0.5, 0.6, 0.55, 0.52], [0.0, 0.01, -0.01, 0.0]], margin=0.1)
+    'changed'
+    >>> joint_verdict([[0.001, -0.002, 0.0, 0.001], [0.0, 0.01, -0.01, 0.0]], margin=0.1)
+    'unchanged'
+    """
+    if not (margin >= 0 and math.isfinite(margin)):
+        raise ValueError(f"margin must be a finite number >= 0, got {margin!r}")
+    family = [np.asarray(d, dtype=float) for d in family]
+    k = len(family)
+    if k == 0:
+        return "inconclusive"
+    level = 1.0 - 0.05 / k
+    inside = True
+    for d in family:
+        _, lo, hi, _, n = mean_interval(d, level)
+        if n >= 2 and (lo > margin or hi < -margin):
+            return "changed"
+        _, lo90, hi90, _, n = mean_interval(d, 0.90)
+        inside = inside and n >= 2 and -margin <= lo90 and hi90 <= margin
+    return "unchanged" if inside else "inconclusive"
+
+
+def rms_ratio_interval(x, y, level: float = 0.95, rng=None, n_boot: int = 4000) -> tuple:
+    """RMS(x) / RMS(y) for two independent groups of runs, with a percentile-bootstrap interval.
+
+    ``x`` and ``y`` are (runs, items) arrays of differences that should be zero (an A/A
+    control); RMS = sqrt(mean of squares over runs and items). Runs are resampled with
+    replacement within each group (items of one run stay together, since they share its draw).
+
+    Returns
+    -------
+    (ratio, low, high)
+
+    Examples
+    --------
+    >>> r, lo, hi = rms_ratio_interval([[1.0], [-1.0], [1.0]], [[2.0], [-2.0], [2.0], [-2.0]], rng=0)
+    >>> r
+    0.5
+    """
+    from choicelab._validation import as_rng
+
+    x = np.atleast_2d(np.asarray(x, dtype=float).reshape(len(x), -1))
+    y = np.atleast_2d(np.asarray(y, dtype=float).reshape(len(y), -1))
+    if x.shape[0] < 2 or y.shape[0] < 2:
+        return (float("nan"),) * 3
+    ratio = math.sqrt(float(np.mean(x**2)) / float(np.mean(y**2)))
+    rng = as_rng(0 if rng is None else rng)
+    sx = np.mean(x**2, axis=1)  # each run's mean square: runs are the resampled units
+    sy = np.mean(y**2, axis=1)
+    bx = sx[rng.integers(0, sx.size, (n_boot, sx.size))].mean(axis=1)
+    by = sy[rng.integers(0, sy.size, (n_boot, sy.size))].mean(axis=1)
+    boot = np.sqrt(bx / by)
+    lo, hi = np.quantile(boot, [0.5 - level / 2, 0.5 + level / 2])
+    return ratio, float(lo), float(hi)

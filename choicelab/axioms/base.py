@@ -144,6 +144,12 @@ _THEORY_ROWS: tuple[tuple[str, str, str], ...] = (
     # A1 robustness to approximate clones [PSZ]
     ("A1", "mle", _V),
     ("A1", "weighted_mle", _H),
+    # the other reward estimators, by what they solve at their optimum (contract, theory table notes)
+    ("A1", "neural_mle", _V),
+    ("A1", "neural_weighted_mle", _H),
+    ("A1", "pl_mle", _V),
+    ("A1", "linear_mle", _V),
+    ("A1", "dpo", _V),
     # A2 independence of exact clones
     ("A2", "mle", _V),
     ("A2", "borda", _V),

@@ -24,6 +24,12 @@ __all__ = ["BRUTE_TOL", "BRUTE_ENUM_MAX_M", "BruteForceUnavailable", "brute_outc
 BRUTE_TOL = 1e-5  # the brute-force minimiser is trusted to this accuracy in the re-checks
 BRUTE_ENUM_MAX_M = 8  # brute-force Kemeny / Schulze enumerate m! rankings / all simple paths
 _BT_ESTIMATORS = ("mle", "weighted_mle")
+# Estimators whose optimum is a Bradley-Terry MLE of contract Eq. 1 / Eq. 2 (the argument is in
+# the contract's theory table): the neural MLEs trained to their optimum (an MLP on positions can
+# take any values on the finite set M, and its output regulariser is the Eq. 1 / Eq. 2 one),
+# and Plackett-Luce on the pairwise data of the A1 check (a 2-item ranking is a BT term).
+_OPTIMUM_OF = {"neural_mle": "mle", "neural_weighted_mle": "weighted_mle", "pl_mle": "mle"}
+DPO_BETA = 0.1  # the registry's tabular DPO temperature (its default); the DPO reference uses it
 _RULES = ("borda", "wawr", "copeland", "schulze", "ranked_pairs", "kemeny", "maximal_lottery")
 
 
@@ -31,7 +37,7 @@ class BruteForceUnavailable(ValueError):
     """No independent computation exists for this estimator (neural models, DPO, ...)."""
 
 
-def brute_outcome(estimator: str, X, weights=None, lam: float = LAM):
+def brute_outcome(estimator: str, X, weights=None, lam: float = LAM, positions=None):
     """Independent recomputation of an estimator's outcome on a data matrix (the re-check).
 
     ``mle`` / ``weighted_mle``: ``scipy.optimize.minimize`` (BFGS with the analytic gradient) of
@@ -43,12 +49,31 @@ def brute_outcome(estimator: str, X, weights=None, lam: float = LAM):
     by enumerating all simple paths, Ranked Pairs by locking with ``networkx.has_path``,
     Kemeny over all permutations, maximal lotteries by an interior-point feasibility LP.
 
+    Estimators whose optimum is one of these objectives are re-checked at that optimum:
+    ``neural_mle`` / ``neural_weighted_mle`` by Eq. 1 / Eq. 2 (their training objective, at the
+    same lam, over functions that can take any values on M); ``pl_mle`` on pairwise data by the
+    BT objective on the win counts ``X`` (a 2-item ranking i > j is the term
+    -log sigma(r_i - r_j)); ``dpo`` (tabular, uniform reference, unregularised) by Eq. 1 with
+    lam = 0 in DPO's gauge r = beta (log pi - log pi_ref), i.e. shifted so that
+    mean_i exp(r_i / beta) = 1; ``linear_mle`` (needs ``positions``) by BFGS on theta of
+    ``sum_{i != j} w_i w_j X_ij log(1 + exp(-theta.(x_i - x_j))) + (lam/2) ||theta||^2``.
+
     Returns an :class:`~choicelab.estimators.registry.EstimatorOutput`; raises
     :class:`BruteForceUnavailable` for estimators without such a computation.
     """
     X = np.asarray(X, dtype=float)
     if estimator in _BT_ESTIMATORS:
         return _brute_bt(estimator, X, weights, lam)
+    if estimator in _OPTIMUM_OF:
+        out = _brute_bt(_OPTIMUM_OF[estimator], X, weights, lam)
+        object.__setattr__(out, "estimator", f"{estimator} at its optimum: {out.estimator}")
+        return out
+    if estimator == "dpo":
+        return _brute_dpo(X)
+    if estimator == "linear_mle":
+        if positions is None:
+            raise BruteForceUnavailable("brute-force linear_mle needs the positions of the alternatives")
+        return _brute_linear(np.asarray(positions, dtype=float), X, weights, lam)
     if estimator in _RULES:
         if estimator in ("kemeny", "schulze") and X.shape[0] > BRUTE_ENUM_MAX_M:
             raise BruteForceUnavailable(
@@ -100,6 +125,42 @@ def _brute_bt(estimator, X, weights, lam):
         r[i] = brentq(identity, -1e3, 1e3, xtol=1e-13)
     converged = gnorm <= 1e-7 * max(1.0, scale)
     return _reward_output(f"{estimator} (brute force: scipy BFGS)", r, res, converged, None if weights is None else w)
+
+
+def _brute_dpo(X):
+    from choicelab.estimators.registry import _reward_output
+
+    out = _brute_bt("mle", X, None, 0.0)
+    s = np.asarray(out.scores, dtype=float)
+    # DPO's gauge: pi = exp(r / beta) pi_ref with pi_ref = 1/m sums to 1
+    z = s / DPO_BETA
+    r = s - DPO_BETA * (np.logaddexp.reduce(z) - np.log(s.size))
+    return _reward_output("dpo (brute force: scipy BFGS of Eq. 1, lam = 0, DPO gauge)", r, out.raw, out.converged)
+
+
+def _brute_linear(F, X, weights, lam):
+    from scipy.optimize import minimize
+
+    from choicelab.estimators.registry import _reward_output
+
+    m = X.shape[0]
+    w = np.ones(m) if weights is None else np.asarray(weights, dtype=float)
+    W = np.outer(w, w) * X
+    np.fill_diagonal(W, 0.0)
+    scale = max(float(W.sum()), 1e-300)
+
+    def objective(theta):
+        r = F @ theta
+        d = r[:, None] - r[None, :]
+        f = np.sum(W * np.logaddexp(0.0, -d)) + 0.5 * lam * float(theta @ theta)
+        s = W * expit(-d)
+        g_r = -s.sum(axis=1) + s.sum(axis=0)
+        return f / scale, (F.T @ g_r + lam * theta) / scale
+
+    res = minimize(objective, np.zeros(F.shape[1]), jac=True, method="BFGS", options={"gtol": 1e-12, "maxiter": 20000})
+    gnorm = float(np.linalg.norm(objective(res.x)[1])) * scale
+    converged = gnorm <= 1e-7 * max(1.0, scale)
+    return _reward_output("linear_mle (brute force: scipy BFGS on theta)", F @ res.x, res, converged, weights)
 
 
 def _brute_rule(rule, P, weights):

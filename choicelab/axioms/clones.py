@@ -121,7 +121,8 @@ def a1_curve(estimator: str, instance, eps_grid=A1_EPS, indices=None, rng=None, 
     fit_seed = int(rng.integers(2**63 - 1))  # common random numbers for every fit (module docstring)
 
     def fit(inst):
-        return fitting.fit_outcome(estimator, inst, rng=np.random.default_rng(fit_seed), quick=quick)
+        data = fitting.representative_data(estimator, inst)  # pl_mle: the pairwise marginals, not a sample
+        return fitting.fit_outcome(estimator, inst, data=data, rng=np.random.default_rng(fit_seed), quick=quick)
 
     base = fit(instance)
     per_index, points, converged = {}, {}, bool(base.converged)
@@ -161,13 +162,20 @@ def _brute_a1(estimator, instance, curve: dict) -> dict:
     keep = np.flatnonzero(eps <= A1_SLOPE_EPS * (1 + 1e-9))
     w0 = fitting.weights_for(estimator, instance)
     try:
-        base = bf.brute_outcome(estimator, instance.P, w0)
+        base = bf.brute_outcome(
+            estimator, fitting.representative_matrix(estimator, instance.P), w0, positions=instance.X
+        )
     except bf.BruteForceUnavailable as exc:
         return {"method": None, "confirmed": None, "note": str(exc)}
     deltas = []
     for i in keep:
         inst2 = _with_clone(instance, k, np.asarray(curve["points"][str(k)][i]))
-        out = bf.brute_outcome(estimator, inst2.P, fitting.weights_for(estimator, inst2))
+        out = bf.brute_outcome(
+            estimator,
+            fitting.representative_matrix(estimator, inst2.P),
+            fitting.weights_for(estimator, inst2),
+            positions=inst2.X,
+        )
         deltas.append(_delta(base.scores, out.scores, k))
     outcome, slope = a1_verdict(eps[keep], deltas)
     return to_jsonable(

@@ -81,6 +81,43 @@ def applicability(estimator: str, instance, data=None) -> str | None:
     return None
 
 
+PAIRWISE_COUNTS = 10_000  # comparisons per pair standing for the population in representative_data
+
+
+def representative_matrix(estimator: str, P) -> np.ndarray:
+    """The matrix an estimator's representative fit reads: ``P`` itself, or for ``pl_mle`` the win
+    counts ``C_ij = round(PAIRWISE_COUNTS * P_ij)`` (i != j) of :func:`representative_data`."""
+    P = np.asarray(P, dtype=float)
+    if estimator != "pl_mle":
+        return P
+    C = np.rint(PAIRWISE_COUNTS * P)
+    np.fill_diagonal(C, 0.0)
+    return C
+
+
+def representative_data(estimator: str, instance):
+    """Data standing for the population itself, for an estimator that cannot read ``instance.P``.
+
+    ``pl_mle`` (which otherwise samples rankings, so that two fits differ by sampling noise)
+    gets every ordered pair as a 2-item ranking i > j cast by ``round(PAIRWISE_COUNTS * P_ij)``
+    voters: a deterministic function of P, on which the Plackett-Luce likelihood is the
+    Bradley-Terry likelihood of the win counts (contract Eq. 1 on C). None for every other
+    estimator (they fit P directly).
+    """
+    if estimator != "pl_mle":
+        return None
+    from choicelab.sim.data import Rankings
+
+    C = representative_matrix(estimator, instance.P)
+    i, j = np.nonzero(C > 0)
+    return Rankings(
+        orders=tuple(((int(a),), (int(b),)) for a, b in zip(i, j)),
+        counts=C[i, j].astype(np.int64),
+        m=instance.m,
+        unlisted_last=False,
+    )
+
+
 def fit_outcome(estimator: str, instance, *, weights=None, data=None, rng=None, quick=False, lam=LAM, **options):
     """Fit ``estimator`` through the registry (the only way the checks fit anything).
 

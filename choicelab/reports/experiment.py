@@ -67,6 +67,12 @@ def _points(frame, keys):
 
 def _measure_table(rep, frame, measure, about, B) -> None:
     desc = (about.get("measures") or {}).get(measure, "")
+    custom = _custom_table(measure)
+    if custom is not None:
+        header, rows, caption = custom(frame)
+        if rows:
+            rep.add(B._Table(tuple(header), tuple(tuple(r) for r in rows[:_MAX_ROWS]), caption=caption))
+            return
     if (about.get("summaries") or {}).get(measure) == "mode":
         _mode_table(rep, frame, measure, desc, B)
         return
@@ -92,6 +98,16 @@ def _measure_table(rep, frame, measure, about, B) -> None:
     if len(rows) > _MAX_ROWS:
         caption += f" First {_MAX_ROWS} of {len(rows)} rows; `choicelab export` gives them all."
     rep.add(B._Table(("condition", "item", "label") + tuple(estimators), tuple(rows[:_MAX_ROWS]), caption=caption))
+
+
+def _custom_table(measure):
+    """The measure's own report table (``register(..., table=)``), or None (also for a plugin not loaded)."""
+    from choicelab.scenarios.measures import get_measure
+
+    try:
+        return get_measure(measure).table
+    except ValueError:
+        return None
 
 
 def _mode_table(rep, frame, measure, desc, B) -> None:
@@ -181,12 +197,15 @@ def _verdicts_section(rep, b, verdicts, sweep_keys) -> None:
 
 def _effects_section(rep, b, results, sweep_keys, B) -> None:
     """Effects of the conditions against the baseline, with intervals, the A/A control and the stated verdict."""
-    from choicelab.scenarios.effects import change_rates, effects_frame
+    from choicelab.scenarios.effects import change_rates, coupling_spread, effects_frame, estimator_verdicts
 
+    about = b.meta.get("about") or {}
     settings = b.meta.get("report") or {}
     baseline, control = settings.get("baseline", "original"), settings.get("control", "aa_control")
     margin = float(settings.get("equivalence_margin", 0.1))
-    effects = effects_frame(results, sweep_keys, baseline, control, margin)
+    findings = about.get("effects")  # measures whose differences are findings (None: an older batch, all)
+    effects = effects_frame(results, sweep_keys, baseline, control, margin, measures=findings)
+    overall = estimator_verdicts(results, sweep_keys, baseline, control, margin, measures=findings)
     rates = change_rates(results, sweep_keys, control)
     if effects.empty and not rates:
         return
@@ -200,31 +219,70 @@ def _effects_section(rep, b, results, sweep_keys, B) -> None:
         + f"Verdict rule, margin δ = {margin:g} (report.equivalence_margin): on "
         + ("D − C" if has_control else "D")
         + ", 'changed' when its 95% interval lies outside ±δ, 'unchanged' when its 90% interval lies inside ±δ "
-          "(two one-sided tests), 'inconclusive' otherwise."))
+          "(two one-sided tests), 'inconclusive' otherwise. Per estimator, over the k items of a measure: "
+          "'changed' when some item's 1 − 0.05/k interval lies outside ±δ (Bonferroni), 'unchanged' when every "
+          "item's 90% interval lies inside ±δ (intersection–union), 'inconclusive' otherwise."))
+
+    def point_of(row):
+        return tuple(_show(row[k]) for k in sweep_keys)
+
+    if not overall.empty:
+        detail = {tuple(r[k] for k in sweep_keys) + (r["condition"], r["estimator"], r["measure"], r["label"] or
+                                                      str(r["item"])): r for r in effects.to_dict("records")}
+        rows = []
+        for r in overall.to_dict("records"):
+            d = detail.get(tuple(r[k] for k in sweep_keys) + (r["condition"], r["estimator"], r["measure"],
+                                                               r["largest"]))
+            effect = "–" if d is None else f"{B._fmt(d['value'])} [{B._fmt(d['ci_low'], 3)}, {B._fmt(d['ci_high'], 3)}]"
+            ctrl = "–" if d is None or not has_control else (
+                f"{B._fmt(d['control'])} [{B._fmt(d['control_low'], 3)}, {B._fmt(d['control_high'], 3)}]")
+            rows.append(point_of(r) + (r["condition"], r["estimator"], r["measure"], r["largest"], effect, ctrl,
+                                       r["verdict"], "–" if d is None else d["runs"]))
+        rep.add(B._Table(tuple(sweep_keys) + ("condition", "estimator", "measure", "largest effect on",
+                                              "effect [95% CI]", "control [95% CI]", "verdict", "runs"),
+                         tuple(rows[:_MAX_ROWS]),
+                         caption=("One verdict per estimator and measure, over all its items (rule above); the "
+                                  "effect and control shown are those of the item with the largest |D − C|. "
+                                  + B._truncated(len(rows))).strip()))
     rows = []
-    for r in effects.itertuples(index=False):
-        if r.condition == control:
-            continue
-        point = tuple(getattr(r, k) if k.isidentifier() else "" for k in sweep_keys)
-        rows.append(point + (r.condition, r.estimator, r.measure, r.label or r.item,
-                             f"{B._fmt(r.value)} [{B._fmt(r.ci_low, 3)}, {B._fmt(r.ci_high, 3)}]",
-                             "–" if not has_control else f"{B._fmt(r.control)} [{B._fmt(r.control_low, 3)}, "
-                                                         f"{B._fmt(r.control_high, 3)}]",
-                             r.verdict, r.runs))
+    for r in effects.to_dict("records"):
+        rows.append(point_of(r) + (r["condition"], r["estimator"], r["measure"], r["label"] or r["item"],
+                                   f"{B._fmt(r['value'])} [{B._fmt(r['ci_low'], 3)}, {B._fmt(r['ci_high'], 3)}]",
+                                   "–" if not has_control else f"{B._fmt(r['control'])} [{B._fmt(r['control_low'], 3)}, "
+                                                               f"{B._fmt(r['control_high'], 3)}]",
+                                   r["verdict"], r["runs"]))
     if rows:
-        rep.add(B._Table(tuple(k for k in sweep_keys) + ("condition", "estimator", "measure", "item", "effect [95% CI]",
-                                                        "control [95% CI]", "verdict", "runs"),
-                         tuple(rows[:_MAX_ROWS]), caption=B._truncated(len(rows))))
+        rep.add(B._Table(tuple(sweep_keys) + ("condition", "estimator", "measure", "item", "effect [95% CI]",
+                                              "control [95% CI]", "verdict", "runs"),
+                         tuple(rows[:_MAX_ROWS]), caption=("Every item. " + B._truncated(len(rows))).strip()))
+    spread = coupling_spread(results, baseline, control, measures=findings) if has_control else []
+    if spread:
+        rep.add(B._Table(
+            ("estimator", "measure", "A/A RMS, paired", "A/A RMS, independent", "ratio [95% bootstrap CI]", "runs"),
+            tuple((s["estimator"], s["measure"], B._fmt(s["rms_paired"], 3), B._fmt(s["rms_independent"], 3),
+                   f"{s['ratio']:.2f} [{s['ci_low']:.2f}, {s['ci_high']:.2f}]", f"{s['runs'][0]} + {s['runs'][1]}")
+                  for s in spread),
+            caption="The noise floor of the two designs: root-mean-square of the A/A difference C over runs and "
+                    "items under paired and independent coupling (conditions.coupling), and their ratio with a "
+                    "percentile-bootstrap interval over runs. Below 1: pairing removes that share of the noise."))
     rate_rows, tests = [], []
     for r in rates:
+        point = tuple(_show(r["point"].get(k, "")) for k in sweep_keys)
         if "mcnemar" in r:
             a, c = r["mcnemar"]
-            tests.append(f"{r['condition']}: {a} changed alone in {r['a_only']} runs, {c} alone in {r['b_only']} "
-                         f"(McNemar exact p = {r['pvalue']:.3g}, {r['runs']} paired runs)")
+            where = ", ".join(f"{k} = {v}" for k, v in zip(sweep_keys, point))
+            tests.append(f"{where + ': ' if where else ''}{r['condition']}: {a} changed alone in {r['a_only']} runs, "
+                         f"{c} alone in {r['b_only']} (McNemar exact p = {r['pvalue']:.3g}, {r['runs']} paired runs).")
             continue
-        rate_rows.append((r["condition"] + (" (control)" if r["is_control"] else ""), r["estimator"],
-                          f"{r['changed']} of {r['runs']}", f"{r['rate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"))
+        rate_rows.append(point + (r["condition"] + (" (control)" if r["is_control"] else ""), r["estimator"],
+                                  f"{r['changed']} of {r['runs']}",
+                                  f"{r['rate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"))
     if rate_rows:
-        rep.add(B._Table(("condition", "estimator", "runs with a change", "rate [95% Wilson CI]"), tuple(rate_rows),
+        rep.add(B._Table(tuple(sweep_keys) + ("condition", "estimator", "runs with a change", "rate [95% Wilson CI]"),
+                         tuple(rate_rows),
                          caption="How often the best item or topic moved from the baseline's (measure top_change). "
                                  + " ".join(tests)))
+
+
+def _show(value):
+    return value.item() if hasattr(value, "item") else value

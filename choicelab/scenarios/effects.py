@@ -18,7 +18,9 @@ same runs are compared with McNemar's exact test.
 
 from __future__ import annotations
 
-__all__ = ["effects_frame", "change_rates", "EFFECT_COLUMNS"]
+import numpy as np
+
+__all__ = ["effects_frame", "estimator_verdicts", "coupling_spread", "change_rates", "EFFECT_COLUMNS"]
 
 EFFECT_COLUMNS = [
     "condition",
@@ -40,21 +42,17 @@ EFFECT_COLUMNS = [
 _MAX_ITEMS = 40  # measures with more items per fit (one per alternative of a large world) are left to the tables
 
 
-def effects_frame(
-    results, sweep_keys=(), baseline: str = "original", control: str | None = "aa_control", margin: float = 0.1
-):
-    """The effects table of a results frame (:meth:`Store.to_frame`): one row per swept point,
-    condition, estimator, measure and item; ``value`` the mean paired difference, ``ci_low`` /
-    ``ci_high`` its 95% interval, ``control`` the control's, ``verdict`` the rule's (module docstring)."""
-    import pandas as pd
+def _differences(results, sweep_keys, baseline, control, measures, *, only=None):
+    """Yield (point, condition, estimator, measure, item, label, D, C) per compared item.
 
-    from choicelab.stats import equivalence_verdict, mean_interval
-
+    D and C are pandas Series of per-run differences (index run_id): condition − baseline and
+    control − baseline (C None without a control)."""
     keys = list(sweep_keys)
     if results.empty or baseline not in set(results["condition"]):
-        return pd.DataFrame(columns=keys + EFFECT_COLUMNS)
+        return
     numeric = results[results["measure"] != "top_change"]
-    rows = []
+    if measures is not None:
+        numeric = numeric[numeric["measure"].isin(list(measures))]
     for point, frame in numeric.groupby(keys, sort=True, dropna=False) if keys else [((), numeric)]:
         point = point if isinstance(point, tuple) else (point,)
         pivot = frame.pivot_table(
@@ -65,28 +63,136 @@ def effects_frame(
         labels = frame.drop_duplicates(["estimator", "measure", "item"]).set_index(["estimator", "measure", "item"])
         items_per_fit = frame.groupby(["run_id", "condition", "estimator", "measure"])["item"].nunique()
         too_many = set(items_per_fit[items_per_fit > _MAX_ITEMS].reset_index()["measure"])
-        others = [c for c in pivot.columns if c not in (baseline, control)]
+        # the control is the reference of the other conditions, not an effect of its own
+        others = [c for c in pivot.columns if c not in (baseline, control)] if only is None else [only]
+        others = [c for c in others if c in pivot.columns]
         for cond in others:
             d_all = (pivot[cond] - pivot[baseline]).dropna()
             c_all = (pivot[control] - pivot[baseline]).dropna() if control in pivot.columns else None
             for (est, measure, item), sub in d_all.groupby(level=["estimator", "measure", "item"], sort=False):
                 if measure in too_many:
                     continue
-                d = sub.to_numpy(dtype=float)
-                mean, lo, hi, se, n = mean_interval(d)
+                c = None
                 if c_all is not None:
                     c = c_all.xs((est, measure, item), level=["estimator", "measure", "item"])
-                    paired = (sub.droplevel(["estimator", "measure", "item"]) - c).dropna().to_numpy(dtype=float)
-                    cmean, clo, chi, _, _ = mean_interval(c.to_numpy(dtype=float))
-                    verdict = equivalence_verdict(paired, margin)
-                else:
-                    cmean = clo = chi = float("nan")
-                    verdict = equivalence_verdict(d, margin)
                 label = labels.loc[(est, measure, item), "label"] if (est, measure, item) in labels.index else ""
-                rows.append(
-                    point + (cond, est, measure, item, label, mean, se, lo, hi, n, cmean, clo, chi, verdict, margin)
-                )
-    return pd.DataFrame(rows, columns=keys + EFFECT_COLUMNS)
+                yield point, cond, est, measure, item, label, sub.droplevel(["estimator", "measure", "item"]), c
+
+
+def effects_frame(
+    results,
+    sweep_keys=(),
+    baseline: str = "original",
+    control: str | None = "aa_control",
+    margin: float = 0.1,
+    measures=None,
+):
+    """The effects table of a results frame (:meth:`Store.to_frame`): one row per swept point,
+    condition, estimator, measure and item; ``value`` the mean paired difference, ``ci_low`` /
+    ``ci_high`` its 95% interval, ``control`` the control's, ``verdict`` the rule's (module
+    docstring). ``measures`` limits the table to those measures (default: every numeric one)."""
+    import pandas as pd
+
+    from choicelab.stats import equivalence_verdict, mean_interval
+
+    rows = []
+    for point, cond, est, measure, item, label, d, c in _differences(results, sweep_keys, baseline, control, measures):
+        mean, lo, hi, se, n = mean_interval(d.to_numpy(dtype=float))
+        if c is not None:
+            cmean, clo, chi, _, _ = mean_interval(c.to_numpy(dtype=float))
+            verdict = equivalence_verdict((d - c).dropna().to_numpy(dtype=float), margin)
+        else:
+            cmean = clo = chi = float("nan")
+            verdict = equivalence_verdict(d.to_numpy(dtype=float), margin)
+        rows.append(point + (cond, est, measure, item, label, mean, se, lo, hi, n, cmean, clo, chi, verdict, margin))
+    return pd.DataFrame(rows, columns=list(sweep_keys) + EFFECT_COLUMNS)
+
+
+def estimator_verdicts(
+    results,
+    sweep_keys=(),
+    baseline: str = "original",
+    control: str | None = "aa_control",
+    margin: float = 0.1,
+    measures=None,
+):
+    """One verdict per swept point, condition, estimator and measure over all its items.
+
+    :func:`choicelab.stats.joint_verdict` on the items' per-run D − C (D without a control):
+    "changed" when some item's Bonferroni interval (1 − 0.05/k for k items) lies outside ±margin,
+    "unchanged" when every item's 90% interval lies inside, "inconclusive" otherwise. The
+    ``largest`` column is the item with the largest mean |D − C|, ``effect`` its mean.
+    """
+    import pandas as pd
+
+    from choicelab.stats import joint_verdict
+
+    groups: dict = {}
+    for point, cond, est, measure, item, label, d, c in _differences(results, sweep_keys, baseline, control, measures):
+        paired = (d - c).dropna() if c is not None else d
+        groups.setdefault(point + (cond, est, measure), []).append((label or str(item), paired.to_numpy(dtype=float)))
+    rows = []
+    for key, family in groups.items():
+        means = [float(np.mean(v)) if v.size else 0.0 for _, v in family]
+        top = int(np.argmax(np.abs(means)))
+        verdict = joint_verdict([v for _, v in family], margin)
+        rows.append(key + (len(family), family[top][0], means[top], verdict, margin))
+    columns = list(sweep_keys) + [
+        "condition",
+        "estimator",
+        "measure",
+        "items",
+        "largest",
+        "effect",
+        "verdict",
+        "margin",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def coupling_spread(results, baseline: str = "original", control: str = "aa_control", measures=None, rng=0):
+    """The A/A control's spread under the two couplings, when the batch sweeps ``conditions.coupling``.
+
+    For each estimator and measure: RMS of C = control − baseline over runs and items under
+    ``paired`` and under ``independent`` coupling, and their ratio with a 95% bootstrap interval
+    (:func:`choicelab.stats.rms_ratio_interval`; runs resampled within each design). A ratio
+    below 1 means the paired design's noise floor is lower. Other swept keys are kept apart.
+    Returns a list of dicts (empty when the batch does not sweep both couplings).
+    """
+    from choicelab.stats import rms_ratio_interval
+
+    key = "conditions.coupling"
+    if results.empty or key not in results.columns or control not in set(results["condition"]):
+        return []
+    if not {"paired", "independent"} <= set(results[key].dropna()):
+        return []
+    rest = [k for k in results.columns if k.startswith(("world.", "data.", "estimators.", "conditions.")) and k != key]
+    rest = [k for k in rest if k in results.columns and results[k].notna().any()]
+    out = []
+    per: dict = {}
+    differences = _differences(results, [key] + rest, baseline, None, measures, only=control)
+    for point, _, est, measure, _item, _label, d, _c in differences:
+        per.setdefault((point[1:], est, measure), {}).setdefault(point[0], []).append(d)
+    for (other, est, measure), by in per.items():
+        if not {"paired", "independent"} <= set(by):
+            continue
+        x = np.column_stack([s.sort_index().to_numpy(dtype=float) for s in by["paired"]])
+        y = np.column_stack([s.sort_index().to_numpy(dtype=float) for s in by["independent"]])
+        ratio, lo, hi = rms_ratio_interval(x, y, rng=rng)
+        out.append(
+            {
+                "point": dict(zip(rest, other)),
+                "estimator": est,
+                "measure": measure,
+                "rms_paired": float(np.sqrt(np.mean(x**2))),
+                "rms_independent": float(np.sqrt(np.mean(y**2))),
+                "ratio": ratio,
+                "ci_low": lo,
+                "ci_high": hi,
+                "runs": (x.shape[0], y.shape[0]),
+            }
+        )
+    return out
 
 
 def change_rates(results, sweep_keys=(), control: str | None = "aa_control"):

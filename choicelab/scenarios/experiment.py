@@ -471,6 +471,7 @@ def describe(spec: ExperimentSpec, point_specs=()) -> dict:
         "estimators": {e: get_estimator(e).description for e in _union(all_specs, "estimators")},
         "measures": {mm: get_measure(mm).description for mm in _union(all_specs, "measures")},
         "summaries": {mm: get_measure(mm).summary for mm in _union(all_specs, "measures")},
+        "effects": [mm for mm in _union(all_specs, "measures") if get_measure(mm).effect],
     }
 
 

@@ -11,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from choicelab import sim
-from choicelab.axioms import majority, search
+from choicelab.axioms import fitting, majority, search
 from choicelab.axioms.base import HOLDS, INCONCLUSIVE, VIOLATED, Measurement
+from choicelab.axioms.brute_force import DPO_BETA
+from choicelab.estimators.linear import linear_mle
 from choicelab.estimators.registry import get_estimator
 
 RULES = ["borda", "copeland", "schulze", "ranked_pairs", "kemeny", "maximal_lottery"]
@@ -137,13 +139,58 @@ def test_brute_force_rules_agree_with_the_voting_module(rule, seed, m, grid):
             assert brute.order.tolist() == fast.order.tolist()
 
 
-def test_brute_force_is_unavailable_for_neural_models_and_large_enumerations():
+def test_brute_force_is_unavailable_for_unknown_estimators_and_large_enumerations():
     with pytest.raises(search.BruteForceUnavailable):
-        search.brute_outcome("neural_mle", np.full((3, 3), 0.5))
+        search.brute_outcome("no_such_estimator", np.full((3, 3), 0.5))
     with pytest.raises(search.BruteForceUnavailable, match="m <= 8"):
         search.brute_outcome("kemeny", np.full((9, 9), 0.5))
-    check = search.recheck("dpo", [np.full((3, 3), 0.5)], None, lambda o: (True, 1.0))
+    with pytest.raises(search.BruteForceUnavailable, match="positions"):
+        search.brute_outcome("linear_mle", np.full((3, 3), 0.5))
+    check = search.recheck("no_such_estimator", [np.full((3, 3), 0.5)], None, lambda o: (True, 1.0))
     assert check["confirmed"] is None and check["method"] is None
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), m=st.integers(2, 6))
+def test_brute_force_linear_mle_matches_the_newton_solver(seed, m):
+    rng = np.random.default_rng(seed)
+    P = _random_matrix(rng, m, False)
+    X = rng.normal(size=(m, 3))
+    fit = linear_mle(X, P, lam=0.1)
+    brute = search.brute_outcome("linear_mle", P, positions=X, lam=0.1)
+    assert fit.converged and brute.converged
+    np.testing.assert_allclose(brute.scores, fit.rewards, atol=1e-7)
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), m=st.integers(2, 5))
+def test_brute_force_dpo_is_eq1_without_regularisation_in_dpo_gauge(seed, m):
+    pytest.importorskip("torch")
+    P = _random_matrix(np.random.default_rng(seed), m, False)
+    P = np.clip(P, 0.05, 0.95)  # no unanimous pair: the unregularised optimum is finite
+    P = P / (P + P.T)
+    np.fill_diagonal(P, 0.5)
+    fast = get_estimator("dpo").fit(P, steps=40000)
+    brute = search.brute_outcome("dpo", P)
+    assert fast.converged and brute.converged
+    np.testing.assert_allclose(brute.scores, fast.scores, atol=2e-5)
+    # the DPO gauge: the policy exp(r / beta) / m sums to one
+    assert np.exp(brute.scores / DPO_BETA).mean() == pytest.approx(1.0, abs=1e-9)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), m=st.integers(2, 6))
+def test_pl_mle_on_the_representative_pairs_is_bt_on_the_win_counts(seed, m):
+    P = _random_matrix(np.random.default_rng(seed), m, False)
+    inst = sim.Instance.from_matrix(P)
+    data = fitting.representative_data("pl_mle", inst)
+    fast = get_estimator("pl_mle").fit(inst, data=data)
+    C = fitting.representative_matrix("pl_mle", P)
+    assert np.array_equal(C, np.where(np.eye(m, dtype=bool), 0.0, np.rint(fitting.PAIRWISE_COUNTS * P)))
+    brute = search.brute_outcome("pl_mle", C)
+    np.testing.assert_allclose(brute.scores, fast.scores, atol=1e-6)
+    # and the neural MLEs' reference is the exact MLE of the same objective
+    np.testing.assert_array_equal(search.brute_outcome("neural_mle", P).scores, search.brute_outcome("mle", P).scores)
 
 
 def test_unconfirmed_violations_are_not_reported():

@@ -97,12 +97,15 @@ def test_verify_quick_json_subprocess_exit_status_matches_the_verdicts():
     disagree = any(v["agrees"] is False for v in verdicts)
     errors = any("error" in (v.get("data") or {}) for v in verdicts)
     assert res.returncode == (1 if disagree else 2 if errors else 0), res.stderr[-2000:]
-    # the whole quick table agrees with theory: every cell theory speaks about, and no others
+    # theory for every cell: each row has an expected verdict, and the measurement agrees with it
     for v in verdicts:
-        assert v["agrees"] is (True if v["expected"] else None), v
+        assert v["expected"] in ("holds", "violated") and v["agrees"] is True, v
     assert res.returncode == 0
-    # A1 is measured on every estimator that gives rewards (theory silent beyond the exact MLEs);
-    # with common random numbers the neural weighted MLE's Delta falls towards zero like the exact one's
-    a1 = {v["estimator"]: v["measured"] for v in verdicts if v["axiom"] == "A1"}
+    # A1 is measured on every estimator that gives rewards; with common random numbers the neural
+    # weighted MLE's Delta falls towards zero like the exact one's, and the others' violations are
+    # confirmed at the optimum each one solves (its witness names the brute-force computation)
+    a1 = {v["estimator"]: v for v in verdicts if v["axiom"] == "A1"}
     assert {"mle", "weighted_mle", "neural_mle", "neural_weighted_mle", "pl_mle", "linear_mle", "dpo"} <= set(a1)
-    assert a1["neural_weighted_mle"] == "holds" and a1["neural_mle"] != "holds"
+    assert a1["neural_weighted_mle"]["measured"] == "holds"
+    for est in ("neural_mle", "pl_mle", "linear_mle", "dpo"):
+        assert a1[est]["measured"] == "violated" and "brute force" in a1[est]["detail"], a1[est]

@@ -69,10 +69,11 @@ def test_demo_report_renders_in_headless_chromium(tmp_path):
     sc = parse_scenario(_demo_text(), builtin_path("psz-case-study"))
     assert sc.params["estimators"]["names"] == ["mle", "weighted_mle"] and sc.seeds == (0, 1)
     db = tmp_path / "demo.sqlite"
-    assert run_batch(sc, db, workers=1, progress=False).done == 2
+    # 2 seeds x the two couplings of the sweep
+    assert run_batch(sc, db, workers=1, progress=False).done == 4
     with Store(db) as store:
         means = store.to_frame("results", "psz-case-study").query("measure == 'topic_rewards'") \
-            .groupby(["condition", "estimator", "item"])["value"].mean()
+            .groupby(["conditions.coupling", "condition", "estimator", "item"])["value"].mean()
     (files,) = reports.build_report(db, batch="psz-case-study", out=tmp_path / "reports")
     page = files.html.read_text()
 
@@ -84,9 +85,9 @@ def test_demo_report_renders_in_headless_chromium(tmp_path):
     probe = json.loads(match.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")
                        .replace("&gt;", ">"))
     assert probe["title"] == "psz-case-study"
-    assert probe["h2"] == ["What was run", "Effects of the conditions", "Results", "Settings", "Runs"]
+    assert probe["h2"] == ["What was run", "Effects of the conditions", "Results per sweep point", "Settings", "Runs"]
     declared = set(re.findall(r'<figure data-figure="([^"]+)"', page))
-    assert declared == {"topic_rewards_by_condition"}
+    assert declared == {"topic_rewards_by_condition-independent", "topic_rewards_by_condition-paired"}
     assert {f["key"] for f in probe["figs"]} == declared
     for fig in probe["figs"]:
         assert fig["complete"] and fig["w"] > 200 and fig["h"] > 200, fig  # decoded by the browser
@@ -106,5 +107,5 @@ def test_demo_report_renders_in_headless_chromium(tmp_path):
     # the rest of the page is not blank either (text of the tables)
     assert (pixels.mean(axis=2) < 0.5).mean() > 0.002
     # and the DOM holds the numbers of the store: the topic-reward table as the browser parsed it
-    cell = f"{means[('clones', 'mle', 'food')]:.4g}"
+    cell = f"{means[('paired', 'clones', 'mle', 'food')]:.4g}"
     assert re.search(rf"<td>clones</td><td>food</td><td>food</td><td>{re.escape(cell)} ± [0-9.e-]+</td>", dom.stdout)

@@ -35,7 +35,10 @@ def _small_text(name: str) -> str:
     if name == "clone-sweep":
         t = _section(_section(t, "scenario", "seeds", "2"), "sweep", '"world.clones.count"', "[0, 2]")
     elif name == "psz-case-study":
-        t = _section(t, "scenario", "seeds", "3")
+        t = _section(_section(t, "scenario", "seeds", "3"), "conditions", "coupling", '"paired"')
+        # one design only (the swept report is checked in test_browser.py)
+        t, n = re.subn(r'(?ms)^\[sweep\]\n"conditions.coupling" = \[[^\]]*\]\n', "", t, count=1)
+        assert n == 1
         for est in ("neural_mle", "neural_weighted_mle"):
             t = _section(_section(t, f"estimators.options.{est}", "steps", "30"), f"estimators.options.{est}", "seeds", "2")
         # the scores of every response, so that the topic table can be recomputed from the store
@@ -157,10 +160,10 @@ def test_case_study_topic_table_matches_a_recomputation_from_the_stored_scores(b
     table = _md_table(md[md.index("_measure scores:"):], "| condition | item | label | mle |")  # after scores
     header = [h.replace("\\_", "_") for h in table[0]]
     assert header == ["condition", "item", "label", "mle", "weighted_mle", "neural_mle", "neural_weighted_mle"]
-    rows = {(r[0], r[1]): r for r in table[1:]}
-    assert len(rows) == 10  # 2 conditions x 5 topics
+    rows = {(r[0].replace("\\_", "_"), r[1]): r for r in table[1:]}
+    assert len(rows) == 15  # 3 conditions x 5 topics
     tops = {}
-    for cond in ("original", "clones"):
+    for cond in ("original", "clones", "aa_control"):
         for topic in ("history", "food", "art", "architecture", "nightlife"):
             for k, est in enumerate(header[3:], start=3):
                 fit = scores[(scores.condition == cond) & (scores.estimator == est) & (scores.i < 15)

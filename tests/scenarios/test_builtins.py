@@ -49,6 +49,10 @@ def _run_new(name):
 def _legacy_point(name, point):
     if name == "axiom-matrix":  # the sweep moved from axioms.ids to measures.names
         return {"axioms.ids": point["measures.names"]}
+    if name.startswith("psz-case-study"):
+        # the recorded runs are the paper's independent design; the paired point is new
+        coupling = point.get("conditions.coupling")
+        return {} if coupling == "independent" else {"conditions.coupling": coupling}
     return point
 
 

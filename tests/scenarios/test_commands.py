@@ -196,7 +196,7 @@ def test_list_json_names_scenarios_and_every_registry(capsys):
     for name in ("psz-case-study", "axiom-matrix", "clone-sweep", "psz-borda"):
         assert names[name]["runs"] == len(expand(load_scenario(name)))
     assert (names["psz-case-study"]["runs"], names["axiom-matrix"]["runs"], names["clone-sweep"]["runs"]) == (
-        20,
+        40,  # 20 seeds x the two couplings
         18,
         12,
     )

@@ -4,13 +4,14 @@ import csv
 import io
 import textwrap
 
+import numpy as np
 import pytest
 from scipy import stats as st
 
 from choicelab.cli import main
-from choicelab.scenarios.effects import change_rates, effects_frame
+from choicelab.scenarios.effects import change_rates, coupling_spread, effects_frame, estimator_verdicts
 from choicelab.scenarios.store import Store
-from choicelab.stats import equivalence_verdict
+from choicelab.stats import equivalence_verdict, joint_verdict
 
 SCENARIO = textwrap.dedent("""
     [scenario]
@@ -123,3 +124,52 @@ def test_export_and_report_carry_the_effects(stores, tmp_path, capsys):
     md = (tmp_path / "r" / "fx" / "report.md").read_text()
     assert "## Effects of the conditions" in md and "margin δ = 0.02" in md and "Wilson" in md
     assert "McNemar exact p =" in md
+
+
+def test_estimator_verdicts_follow_the_joint_rule_on_the_items(stores):
+    with Store(stores["paired"]) as store:
+        results = store.to_frame("results", "fx")
+    overall = estimator_verdicts(results, (), "original", "aa_control", 0.02, measures=["scores"])
+    piv = results[results["measure"] == "scores"].pivot_table(
+        index=["run_id", "estimator", "item"], columns="condition", values="value"
+    )
+    assert sorted(overall["estimator"]) == ["mle", "weighted_mle"] and set(overall["condition"]) == {"clones"}
+    for r in overall.itertuples():
+        sub = piv.xs(r.estimator, level="estimator")
+        family = [
+            (g["clones"] - g["original"] - (g["aa_control"] - g["original"])).dropna().to_numpy()
+            for _, g in sub.groupby(level="item")
+        ]
+        family = [f for f in family if f.size]  # the clones themselves have no baseline value
+        assert r.items == len(family) == 5
+        assert r.verdict == joint_verdict(family, 0.02)
+        assert abs(r.effect) == pytest.approx(max(abs(f.mean()) for f in family), abs=1e-12)
+
+
+def test_coupling_spread_reports_the_paired_over_independent_a_a_ratio(tmp_path, capsys):
+    text = SCENARIO.replace('coupling = "{coupling}"', 'coupling = "paired"')
+    text += '[sweep]\n"conditions.coupling" = ["independent", "paired"]\n'
+    path = tmp_path / "fx.toml"
+    path.write_text(text)
+    db = tmp_path / "fx.sqlite"
+    assert main(["run", str(path), "--db", str(db), "--workers", "1", "--json"]) == 0
+    with Store(db) as store:
+        results = store.to_frame("results", "fx")
+    spread = {(s["estimator"], s["measure"]): s for s in coupling_spread(results, measures=["scores"])}
+    assert set(spread) == {("mle", "scores"), ("weighted_mle", "scores")}
+    for (est, _), s in spread.items():
+        rms = {}
+        for coupling, frame in results[(results["measure"] == "scores") & (results["estimator"] == est)].groupby(
+            "conditions.coupling"
+        ):
+            piv = frame.pivot_table(index=["run_id", "item"], columns="condition", values="value")
+            rms[coupling] = float(np.sqrt(((piv["aa_control"] - piv["original"]) ** 2).mean()))
+        assert s["rms_paired"] == pytest.approx(rms["paired"], rel=1e-12)
+        assert s["rms_independent"] == pytest.approx(rms["independent"], rel=1e-12)
+        assert s["ratio"] == pytest.approx(rms["paired"] / rms["independent"], rel=1e-12)
+        assert s["ci_low"] <= s["ratio"] <= s["ci_high"] and s["runs"] == (20, 20)
+    assert spread[("mle", "scores")]["ratio"] < 1.0  # pairing lowers the noise floor here
+    assert main(["report", "--db", str(db), "--out", str(tmp_path / "r")]) == 0
+    md = (tmp_path / "r" / "fx" / "report.md").read_text()
+    assert "A/A RMS, paired" in md and f"{spread[('mle', 'scores')]['ratio']:.2f} \\[" in md
+    assert "| conditions.coupling | condition | estimator | measure | largest effect on |" in md

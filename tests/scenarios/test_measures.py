@@ -58,6 +58,8 @@ def _exact_case_study(seeds: int, *, data=None) -> str:
     text = _drop_section(text, "measures.options.kendall_tau")
     text = _section(text, "measures", "names", '["scores", "weights", "topic_rewards", "top_topic", "top_change"]')
     text = _section(text, "scenario", "seeds", str(seeds))
+    # the paper's design: two conditions drawn independently (the effects section is tested in test_effects.py)
+    text = _section(_drop_section(text, "sweep"), "conditions", "names", '["original", "clones"]')
     if data is not None:
         assert '[data]\nkind = "comparisons"\nn = 1000\n' in text
         text = text.replace('[data]\nkind = "comparisons"\nn = 1000\n', data)

@@ -73,6 +73,8 @@ class Measure:
     description: str
     source: str
     summary: str = "mean"
+    effect: bool = True
+    table: Callable | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -139,7 +141,7 @@ def verdict(axiom_id: str, estimator: str, measured: str, magnitude: float, witn
 
 
 _MEASURES: dict[str, Measure] = {}
-_BUILTIN_MODULES = ("basic", "axiom_checks", "identities", "sensitivity", "diagnostics", "selftest")
+_BUILTIN_MODULES = ("basic", "axiom_checks", "identities", "sensitivity", "diagnostics", "selftest", "seed_variance")
 _loaded = False
 
 
@@ -152,6 +154,8 @@ def register(
     description: str | None = None,
     summary: str = "mean",
     fits: bool | None = None,
+    effect: bool = True,
+    table: Callable | None = None,
     replace: bool = False,
 ):
     """Decorator adding a measure ``fn(ctx) -> Iterable[Row]`` under ``name``.
@@ -176,6 +180,15 @@ def register(
         How reports and console summaries condense the runs of one item: the mean (with its
         standard error) of the values, or the most frequent label (a categorical result such
         as the top item, whose value is an index).
+    effect : bool
+        Whether a difference of this measure between conditions is a finding: the report's
+        "Effects of the conditions" compares it against the baseline with an interval, the A/A
+        control and a verdict. Diagnostics (fit quality, agreement with a reference fit, the
+        weights themselves) pass False. Categorical (``summary="mode"``) measures never are.
+    table : callable, optional
+        ``table(frame) -> (header, rows, caption)`` on one sweep point's rows of this measure:
+        the report shows it instead of the generic mean ± standard error table (for measures
+        whose rows are ingredients of a summary, such as ``seed_variance``).
     """
     if summary not in ("mean", "mode"):
         raise ValueError(f"register({name!r}): summary must be 'mean' or 'mode', got {summary!r}")
@@ -201,6 +214,8 @@ def register(
             description=doc,
             source=getattr(fn, "__module__", None) or "plugin",
             summary=summary,
+            effect=bool(effect) and summary != "mode",
+            table=table,
         )
         return fn
 

@@ -105,7 +105,7 @@ def kendall_tau_value(x, y) -> float:
     return float(kendalltau(x, y).statistic)
 
 
-@register("kendall_tau", params=KendallTauOptions, needs=("fits",))
+@register("kendall_tau", params=KendallTauOptions, needs=("fits",), effect=False)
 def kendall_tau(ctx):
     """Kendall's tau between this estimator's and the ``reference`` estimator's scores on the originals."""
     ref = ctx.params.reference_of(ctx.estimator)
@@ -183,7 +183,7 @@ def top_change(ctx):
     yield Row("changed", f"{before} -> {now}", float(before != now))
 
 
-@register("fit_quality", needs=("fits",))
+@register("fit_quality", needs=("fits",), effect=False)
 def fit_quality(ctx):
     """The solver's report: converged (1/0), iterations, gradient norm, final training loss."""
     out = ctx.output
@@ -198,7 +198,7 @@ def fit_quality(ctx):
         yield Row("final_loss", "final_loss", float(np.mean(loss)))
 
 
-@register("weights", needs=("fits",))
+@register("weights", needs=("fits",), effect=False)
 def weights(ctx):
     """The clone-robust weights a weighted estimator used (nothing for unweighted ones)."""
     w = ctx.output.weights

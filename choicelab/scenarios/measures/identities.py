@@ -8,7 +8,7 @@ from choicelab.scenarios.measures import Row, register, verdict
 from choicelab.scenarios.measures.basic import kendall_tau_value
 
 
-@register("identity_residual", needs=("fits", "reward"))
+@register("identity_residual", needs=("fits", "reward"), effect=False)
 def identity_residual(ctx):
     """Contract P4 / P5 on this fit: max_i |sum_j w_j s(r_i - r_j) + lam r_i - sum_j w_j P_ij| and |sum_i w_i r_i|.
 

@@ -19,7 +19,7 @@ class SelftestOptions(BaseModel):
     values: int = Field(3, ge=1)
 
 
-@register("selftest", per="run", params=SelftestOptions, needs=("data-none",))
+@register("selftest", per="run", params=SelftestOptions, needs=("data-none",), effect=False)
 def selftest(ctx):
     """Sleep ``sleep`` s, run ``work`` iterations of a pure-Python LCG (no BLAS), emit ``values`` seeded draws."""
     opts = ctx.params
