@@ -85,14 +85,18 @@ def _build_parser() -> argparse.ArgumentParser:
     p_report.add_argument("--batch", default=None, help="batch name (default: every batch in the store)")
     p_report.add_argument("--out", default="reports", help="output folder (default: %(default)s)")
 
-    p_export = sub.add_parser("export", help="write the results (or verdicts) table as CSV, JSON lines or Parquet")
+    p_export = sub.add_parser(
+        "export", help="write a table of a store (results, verdicts, effects, summary) as CSV, JSON lines or Parquet"
+    )
     p_export.add_argument("--db", default="choicelab.sqlite", help="SQLite results store (default: %(default)s)")
     p_export.add_argument("--batch", default=None, help="batch name (default: every batch in the store)")
     p_export.add_argument(
         "--table",
-        choices=("results", "verdicts", "effects"),
+        choices=("results", "verdicts", "effects", "summary"),
         default="results",
-        help="which table (default: %(default)s)",
+        help="results: one row per run and value; verdicts: theory against measurement; effects: each "
+        "condition's paired effect with its 95%% interval, the A/A control and the verdict; summary: every "
+        "value's mean over runs with its 95%% interval (default: %(default)s)",
     )
     p_export.add_argument("--format", choices=("csv", "jsonl", "parquet"), required=True)
     p_export.add_argument(

@@ -4,7 +4,7 @@ Everything comes from the store: the typed results and verdicts tables
 (:meth:`~choicelab.scenarios.store.Store.to_frame`) and the batch's recorded descriptions of
 its conditions, estimators and measures. A swept batch gets one section per sweep point;
 nothing is averaged across sweep values. Within a point, a value is summarised over the seeds
-(runs) as mean ± standard error; a text-valued result (the label of a top item) is shown as its
+(runs) as its mean with a 95% Student-t interval; a text-valued result (the label of a top item) is shown as its
 most frequent value with how many runs gave it.
 """
 from __future__ import annotations
@@ -77,16 +77,17 @@ def _measure_table(rep, frame, measure, about, B) -> None:
         _mode_table(rep, frame, measure, desc, B)
         return
     from choicelab.reports.figures import item_sort_key
+    from choicelab.stats import mean_interval
 
     estimators = list(dict.fromkeys(frame["estimator"]))
     cells: dict = {}
     labels: dict = {}
     for (cond, item, est), sub in frame.groupby(["condition", "item", "estimator"], sort=False):
         v = sub["value"].to_numpy(dtype=float)
-        n = int(np.isfinite(v).sum())
-        mean = float(np.nanmean(v)) if n else float("nan")
-        se = float(np.nanstd(v, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-        cells[(cond, item, est)] = B._fmt(mean) + ("" if not np.isfinite(se) else f" ± {B._fmt(se, 2)}")
+        v = v[np.isfinite(v)]
+        mean, lo, hi, _, n = mean_interval(v) if v.size else (float("nan"),) * 4 + (0,)
+        same = n < 2 or lo == hi  # one run, or every run gave the same value: no interval to show
+        cells[(cond, item, est)] = B._fmt(mean) + ("" if same else f" [{B._fmt(lo, 3)}, {B._fmt(hi, 3)}]")
         counts = sub["label"].astype(str).value_counts()
         labels.setdefault((cond, item), counts.index[0] if len(counts) == 1 else " / ".join(counts.index[:3]))
     keys = sorted(labels, key=lambda k: (list(dict.fromkeys(frame["condition"])).index(k[0]), item_sort_key(k[1])))
@@ -94,7 +95,7 @@ def _measure_table(rep, frame, measure, about, B) -> None:
             for cond, item in keys]
     runs = int(frame.groupby(["condition", "item", "estimator"])["value"].size().max())
     caption = f"measure {measure}: {desc} " if desc else f"measure {measure}: "
-    caption += f"Mean ± standard error over {runs} runs."
+    caption += f"Mean over {runs} runs with its 95% Student-t interval (the runs are independent draws)."
     if len(rows) > _MAX_ROWS:
         caption += f" First {_MAX_ROWS} of {len(rows)} rows; `choicelab export` gives them all."
     rep.add(B._Table(("condition", "item", "label") + tuple(estimators), tuple(rows[:_MAX_ROWS]), caption=caption))

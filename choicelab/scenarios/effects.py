@@ -20,7 +20,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["effects_frame", "estimator_verdicts", "coupling_spread", "change_rates", "EFFECT_COLUMNS"]
+__all__ = [
+    "effects_frame",
+    "estimator_verdicts",
+    "coupling_spread",
+    "change_rates",
+    "summary_frame",
+    "EFFECT_COLUMNS",
+]
 
 EFFECT_COLUMNS = [
     "condition",
@@ -121,7 +128,7 @@ def estimator_verdicts(
     :func:`choicelab.stats.joint_verdict` on the items' per-run D − C (D without a control):
     "changed" when some item's Bonferroni interval (1 − 0.05/k for k items) lies outside ±margin,
     "unchanged" when every item's 90% interval lies inside, "inconclusive" otherwise. The
-    ``largest`` column is the item with the largest mean |D − C|, ``effect`` its mean.
+    ``largest`` column is the item with the largest absolute mean of D − C, ``effect`` that mean.
     """
     import pandas as pd
 
@@ -241,3 +248,39 @@ def change_rates(results, sweep_keys=(), control: str | None = "aa_control"):
                     }
                 )
     return out
+
+
+def summary_frame(results, sweep_keys=()):
+    """Every measured value summarised over the runs of its sweep point: one row per point,
+    condition, estimator, measure and item with the most frequent ``label``, ``value`` the mean
+    over runs, ``stderr``, and ``ci_low`` / ``ci_high`` its 95% Student-t interval
+    (:func:`choicelab.stats.mean_interval`: the runs are independent draws), ``runs`` the count."""
+    import pandas as pd
+
+    from choicelab.stats import mean_interval
+
+    keys = list(sweep_keys)
+    columns = keys + [
+        "condition",
+        "estimator",
+        "measure",
+        "item",
+        "label",
+        "value",
+        "stderr",
+        "ci_low",
+        "ci_high",
+        "runs",
+    ]
+    if results.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    group = keys + ["condition", "estimator", "measure", "item"]
+    for values, sub in results.groupby(group, sort=False, dropna=False):
+        values = values if isinstance(values, tuple) else (values,)
+        v = sub["value"].to_numpy(dtype=float)
+        v = v[np.isfinite(v)]
+        mean, lo, hi, se, n = mean_interval(v) if v.size else (float("nan"),) * 4 + (0,)
+        label = sub["label"].astype(str).value_counts().index[0]
+        rows.append(values + (label, mean, se, lo, hi, n))
+    return pd.DataFrame(rows, columns=columns)

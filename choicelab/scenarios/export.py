@@ -21,20 +21,25 @@ __all__ = ["FORMATS", "export_table"]
 FORMATS = ("csv", "jsonl", "parquet")
 
 
-def _effects(store, batch):
-    from choicelab.scenarios.effects import effects_frame
-
+def _one_batch(store, batch, table):
+    """(results frame, sweep keys, report settings) of the named batch, or of the store's only one."""
     names = [b["name"] for b in store.batches()]
     if batch is None:
         if len(names) != 1:
-            raise ValueError(f"--table effects needs --batch NAME (the store holds {len(names)} batches)")
+            raise ValueError(f"--table {table} needs --batch NAME (the store holds {len(names)} batches)")
         batch = names[0]
     meta = (store.batch(batch) or {}).get("params") or {}
     if not meta and batch not in names:
         raise ValueError(f"batch {batch!r} is not in the store (known batches: {', '.join(names) or 'none'})")
     results = store.to_frame("results", batch)
     keys = [k for k in (meta.get("sweep") or {}) if k in results.columns]
-    settings = meta.get("report") or {}
+    return results, keys, meta.get("report") or {}
+
+
+def _effects(store, batch):
+    from choicelab.scenarios.effects import effects_frame
+
+    results, keys, settings = _one_batch(store, batch, "effects")
     return effects_frame(
         results,
         keys,
@@ -42,6 +47,13 @@ def _effects(store, batch):
         settings.get("control", "aa_control"),
         float(settings.get("equivalence_margin", 0.1)),
     )
+
+
+def _summary(store, batch):
+    from choicelab.scenarios.effects import summary_frame
+
+    results, keys, _ = _one_batch(store, batch, "summary")
+    return summary_frame(results, keys)
 
 
 def _plain(value):
@@ -79,10 +91,12 @@ def export_table(store, *, batch: str | None = None, table: str = "results", fmt
         An open results store.
     batch : str or None
         One batch, or every batch (a ``batch`` column is added when there are several).
-    table : {"results", "verdicts", "effects"}
+    table : {"results", "verdicts", "effects", "summary"}
         ``effects``: the paired effects of the conditions with their intervals (``ci_low``,
-        ``ci_high``), control and verdict (:func:`choicelab.scenarios.effects.effects_frame`), for
-        one batch (the given one, or the store's only one).
+        ``ci_high``), control and verdict (:func:`choicelab.scenarios.effects.effects_frame`);
+        ``summary``: every value's mean over the runs of its sweep point with its 95% interval
+        (:func:`choicelab.scenarios.effects.summary_frame`). Both for one batch (the given one,
+        or the store's only one).
     fmt : {"csv", "jsonl", "parquet"}
     out : str or Path or None
         Output file; None (or ``"-"``) writes to stdout. Parquet needs a file.
@@ -104,6 +118,8 @@ def export_table(store, *, batch: str | None = None, table: str = "results", fmt
         raise ValueError("parquet needs --out FILE")
     if table == "effects":
         frame = _effects(store, batch)
+    elif table == "summary":
+        frame = _summary(store, batch)
     else:
         frame = store.to_frame(table, batch)
     if fmt == "parquet":

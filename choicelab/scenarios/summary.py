@@ -12,6 +12,8 @@ import json
 
 import numpy as np
 
+from choicelab.stats import mean_interval
+
 __all__ = ["summarise_experiment", "format_experiment_summary"]
 
 _MAX_POINTS = 12
@@ -38,12 +40,16 @@ def summarise_experiment(store, batch: str) -> dict:
                 continue
             v = fit["value"].to_numpy(dtype=float)
             labels = fit["label"].astype(str).value_counts()
+            finite = v[np.isfinite(v)]
+            mean, lo, hi = mean_interval(finite)[:3] if finite.size else (None, None, None)
             row = {
                 "condition": cond,
                 "estimator": est,
                 "measure": measure,
                 "item": items[0],
-                "mean": float(np.nanmean(v)) if np.isfinite(v).any() else None,
+                "mean": mean,
+                "ci_low": lo if finite.size > 1 else None,
+                "ci_high": hi if finite.size > 1 else None,
                 "runs": int(len(v)),
             }
             if modes.get(measure) == "mode":
@@ -68,7 +74,11 @@ def format_experiment_summary(summary: dict) -> list[str]:
     points = summary.get("points", [])
     if not points:
         return ["  no run is done yet"]
-    lines.append("  key results (mean over runs" + (", per sweep point" if summary.get("sweep_keys") else "") + "):")
+    lines.append(
+        "  key results (mean over runs [95% Student-t interval]"
+        + (", per sweep point" if summary.get("sweep_keys") else "")
+        + "):"
+    )
     for p in points[:_MAX_POINTS]:
         indent = "    "
         if p["point"]:
@@ -85,6 +95,8 @@ def format_experiment_summary(summary: dict) -> list[str]:
                 lines.append(f"{head} {r['label']} ({r['label_runs']} of {r['runs']} runs)")
             else:
                 mean = "nan" if r["mean"] is None else f"{r['mean']:.6g}"
+                if r.get("ci_low") is not None and r["ci_low"] != r["ci_high"]:
+                    mean += f" [{r['ci_low']:.3g}, {r['ci_high']:.3g}]"
                 lines.append(f"{head} {mean}")
     if len(points) > _MAX_POINTS:
         lines.append(f"    ... and {len(points) - _MAX_POINTS} more sweep points (choicelab report)")

@@ -108,4 +108,4 @@ def test_demo_report_renders_in_headless_chromium(tmp_path):
     assert (pixels.mean(axis=2) < 0.5).mean() > 0.002
     # and the DOM holds the numbers of the store: the topic-reward table as the browser parsed it
     cell = f"{means[('paired', 'clones', 'mle', 'food')]:.4g}"
-    assert re.search(rf"<td>clones</td><td>food</td><td>food</td><td>{re.escape(cell)} ± [0-9.e-]+</td>", dom.stdout)
+    assert re.search(rf"<td>clones</td><td>food</td><td>food</td><td>{re.escape(cell)} \[[0-9.e-]+, [0-9.e-]+\]</td>", dom.stdout)

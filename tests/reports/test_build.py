@@ -9,6 +9,7 @@ import json
 import re
 
 import numpy as np
+from scipy import stats as st
 import pandas as pd
 import pytest
 
@@ -108,9 +109,14 @@ def _md_table(md: str, header_start: str) -> list[list[str]]:
     return [[c.strip() for c in re.split(r"(?<!\\)\|", lines[k])[1:-1]]] + rows
 
 
-def _fmt(mean: float, se: float) -> str:
-    """A report cell: 4 significant digits, the standard error with 2."""
-    return f"{mean:.4g}" + ("" if not np.isfinite(se) else f" ± {se:.2g}")
+def _fmt(v) -> str:
+    """A report cell, recomputed with scipy: the mean (4 significant digits) and its 95% Student-t
+    interval (3 digits; none when every run gave the same value), Markdown-escaped brackets."""
+    v = np.asarray(v, dtype=float)
+    if v.size < 2 or v.std() == 0:
+        return f"{v.mean():.4g}"
+    lo, hi = st.t.interval(0.95, v.size - 1, loc=v.mean(), scale=st.sem(v))
+    return f"{v.mean():.4g} \\[{lo:.3g}, {hi:.3g}\\]"
 
 
 # Figures each batch must embed: per declared figure, the keys (one per sweep point unless across the sweep)
@@ -150,7 +156,7 @@ def test_every_declared_figure_is_embedded_non_blank_and_beside_the_markdown(bui
 
 
 def test_case_study_topic_table_matches_a_recomputation_from_the_stored_scores(built):
-    """Topic reward cell = mean ± s.e. over runs of the mean stored score of the topic's 3 originals."""
+    """Topic reward cell = mean [95% CI] over runs of the mean stored score of the topic's 3 originals."""
     db, files = built
     md = files["psz-case-study"].markdown.read_text()
     with Store(db) as store:
@@ -171,7 +177,7 @@ def test_case_study_topic_table_matches_a_recomputation_from_the_stored_scores(b
                 per_run = fit.groupby("run_id")["value"].agg(["mean", "size"])
                 assert per_run["size"].tolist() == [3, 3, 3]
                 v = per_run["mean"].to_numpy()
-                assert rows[(cond, topic)][k] == _fmt(v.mean(), v.std(ddof=1) / np.sqrt(v.size)), (cond, topic, est)
+                assert rows[(cond, topic)][k] == _fmt(v), (cond, topic, est)
                 for run_id, value in per_run["mean"].items():
                     best = tops.setdefault((run_id, cond, est), (topic, value))
                     if value > best[1]:
@@ -184,7 +190,7 @@ def test_case_study_topic_table_matches_a_recomputation_from_the_stored_scores(b
         flips = [float(tops[(run_id, "original", est)][0] != tops[(run_id, "clones", est)][0])
                  for run_id in sorted(frame["run_id"].unique())]
         v = np.asarray(flips)
-        assert row[k] == _fmt(v.mean(), v.std(ddof=1) / np.sqrt(v.size)), (est, row[k], flips)
+        assert row[k] == _fmt(v), (est, row[k], flips)
 
 
 def test_each_sweep_point_is_its_own_section(built):
@@ -204,7 +210,7 @@ def test_each_sweep_point_is_its_own_section(built):
             for k, est in enumerate(("mle", "weighted_mle", "borda"), start=3):
                 v = frame[(frame["world.clones.count"] == count) & (frame.measure == "scores")
                           & (frame.estimator == est) & (frame["item"] == r[1])]["value"].to_numpy()
-                assert v.size == 2 and r[k] == _fmt(v.mean(), v.std(ddof=1) / np.sqrt(2))
+                assert v.size == 2 and r[k] == _fmt(v)
 
 
 @pytest.mark.parametrize("name", ["axiom-matrix", "psz-borda", "psz-clone-robustness"])

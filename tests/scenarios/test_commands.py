@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from scipy import stats as st
 
 from choicelab.cli import main
 from choicelab.scenarios.store import Store
@@ -148,8 +149,12 @@ def test_run_human_summary_and_resume(tmp_path):
     assert f"store: {db}" in lines[1] and "(batch totals: 2 done, 0 error, 0 unfinished)" in lines[1]
     with Store(db) as store:
         frame = store.to_frame("results", "small-case-study")
-    changed = frame[(frame.measure == "top_change") & (frame.estimator == "mle")]["value"].mean()
-    assert any(line.split() == ["clones", "mle", "top_change", f"{changed:.6g}"] for line in lines), lines
+    changed = frame[(frame.measure == "top_change") & (frame.estimator == "mle")]["value"].to_numpy()
+    cell = [f"{changed.mean():.6g}"]
+    if changed.std() > 0:  # the 95% Student-t interval over the 2 runs, recomputed with scipy
+        lo, hi = st.t.interval(0.95, 1, loc=changed.mean(), scale=st.sem(changed))
+        cell += [f"[{lo:.3g},", f"{hi:.3g}]"]
+    assert any(line.split() == ["clones", "mle", "top_change", *cell] for line in lines), lines
     assert any(
         line.split()[:3] == ["original", "weighted_mle", "top_topic"] and line.rstrip().endswith("of 2 runs)")
         for line in lines

@@ -173,3 +173,28 @@ def test_coupling_spread_reports_the_paired_over_independent_a_a_ratio(tmp_path,
     md = (tmp_path / "r" / "fx" / "report.md").read_text()
     assert "A/A RMS, paired" in md and f"{spread[('mle', 'scores')]['ratio']:.2f} \\[" in md
     assert "| conditions.coupling | condition | estimator | measure | largest effect on |" in md
+
+
+def test_summary_table_gives_every_value_its_t_interval_over_runs(stores, capsys):
+    db = stores["paired"]
+    capsys.readouterr()
+    assert main(["export", "--db", str(db), "--table", "summary", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    with Store(db) as store:
+        results = store.to_frame("results", "fx")
+    assert len(rows) == len(results.groupby(["condition", "estimator", "measure", "item"]))
+    checked = 0
+    for r in rows:
+        sub = results[
+            (results["condition"] == r["condition"])
+            & (results["estimator"] == r["estimator"])
+            & (results["measure"] == r["measure"])
+            & (results["item"].astype(str) == r["item"])
+        ]["value"].to_numpy(dtype=float)
+        assert int(r["runs"]) == sub.size == 20
+        assert float(r["value"]) == pytest.approx(sub.mean(), abs=1e-12)
+        if sub.std() > 0:
+            lo, hi = st.t.interval(0.95, sub.size - 1, loc=sub.mean(), scale=st.sem(sub))
+            assert (float(r["ci_low"]), float(r["ci_high"])) == pytest.approx((lo, hi), abs=1e-12)
+            checked += 1
+    assert checked >= 10

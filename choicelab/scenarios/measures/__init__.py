@@ -187,7 +187,7 @@ def register(
         weights themselves) pass False. Categorical (``summary="mode"``) measures never are.
     table : callable, optional
         ``table(frame) -> (header, rows, caption)`` on one sweep point's rows of this measure:
-        the report shows it instead of the generic mean ± standard error table (for measures
+        the report shows it instead of the generic table (mean and 95% interval over runs) (for measures
         whose rows are ingredients of a summary, such as ``seed_variance``).
     """
     if summary not in ("mean", "mode"):
