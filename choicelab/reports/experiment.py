@@ -239,6 +239,20 @@ def _effects_section(rep, b, results, sweep_keys, B) -> None:
                 f"{B._fmt(d['control'])} [{B._fmt(d['control_low'], 3)}, {B._fmt(d['control_high'], 3)}]")
             rows.append(point_of(r) + (r["condition"], r["estimator"], r["measure"], r["largest"], effect, ctrl,
                                        r["verdict"], "–" if d is None else d["runs"]))
+        forest = [dict(d, label=" · ".join([*(str(_show(d[k])) for k in sweep_keys), d["condition"], d["estimator"],
+                                             f"{d['measure']} {d['label'] or d['item']}"]),
+                       verdict=r["verdict"])
+                  for r in overall.to_dict("records")
+                  if (d := detail.get(tuple(r[k] for k in sweep_keys) + (r["condition"], r["estimator"], r["measure"],
+                                                                           r["largest"]))) is not None]
+        if forest:
+            from choicelab.reports.figures import effects_forest, to_png
+
+            rep.add(B._Figure("effects", "Effects with their 95% intervals against the A/A control",
+                              to_png(effects_forest(forest[:40], margin)),
+                              "Per estimator and measure, the item with the largest |D − C|: the effect D (dot) and "
+                              "the A/A control C (square) with 95% intervals; the grey band is ±δ. The verdict on "
+                              "the right follows the rule above."))
         rep.add(B._Table(tuple(sweep_keys) + ("condition", "estimator", "measure", "largest effect on",
                                               "effect [95% CI]", "control [95% CI]", "verdict", "runs"),
                          tuple(rows[:_MAX_ROWS]),

@@ -271,6 +271,35 @@ def weight_ratios(labels, ratio, dense, threshold: float | None = None,
     return fig
 
 
+def effects_forest(rows, margin: float):
+    """Forest plot of the effects section: per row (a label), the effect D with its 95% interval and
+    the A/A control C with its own, against the equivalence band [-margin, margin].
+
+    ``rows``: dicts with ``label``, ``value``, ``ci_low``, ``ci_high``, ``control``,
+    ``control_low``, ``control_high`` (NaN without a control) and ``verdict``.
+    """
+    plt = _plt()
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(7.0, 0.42 * n + 1.4))
+    ax.axvspan(-margin, margin, color="#dddddd", zorder=0, label=f"±δ = {margin:g}")
+    ax.axvline(0.0, color="#888888", lw=0.8, zorder=1)
+    y = np.arange(n)[::-1].astype(float)
+    for k, r in enumerate(rows):
+        ax.errorbar(r["value"], y[k] + 0.12, xerr=[[r["value"] - r["ci_low"]], [r["ci_high"] - r["value"]]],
+                    fmt="o", color=_STANDARD, ms=5, capsize=3, label="effect D" if k == 0 else None)
+        if np.isfinite(r.get("control", np.nan)):
+            ax.errorbar(r["control"], y[k] - 0.12,
+                        xerr=[[r["control"] - r["control_low"]], [r["control_high"] - r["control"]]],
+                        fmt="s", color="#999999", ms=4, capsize=3, label="A/A control C" if k == 0 else None)
+        ax.annotate(r["verdict"], (1.01, y[k]), xycoords=("axes fraction", "data"), va="center", fontsize=8)
+    ax.set_yticks(y)
+    ax.set_yticklabels([r["label"] for r in rows], fontsize=8)
+    ax.set_xlabel("difference from the baseline (95% interval over runs)")
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 def to_png(fig, dpi: int = 110) -> bytes:
     """Render a figure to PNG bytes and close it."""
     plt = _plt()

@@ -87,7 +87,8 @@ def test_demo_report_renders_in_headless_chromium(tmp_path):
     assert probe["title"] == "psz-case-study"
     assert probe["h2"] == ["What was run", "Effects of the conditions", "Results per sweep point", "Settings", "Runs"]
     declared = set(re.findall(r'<figure data-figure="([^"]+)"', page))
-    assert declared == {"topic_rewards_by_condition-independent", "topic_rewards_by_condition-paired"}
+    # the effects' forest plot, and the declared figure once per sweep point
+    assert declared == {"effects", "topic_rewards_by_condition-independent", "topic_rewards_by_condition-paired"}
     assert {f["key"] for f in probe["figs"]} == declared
     for fig in probe["figs"]:
         assert fig["complete"] and fig["w"] > 200 and fig["h"] > 200, fig  # decoded by the browser

@@ -122,7 +122,7 @@ def _fmt(v) -> str:
 # Figures each batch must embed: per declared figure, the keys (one per sweep point unless across the sweep)
 EXPECTED_FIGURES = {
     "clone-sweep": {"scores_by_item-0", "scores_by_item-2"},
-    "psz-case-study": {"topic_rewards_by_condition"},
+    "psz-case-study": {"topic_rewards_by_condition", "effects"},  # effects: the forest plot of its conditions
     "xk-sensitivity": {"three_option_curves", "sensitivity_heatmap"},
     "psz-borda": {"identity_residuals", "majority_graph-4", "majority_graph-8", "majority_graph-16",
                   "majority_graph-32"},
