@@ -260,18 +260,7 @@ def summary_frame(results, sweep_keys=()):
     from choicelab.stats import mean_interval
 
     keys = list(sweep_keys)
-    columns = keys + [
-        "condition",
-        "estimator",
-        "measure",
-        "item",
-        "label",
-        "value",
-        "stderr",
-        "ci_low",
-        "ci_high",
-        "runs",
-    ]
+    columns = keys + EFFECT_COLUMNS[: EFFECT_COLUMNS.index("runs") + 1]  # the effects' columns up to runs
     if results.empty:
         return pd.DataFrame(columns=columns)
     rows = []
