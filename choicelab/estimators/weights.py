@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,7 +25,9 @@ from choicelab._validation import as_rng
 from choicelab.sim.regions import Ball, Box
 
 __all__ = [
+    "DEFAULT_MAX_SECONDS",
     "DEFAULT_N_SAMPLES",
+    "DEFAULT_REL_STDERR",
     "VoronoiEstimate",
     "VoronoiResolutionWarning",
     "radius_graph_weights",
@@ -32,7 +35,17 @@ __all__ = [
 ]
 
 DEFAULT_N_SAMPLES = 200_000
-"""Monte Carlo sample size used when ``voronoi_weights(..., n_samples=None)``."""
+"""The fixed Monte Carlo sample size that scenario files record (``n_samples = 200000``)."""
+
+DEFAULT_REL_STDERR = 0.1
+"""Relative standard error per cell that ``voronoi_weights(..., n_samples=None)`` aims at."""
+
+DEFAULT_MAX_SECONDS = 60.0
+"""Time budget of the precision-targeted ``voronoi_weights(..., n_samples=None)``."""
+
+# E|e| = sqrt(2/pi) * sigma for a normal error e: turns per-cell standard errors into the
+# expected total-variation error (1/2) sum_i E|w_hat_i - w_i|.
+_MEAN_ABS_NORMAL = math.sqrt(2.0 / math.pi)
 
 _METHODS = ("auto", "exact", "monte_carlo", "kdtree", "brute")
 # Samples are drawn in fixed-size chunks, independent of the backend, so that every backend
@@ -74,16 +87,34 @@ class VoronoiEstimate:
     stderr : (m,) ndarray
         Monte Carlo standard error of each weight; zeros for the exact method. For a point
         with c exact copies it is sqrt(p(1 - p)/N) / c, p the estimated share of the shared cell.
+        In the precision-targeted mode a cell that got no sample reports sqrt(1/N) / c (its
+        share is unresolved, not zero); with a fixed ``n_samples`` it reports 0, as it always did.
     method : str
         The method actually used: ``"exact"``, ``"kdtree"`` or ``"brute"``.
     n_samples : int
         Monte Carlo samples drawn (0 for the exact method).
+    tv_error : float
+        Estimated total-variation error of the weights, (1/2) sqrt(2/pi) sum_k se_k over the
+        distinct cells k (the expected (1/2) sum |w_hat - w| when each cell's error is normal
+        with standard error se_k); 0 for the exact method.
+    rel_stderr : float or None
+        The per-cell relative standard error aimed at (precision-targeted mode), None when the
+        sample size was fixed or the method is exact.
+    unresolved : (u,) ndarray of int
+        Precision-targeted mode: indices of the points of X whose cell missed ``rel_stderr`` when
+        the time budget ran out (empty when every cell met it). Empty otherwise.
+    seconds : float
+        Wall-clock seconds spent sampling (0 for the exact method).
     """
 
     weights: np.ndarray
     stderr: np.ndarray
     method: str
     n_samples: int
+    tv_error: float = 0.0
+    rel_stderr: float | None = None
+    unresolved: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    seconds: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,7 +122,18 @@ class VoronoiEstimate:
 # ---------------------------------------------------------------------------------------------
 
 
-def voronoi_weights(X, region, method="auto", n_samples=None, rng=None, *, full_output=False, warn_rel_stderr=0.25):
+def voronoi_weights(
+    X,
+    region,
+    method="auto",
+    n_samples=None,
+    rng=None,
+    *,
+    full_output=False,
+    warn_rel_stderr=0.25,
+    rel_stderr=DEFAULT_REL_STDERR,
+    max_seconds=DEFAULT_MAX_SECONDS,
+):
     """Voronoi weights of the alternatives ``X`` in the region ``S`` (contract §2, [PSZ]).
 
     w_i = vol{z in S : x_i is a nearest point of M to z} / vol(S), where M = (x_1..x_m).
@@ -111,22 +153,32 @@ def voronoi_weights(X, region, method="auto", n_samples=None, rng=None, *, full_
         ``"exact"``: d = 1 (Box or Ball, i.e. an interval; cells are bounded by midpoints) or
         d = 2 with a Box (each cell is the box clipped by the perpendicular bisectors of the
         nearest points, certified complete: clipping stops once every farther point's bisector
-        lies beyond the cell). ``"monte_carlo"``: N uniform samples of S, each assigned to its
+        lies beyond the cell). ``"monte_carlo"``: uniform samples of S, each assigned to its
         nearest distinct point; the backend is picked per dimension (a KD-tree at low d, a
         blocked matrix-product search at high d; see Notes). ``"kdtree"`` / ``"brute"``:
         Monte Carlo with that backend. ``"auto"``: exact where available, else Monte Carlo.
     n_samples : int, optional
-        Monte Carlo sample size N (default :data:`DEFAULT_N_SAMPLES` = 200_000). Validated but
-        unused when the exact method runs.
+        None (default): precision-targeted Monte Carlo. Samples are drawn in chunks of 65536
+        until every cell's relative standard error sqrt((1 - p)/(p N)) is at most
+        ``rel_stderr`` or ``max_seconds`` is spent (then a :class:`VoronoiResolutionWarning`
+        lists the cells that missed). An int: exactly that many samples (bit-identical to
+        earlier releases, which is what recorded scenario numbers rely on). Validated but unused
+        when the exact method runs.
     rng : numpy.random.Generator, int or None
-        Source of the Monte Carlo samples; same seed, same weights. Unused by the exact method.
+        Source of the Monte Carlo samples; same seed, same samples. Unused by the exact method.
     full_output : bool
-        Return a :class:`VoronoiEstimate` (weights, stderr, method, n_samples) instead of the
-        weights alone.
+        Return a :class:`VoronoiEstimate` (weights, stderr, method, n_samples, tv_error, ...)
+        instead of the weights alone.
     warn_rel_stderr : float
-        Monte Carlo only: warn (:class:`VoronoiResolutionWarning`) when a distinct point inside
-        S received no sample, or when a cell's relative standard error sqrt((1 - p)/(p N))
-        exceeds this (0.25 means fewer than about 16 samples in the cell).
+        Fixed ``n_samples`` only: warn (:class:`VoronoiResolutionWarning`) when a distinct point
+        inside S received no sample, or when a cell's relative standard error
+        sqrt((1 - p)/(p N)) exceeds this (0.25 means fewer than about 16 samples in the cell).
+    rel_stderr : float
+        Precision-targeted mode (``n_samples=None``): the relative standard error every cell
+        should reach (0.1: about 100 samples in each cell). Cells of points outside S that got
+        no sample are exempt (their cells may be empty).
+    max_seconds : float
+        Precision-targeted mode: time budget for sampling, checked after every chunk.
 
     Returns
     -------
@@ -144,6 +196,17 @@ def voronoi_weights(X, region, method="auto", n_samples=None, rng=None, *, full_
     standard error of a cell share p is sqrt(p(1 - p)/N). Samples are drawn in chunks of
     65536 and assigned in bounded memory (about 16 MiB of distances per block).
 
+    Precision-targeted mode: the samples are the same stream as with a fixed ``n_samples``, so
+    a targeted run that stopped after N samples returns exactly
+    ``voronoi_weights(..., n_samples=N)`` with the same seed (N a multiple of 65536). The
+    stopping rule looks at the counts after each chunk; with about 100 samples per cell at the
+    stop, the binomial standard error stays calibrated (tests/estimators/test_weights.py checks
+    z-scores against exactly known cells). The time limit makes the sample count, and hence the
+    weights, depend on machine speed only when the budget runs out (a warning says so).
+
+    Common random numbers: with the same seed and the same N, adding a point changes only the
+    counts of the cells it takes samples from, i.e. of its Voronoi neighbours (and its own).
+
     Backends: ``"kdtree"`` queries ``scipy.spatial.cKDTree`` with all cores; ``"brute"``
     minimises ||x||^2 - 2 z.x over blocks of samples with one float32 matrix product per
     block (coordinates centred and scaled by a power of two first), then recomputes in float64,
@@ -153,7 +216,8 @@ def voronoi_weights(X, region, method="auto", n_samples=None, rng=None, *, full_
     search except at float64 near-ties. ``"monte_carlo"``/``"auto"`` use the KD-tree when
     d <= max(2, 4 log10(m') - 4), m' the number of distinct points (d <= 4 at m' = 100, 8 at
     10^3, 12 at 10^4), and the blocked matrix products otherwise: the crossover measured in
-    ``benchmarks/bench_voronoi.py``.
+    ``benchmarks/bench_voronoi.py``. Memory is O(m d) plus fixed-size blocks (the counts, one
+    chunk of samples, 16 MiB of distances), independent of N.
 
     The exact 2-D method costs about O(m log m) plus a few bisector clips per cell; the exact
     1-D method O(m log m).
@@ -163,14 +227,25 @@ def voronoi_weights(X, region, method="auto", n_samples=None, rng=None, *, full_
     >>> from choicelab.sim import Box
     >>> voronoi_weights([[0.0], [1.0], [1.0], [4.0]], Box([0.0], [4.0])).tolist()
     [0.125, 0.25, 0.25, 0.375]
+
+    Precision-targeted Monte Carlo in 3-D (every cell to 10% relative standard error):
+
+    >>> import numpy as np
+    >>> est = voronoi_weights(np.random.default_rng(0).random((4, 3)), Box([0, 0, 0], [1, 1, 1]),
+    ...                       rng=1, full_output=True)
+    >>> bool(np.all(est.stderr <= 0.1 * est.weights)), est.unresolved.size, est.n_samples
+    (True, 0, 65536)
     """
     region = _check_region(region)
     X = _check_points(X, region.dim, "X")
     method = _check_method(method)
-    n = _check_n_samples(n_samples)
+    targeted = n_samples is None
+    n = None if targeted else _check_positive_int(n_samples, "n_samples")
     if not isinstance(full_output, (bool, np.bool_)):
         raise TypeError(f"full_output must be a bool, got {full_output!r}")
     warn_rel_stderr = _check_positive_real(warn_rel_stderr, "warn_rel_stderr")
+    rel_stderr = _check_positive_real(rel_stderr, "rel_stderr")
+    max_seconds = _check_positive_real(max_seconds, "max_seconds")
 
     unique, inverse, copies = _merge_duplicates(X)
     exact_ok = _exact_available(region)
@@ -182,6 +257,7 @@ def voronoi_weights(X, region, method="auto", n_samples=None, rng=None, *, full_
     if method == "auto":
         method = "exact" if exact_ok else "monte_carlo"
 
+    target, unresolved_cells, seconds = None, np.zeros(0, dtype=np.intp), 0.0
     if method == "exact":
         cell = _exact_cell_volumes(unique, region)
         total = math.fsum(cell)
@@ -195,10 +271,21 @@ def voronoi_weights(X, region, method="auto", n_samples=None, rng=None, *, full_
         used, n_used = "exact", 0
     else:
         backend = method if method in ("kdtree", "brute") else _auto_backend(*unique.shape)
-        counts = _monte_carlo_counts(unique, region, n, _as_generator(rng), backend)
-        cell = counts / n
-        cell_se = np.sqrt(cell * (1.0 - cell) / n)
-        _warn_unresolved(unique, region, counts, n, warn_rel_stderr)
+        if targeted:
+            counts, n, seconds, unresolved_cells = _targeted_counts(
+                unique, region, _as_generator(rng), backend, rel_stderr, max_seconds
+            )
+            target = rel_stderr
+            cell = counts / n
+            # an unsampled cell is unresolved, not empty: report the share one sample would carry
+            cell_se = np.sqrt(np.where(counts > 0, cell * (1.0 - cell), 1.0 / n) / n)
+            if unresolved_cells.size:
+                _warn_missed_target(unique, inverse, counts, n, unresolved_cells, rel_stderr, max_seconds, seconds)
+        else:
+            counts = _monte_carlo_counts(unique, region, n, _as_generator(rng), backend)
+            cell = counts / n
+            cell_se = np.sqrt(cell * (1.0 - cell) / n)
+            _warn_unresolved(unique, region, counts, n, warn_rel_stderr)
         used, n_used = backend, n
 
     weights = cell[inverse] / copies[inverse]
@@ -209,7 +296,16 @@ def voronoi_weights(X, region, method="auto", n_samples=None, rng=None, *, full_
         )
     if not full_output:
         return weights
-    return VoronoiEstimate(weights=weights, stderr=cell_se[inverse] / copies[inverse], method=used, n_samples=n_used)
+    return VoronoiEstimate(
+        weights=weights,
+        stderr=cell_se[inverse] / copies[inverse],
+        method=used,
+        n_samples=n_used,
+        tv_error=0.5 * _MEAN_ABS_NORMAL * math.fsum(cell_se),
+        rel_stderr=target,
+        unresolved=np.flatnonzero(np.isin(inverse, unresolved_cells)),
+        seconds=seconds,
+    )
 
 
 def _exact_available(region) -> bool:
@@ -382,6 +478,49 @@ def _monte_carlo_counts(unique, region, n, rng, backend) -> np.ndarray:
         Z = np.asarray(region.sample(min(_SAMPLE_CHUNK, n - start), rng), dtype=float)
         counts += np.bincount(nearest(Z), minlength=k)
     return counts
+
+
+def _targeted_counts(unique, region, rng, backend, rel_stderr, max_seconds, clock=time.perf_counter):
+    """Sample chunk by chunk until every cell meets ``rel_stderr`` or ``max_seconds`` is spent.
+
+    Returns (counts, n, seconds, unresolved distinct cells). The chunks are those of
+    :func:`_monte_carlo_counts` (same rng stream, same sizes), so the counts equal a fixed-size
+    run with the same n. A cell is resolved when its count c satisfies (1 - c/n)/c <= t^2,
+    i.e. sqrt(p(1 - p)/n)/p <= t; cells of points outside S with no sample are exempt.
+    """
+    k = unique.shape[0]
+    nearest = _kdtree_search(unique) if backend == "kdtree" else _brute_search(unique, region)
+    outside = ~np.asarray(region.contains(unique), dtype=bool)
+    counts = np.zeros(k, dtype=np.int64)
+    t2 = rel_stderr * rel_stderr
+    n = 0
+    start = clock()
+    while True:
+        Z = np.asarray(region.sample(_SAMPLE_CHUNK, rng), dtype=float)
+        counts += np.bincount(nearest(Z), minlength=k)
+        n += _SAMPLE_CHUNK
+        # c (t^2) >= 1 - c/n  <=>  relative standard error <= t (false for c = 0)
+        missed = ~((counts * t2 >= 1.0 - counts / n) & (counts > 0)) & ~((counts == 0) & outside)
+        seconds = clock() - start
+        if not missed.any() or seconds >= max_seconds:
+            return counts, n, seconds, np.flatnonzero(missed)
+
+
+def _warn_missed_target(unique, inverse, counts, n, cells, rel_stderr, max_seconds, seconds):
+    points = np.flatnonzero(np.isin(inverse, cells))
+    shown = ", ".join(map(str, points[:20].tolist())) + (", ..." if points.size > 20 else "")
+    hit = counts[cells] > 0
+    worst = float(np.sqrt((1.0 - counts[cells][hit] / n) / counts[cells][hit]).max()) if hit.any() else float("inf")
+    warnings.warn(
+        f"voronoi_weights: rel_stderr={rel_stderr} not reached within max_seconds={max_seconds} "
+        f"({seconds:.1f} s, {n} samples, {unique.shape[0]} distinct points in {unique.shape[1]}-D): "
+        f"{cells.size} distinct cells ({points.size} points) missed it, {int(np.count_nonzero(~hit))} of them "
+        "with no sample "
+        f"(largest relative standard error {worst:.3g}); points of X: {shown}. "
+        "Raise max_seconds or rel_stderr; the weights depend on how many samples fitted in the time",
+        VoronoiResolutionWarning,
+        stacklevel=3,
+    )
 
 
 def _kdtree_search(points, workers=-1):
@@ -648,12 +787,6 @@ def _check_method(method):
     if not isinstance(method, str) or method not in _METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, _METHODS))}; got {method!r}")
     return method
-
-
-def _check_n_samples(n_samples):
-    if n_samples is None:
-        return DEFAULT_N_SAMPLES
-    return _check_positive_int(n_samples, "n_samples")
 
 
 def _check_positive_int(value, name):
