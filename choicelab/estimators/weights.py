@@ -7,8 +7,12 @@
 ``radius_graph_weights``
     [BW] f(S)(x) = (1/alpha) * integral_0^alpha w^CU(G_r(S))(x) dr, computed exactly.
 
-Both weightings give exact duplicates equal shares of what one copy alone would get, which is
-what makes the weighted MLE (contract Eq. 2) independent of exact clones (A2, P8).
+``inverse_kde_weights``
+    w_i proportional to 1 / sum_j K_h(x_i, x_j), a Gaussian kernel with Scott's bandwidth.
+
+Voronoi and radius-graph weights give exact duplicates equal shares of what one copy alone would
+get, which is what makes the weighted MLE (contract Eq. 2) independent of exact clones (A2, P8);
+inverse kernel-density weights do not (see :func:`inverse_kde_weights` for the three axioms).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ __all__ = [
     "DEFAULT_REL_STDERR",
     "VoronoiEstimate",
     "VoronoiResolutionWarning",
+    "inverse_kde_weights",
     "radius_graph_weights",
     "voronoi_weights",
 ]
@@ -705,6 +710,72 @@ def radius_graph_weights(X, alpha, n_radii=None):
             e += 1
         total += factor * sweep.class_uniform()
     return total / alpha
+
+
+def inverse_kde_weights(X, bandwidth=None):
+    """Inverse kernel-density weights (contract §2, Alternative weightings).
+
+    w_i = (1 / D_i) / sum_k (1 / D_k),  D_i = sum_j K_h(x_i, x_j),  K_h(x, y) = exp(-||x - y||^2 / (2 h^2)),
+
+    the sum over all points including x_i itself (K_h(x, x) = 1, so D_i >= 1). A point in a crowded
+    neighbourhood gets less weight, an isolated one more.
+
+    Parameters
+    ----------
+    X : array_like, shape (m, d)
+        Points (exact duplicates allowed); ``(m,)`` means m points on a line.
+    bandwidth : float, optional
+        h > 0. None (default): Scott's rule h = s * m^(-1/(d + 4)), with s^2 = trace(Cov(X)) / d
+        the mean per-coordinate sample variance (ddof = 1). When all points coincide (s = 0) every
+        D_i equals m and the weights are uniform, whatever h.
+
+    Returns
+    -------
+    (m,) ndarray
+        Weights > 0 summing to 1 (up to rounding).
+
+    Notes
+    -----
+    The three axioms of [BW] (symmetry, continuity, clone-proofness):
+
+    - *Symmetry* holds: D_i depends on X only through the distances ||x_i - x_j|| and s^2 =
+      trace(Cov(X))/d, both invariant under permutations, translations and rotations.
+    - *Continuity* holds: each D_i is a continuous function of the positions with D_i >= 1, and
+      Scott's h is continuous and positive wherever the points do not all coincide, so w is
+      continuous there (tests/estimators/test_weights.py checks a linear modulus).
+    - *Clone-proofness* fails: adding an exact copy of x_k adds 1 to D_k and K_h(x_i, x_k) to every
+      other D_i; the two copies get 2 / (D_k + 1) in place of 1 / D_k before normalisation, which
+      equals 1/D_k only when D_k = 1 (an isolated point). Measured counterexample: points 0, 1, 2 on
+      a line with Scott's bandwidth; doubling point 0 raises the copies' total weight from 0.359 to
+      0.417 and moves the other two (tests/estimators/test_weights.py).
+
+    Cost: O(m^2 d) time in blocks of rows, O(m d + 2^21) memory.
+
+    Examples
+    --------
+    Two isolated points and a tight pair (h = 0.1): the pair shares one point's weight.
+
+    >>> np.round(inverse_kde_weights([0.0, 1.0, 2.0, 2.0 + 1e-9], bandwidth=0.1), 6).tolist()
+    [0.333333, 0.333333, 0.166667, 0.166667]
+    """
+    from scipy.spatial.distance import cdist
+
+    X = _check_points(X, None, "X")
+    m, d = X.shape
+    if bandwidth is None:
+        s2 = float(np.mean(np.var(X, axis=0, ddof=1))) if m > 1 else 0.0
+        if not s2 > 0:
+            return np.full(m, 1.0 / m)
+        h = math.sqrt(s2) * m ** (-1.0 / (d + 4))
+    else:
+        h = _check_positive_real(bandwidth, "bandwidth")
+    rows = max(1, _RECHECK_BLOCK_ELEMS // m)
+    dens = np.empty(m)
+    for s in range(0, m, rows):
+        sq = cdist(X[s : s + rows], X, "sqeuclidean")
+        dens[s : s + rows] = np.exp(-sq / (2.0 * h * h)).sum(axis=1)
+    inv = 1.0 / dens
+    return inv / inv.sum()
 
 
 class _ClassSweep:

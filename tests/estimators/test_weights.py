@@ -15,6 +15,7 @@ from choicelab.estimators.weights import (
     _brute_search,
     _exact_nearest,
     _kdtree_search,
+    inverse_kde_weights,
     radius_graph_weights,
     voronoi_weights,
 )
@@ -728,3 +729,85 @@ def test_exact_weights_sum_to_one_within_1e_12_at_any_scale(m, seed, log_scale):
     pts = np.random.default_rng(seed).uniform(-2, 2, size=(m, 2)) * scale
     w = voronoi_weights(pts, Box([-scale, -scale], [scale, scale]))
     assert np.all(w >= 0) and abs(w.sum() - 1.0) <= 1e-12
+
+
+# ---------------------------------------------------------------------------------------------
+# Inverse kernel-density weights and the three axioms of [BW], side by side
+# ---------------------------------------------------------------------------------------------
+
+
+def kde_reference(X, h):
+    """w_i proportional to 1 / sum_j exp(-|x_i - x_j|^2 / (2 h^2)), by explicit double loop."""
+    X = np.asarray(X, dtype=float).reshape(len(X), -1)
+    dens = [sum(np.exp(-np.sum((a - b) ** 2) / (2 * h * h)) for b in X) for a in X]
+    inv = 1 / np.array(dens)
+    return inv / inv.sum()
+
+
+def test_inverse_kde_matches_the_formula_and_scotts_rule():
+    rng = np.random.default_rng(0)
+    X = rng.random((30, 3))
+    np.testing.assert_allclose(inverse_kde_weights(X, bandwidth=0.2), kde_reference(X, 0.2), rtol=1e-12)
+    s = np.sqrt(np.mean(np.var(X, axis=0, ddof=1)))
+    np.testing.assert_allclose(inverse_kde_weights(X), kde_reference(X, s * 30 ** (-1 / 7)), rtol=1e-12)
+    np.testing.assert_allclose(inverse_kde_weights(np.full((4, 2), 0.3)), 0.25)  # all equal: uniform
+    assert inverse_kde_weights([[1.0, 2.0]]).tolist() == [1.0]
+    with pytest.raises(ValueError, match="bandwidth must be positive and finite, got -1"):
+        inverse_kde_weights(X, bandwidth=-1.0)
+
+
+def test_inverse_kde_is_symmetric_under_isometries_and_permutations():
+    rng = np.random.default_rng(1)
+    X = rng.random((25, 4))
+    Q, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    perm = rng.permutation(25)
+    moved = (X @ Q.T + rng.standard_normal(4))[perm]
+    np.testing.assert_allclose(inverse_kde_weights(moved), inverse_kde_weights(X)[perm], rtol=1e-10)
+
+
+def test_inverse_kde_is_continuous_but_voronoi_is_not_at_coincident_points():
+    rng = np.random.default_rng(2)
+    X = rng.random((12, 2))
+    U = rng.standard_normal((12, 2))
+    w0 = inverse_kde_weights(X)
+    changes = [np.abs(inverse_kde_weights(X + t * U) - w0).max() for t in (1e-3, 1e-5, 1e-7)]
+    assert changes[0] < 0.05 and changes[1] < changes[0] / 50 and changes[2] < changes[1] / 50  # linear modulus
+    # inverse KDE: a copy approaching point 2 takes the coincident weights in the limit
+    Xc = np.vstack([X, X[[2]]])
+    near = np.vstack([X, X[[2]] + 1e-9])
+    np.testing.assert_allclose(inverse_kde_weights(near), inverse_kde_weights(Xc), atol=1e-8)
+    # Voronoi (exact, 1-D): a point approaching 1 from the right keeps [1, 1.5] of [0, 2] while the
+    # coincident pair splits [0.5, 2] evenly: 0.25 and 0.5 in the limit against 0.375 each
+    box = Box([0.0], [2.0])
+    lim = voronoi_weights([0.0, 1.0, 1.0 + 1e-12], box)
+    at = voronoi_weights([0.0, 1.0, 1.0], box)
+    np.testing.assert_allclose(lim, [0.25, 0.25, 0.5], atol=1e-9)
+    np.testing.assert_allclose(at, [0.25, 0.375, 0.375], atol=1e-15)
+
+
+def test_inverse_kde_is_not_clone_proof_unlike_voronoi_and_radius_graph():
+    X = np.array([[0.0], [1.0], [2.0]])
+    X2 = np.vstack([X, X[[0]]])
+    w, w2 = inverse_kde_weights(X), inverse_kde_weights(X2)
+    np.testing.assert_allclose(w2, kde_reference(X2, np.sqrt(np.var(X2, ddof=1)) * 4 ** (-1 / 5)), rtol=1e-12)
+    assert w2[0] == pytest.approx(w2[3])
+    # the copies' total grows from 0.359 to 0.417 and the others' weights move
+    assert w[0] == pytest.approx(0.3592327, abs=1e-6) and w2[0] + w2[3] == pytest.approx(0.4168452, abs=1e-6)
+    assert abs(w2[1] - w[1]) > 0.04
+    # the clone-proof weightings give the copies the original's weight and leave the others alone
+    box = Box([0.0], [2.0])
+    for weigh in (lambda P: voronoi_weights(P, box), lambda P: radius_graph_weights(P, alpha=1.5)):
+        a, b = weigh(X), weigh(X2)
+        np.testing.assert_allclose(b[[1, 2]], a[[1, 2]], rtol=1e-12)
+        np.testing.assert_allclose(b[0] + b[3], a[0], rtol=1e-12)
+
+
+def test_inverse_kde_is_registered_as_a_weighting():
+    from choicelab.estimators.weightings import get_weighting
+
+    X = np.random.default_rng(3).random((10, 3))
+    entry = get_weighting("inverse_kde")
+    np.testing.assert_array_equal(entry.compute(X, None, None), inverse_kde_weights(X))
+    np.testing.assert_array_equal(entry.compute(X, None, None, bandwidth=0.3), inverse_kde_weights(X, bandwidth=0.3))
+    with pytest.raises(Exception, match="bandwidth"):
+        entry.compute(X, None, None, bandwidth=-0.3)
