@@ -105,3 +105,110 @@ def test_a1_by_weighting_rejects_unknown_names_and_stray_options():
         a1_curves_by_weighting(
             "weighted_mle", inst, ["uniform"], options={"radius_graph": {"alpha": 1.0}}, eps_grid=[1e-2, 1e-3]
         )
+
+
+_WORLD_3D = """
+[scenario]
+name = "weight-error-3d"
+description = "Voronoi weights by Monte Carlo in 3-D: the weighted MLE reports what their error does."
+seeds = 1
+base_seed = 0
+
+[world.region]
+type = "box"
+lo = [0.0, 0.0, 0.0]
+hi = [1.0, 1.0, 1.0]
+
+[world.alternatives]
+generator = "uniform"
+m = 7
+
+[world.population]
+choice = "bt"
+beta = 3.0
+
+[[world.population.types]]
+share = 0.6
+reward = "ideal_point"
+center = [0.2, 0.3, 0.4]
+
+[[world.population.types]]
+share = 0.4
+reward = "ideal_point"
+center = [0.8, 0.6, 0.5]
+
+[data]
+kind = "representative"
+
+[estimators]
+names = ["mle", "weighted_mle"]
+lam = 0.1
+
+[measures]
+names = ["weights", "weight_error"]
+"""
+
+
+def test_weight_error_measure_runs_in_a_scenario_with_monte_carlo_weights():
+    run = expand(parse_scenario(_WORLD_3D, builtin_path("clone-sweep")))[0]
+    out = run_task(run.kind, run.params, run.seed)
+    mine = [r for r in out.rows if r["measure"] == "weight_error"]
+    assert {r["estimator"] for r in mine} == {"weighted_mle"}  # nothing for the unweighted MLE
+    rows = {r["item"]: r for r in mine}
+    se = np.array([rows[str(i)]["value"] for i in range(7)])
+    assert np.all(se > 0) and rows["max"]["value"] == se.max()
+    w = [r["value"] for r in out.rows if r["measure"] == "weights" and r["estimator"] == "weighted_mle"]
+    counts = np.array(w) * 200_000
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-6)  # Monte Carlo shares k / N
+
+
+def test_weight_error_measure_is_the_delta_method_on_the_condition_weights():
+    from types import SimpleNamespace
+
+    from choicelab.axioms import generators as gen
+    from choicelab.estimators.registry import get_estimator
+    from choicelab.estimators.weight_error import propagate_weight_error
+    from choicelab.estimators.weights import voronoi_weights
+    from choicelab.scenarios.measures import MeasureContext, get_measure
+
+    inst = gen.random_world_instances(np.random.default_rng(7), 1, d_choices=(3,), m_range=(6, 6))[0]
+    w = voronoi_weights(inst.X, inst.region, n_samples=50_000, rng=1)
+    out = get_estimator("weighted_mle").fit(inst, data=None, weights=w, lam=0.1, rng=0)
+    assert out.weight_error is None  # given weights: the fit knows nothing of their error
+    spec = SimpleNamespace(estimators=SimpleNamespace(weights={"name": "voronoi", "n_samples": 50_000}, lam=0.1))
+    cond = SimpleNamespace(instance=inst, weights=w, data=None, alternatives=inst.alternatives)
+    ctx = MeasureContext(
+        spec=spec,
+        seed=0,
+        rng=None,
+        world=None,
+        conditions={"c": cond},
+        outputs={},
+        condition="c",
+        estimator="weighted_mle",
+        output=out,
+    )
+    rows = {r.item: r.value for r in get_measure("weight_error").fn(ctx)}
+    eff = propagate_weight_error(inst.P, out.scores, w, 0.1, (np.diag(w) - np.outer(w, w)) / 50_000)
+    np.testing.assert_allclose([rows[i] for i in range(6)], eff.reward_stderr, rtol=1e-10)
+    assert rows["expected_discordant_pairs"] == pytest.approx(eff.expected_discordant_pairs, rel=1e-10)
+    # exact weights (a 2-D box) or another weighting: no rows
+    spec2 = SimpleNamespace(estimators=SimpleNamespace(weights={"name": "inverse_kde"}, lam=0.1))
+    assert (
+        list(
+            get_measure("weight_error").fn(
+                MeasureContext(
+                    spec=spec2,
+                    seed=0,
+                    rng=None,
+                    world=None,
+                    conditions={"c": cond},
+                    outputs={},
+                    condition="c",
+                    estimator="weighted_mle",
+                    output=out,
+                )
+            )
+        )
+        == []
+    )

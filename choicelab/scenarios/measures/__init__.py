@@ -139,7 +139,16 @@ def verdict(axiom_id: str, estimator: str, measured: str, magnitude: float, witn
 
 
 _MEASURES: dict[str, Measure] = {}
-_BUILTIN_MODULES = ("basic", "axiom_checks", "identities", "sensitivity", "diagnostics", "selftest", "weighting_a1")
+_BUILTIN_MODULES = (
+    "basic",
+    "axiom_checks",
+    "identities",
+    "sensitivity",
+    "diagnostics",
+    "selftest",
+    "weighting_a1",
+    "weight_error",
+)
 _loaded = False
 
 
