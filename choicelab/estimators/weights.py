@@ -138,6 +138,8 @@ def voronoi_weights(
     warn_rel_stderr=0.25,
     rel_stderr=DEFAULT_REL_STDERR,
     max_seconds=DEFAULT_MAX_SECONDS,
+    engine="local",
+    scheduler=None,
 ):
     """Voronoi weights of the alternatives ``X`` in the region ``S`` (contract §2, [PSZ]).
 
@@ -183,7 +185,20 @@ def voronoi_weights(
         should reach (0.1: about 100 samples in each cell). Cells of points outside S that got
         no sample are exempt (their cells may be empty).
     max_seconds : float
-        Precision-targeted mode: time budget for sampling, checked after every chunk.
+        Precision-targeted mode: time budget for sampling, checked after every chunk (with
+        ``engine="dask"``, after every round of chunks).
+    engine : {"local", "dask"}
+        Monte Carlo only. ``"dask"`` counts the sample chunks on a ``dask.distributed`` cluster
+        (the ``dask`` extra): the one at ``scheduler``, or a temporary ``LocalCluster`` (one
+        worker per core, one thread each) when ``scheduler`` is None; a ``distributed.Client``
+        may also be passed as ``scheduler``. The chunks are the local path's: for a Box and a
+        PCG64-family generator each worker rebuilds its chunk's samples by advancing a copy of
+        the generator (``bit_generator.advance``) to the chunk's first draw; otherwise the
+        samples are drawn here and shipped. The weights are therefore identical to the local
+        path's for the same seed (except where the time budget, not the target, stops a run),
+        and ``rng`` is left in the same state.
+    scheduler : str or distributed.Client, optional
+        The Dask scheduler address (``engine="dask"`` only).
 
     Returns
     -------
@@ -251,6 +266,10 @@ def voronoi_weights(
     warn_rel_stderr = _check_positive_real(warn_rel_stderr, "warn_rel_stderr")
     rel_stderr = _check_positive_real(rel_stderr, "rel_stderr")
     max_seconds = _check_positive_real(max_seconds, "max_seconds")
+    if engine not in ("local", "dask"):
+        raise ValueError(f"engine must be 'local' or 'dask', got {engine!r}")
+    if scheduler is not None and engine != "dask":
+        raise ValueError(f"scheduler={scheduler!r} is only used with engine='dask'")
 
     unique, inverse, copies = _merge_duplicates(X)
     exact_ok = _exact_available(region)
@@ -278,7 +297,7 @@ def voronoi_weights(
         backend = method if method in ("kdtree", "brute") else _auto_backend(*unique.shape)
         if targeted:
             counts, n, seconds, unresolved_cells = _targeted_counts(
-                unique, region, _as_generator(rng), backend, rel_stderr, max_seconds
+                unique, region, _as_generator(rng), backend, rel_stderr, max_seconds, engine=engine, scheduler=scheduler
             )
             target = rel_stderr
             cell = counts / n
@@ -287,7 +306,15 @@ def voronoi_weights(
             if unresolved_cells.size:
                 _warn_missed_target(unique, inverse, counts, n, unresolved_cells, rel_stderr, max_seconds, seconds)
         else:
-            counts = _monte_carlo_counts(unique, region, n, _as_generator(rng), backend)
+            if engine == "dask":
+                counts = np.zeros(unique.shape[0], dtype=np.int64)
+                with _DaskChunks(unique, region, _as_generator(rng), backend, scheduler) as chunks:
+                    step = 16 * chunks.n_threads * _SAMPLE_CHUNK  # rounds bound what is in flight
+                    for first in range(0, n, step):
+                        for c in chunks.counts(_chunk_sizes(first, min(n, first + step))):
+                            counts += c
+            else:
+                counts = _monte_carlo_counts(unique, region, n, _as_generator(rng), backend)
             cell = counts / n
             cell_se = np.sqrt(cell * (1.0 - cell) / n)
             _warn_unresolved(unique, region, counts, n, warn_rel_stderr)
@@ -485,30 +512,164 @@ def _monte_carlo_counts(unique, region, n, rng, backend) -> np.ndarray:
     return counts
 
 
-def _targeted_counts(unique, region, rng, backend, rel_stderr, max_seconds, clock=time.perf_counter):
+def _targeted_counts(
+    unique, region, rng, backend, rel_stderr, max_seconds, clock=time.perf_counter, engine="local", scheduler=None
+):
     """Sample chunk by chunk until every cell meets ``rel_stderr`` or ``max_seconds`` is spent.
 
     Returns (counts, n, seconds, unresolved distinct cells). The chunks are those of
     :func:`_monte_carlo_counts` (same rng stream, same sizes), so the counts equal a fixed-size
     run with the same n. A cell is resolved when its count c satisfies (1 - c/n)/c <= t^2,
     i.e. sqrt(p(1 - p)/n)/p <= t; cells of points outside S with no sample are exempt.
+    With ``engine="dask"`` the chunks are counted in rounds on the cluster, and the rule is
+    still applied chunk by chunk in order, so the stopping chunk is the local one.
     """
     k = unique.shape[0]
-    nearest = _kdtree_search(unique) if backend == "kdtree" else _brute_search(unique, region)
     outside = ~np.asarray(region.contains(unique), dtype=bool)
     counts = np.zeros(k, dtype=np.int64)
     t2 = rel_stderr * rel_stderr
+
+    def missed_after(n):
+        # c (t^2) >= 1 - c/n  <=>  relative standard error <= t (false for c = 0)
+        return ~((counts * t2 >= 1.0 - counts / n) & (counts > 0)) & ~((counts == 0) & outside)
+
     n = 0
     start = clock()
+    if engine == "dask":
+        with _DaskChunks(unique, region, rng, backend, scheduler, consume=False) as chunks:
+            per_round = 2 * chunks.n_threads
+            while True:
+                for c in chunks.counts(_chunk_sizes(n, n + per_round * _SAMPLE_CHUNK)):
+                    counts += c
+                    n += _SAMPLE_CHUNK
+                    missed = missed_after(n)
+                    if not missed.any():
+                        chunks.consume(n)
+                        return counts, n, clock() - start, np.flatnonzero(missed)
+                seconds = clock() - start
+                if seconds >= max_seconds:
+                    chunks.consume(n)
+                    return counts, n, seconds, np.flatnonzero(missed)
+                per_round = min(2 * per_round, 64 * chunks.n_threads)  # fewer round trips as it goes
+
+    nearest = _kdtree_search(unique) if backend == "kdtree" else _brute_search(unique, region)
     while True:
         Z = np.asarray(region.sample(_SAMPLE_CHUNK, rng), dtype=float)
         counts += np.bincount(nearest(Z), minlength=k)
         n += _SAMPLE_CHUNK
-        # c (t^2) >= 1 - c/n  <=>  relative standard error <= t (false for c = 0)
-        missed = ~((counts * t2 >= 1.0 - counts / n) & (counts > 0)) & ~((counts == 0) & outside)
+        missed = missed_after(n)
         seconds = clock() - start
         if not missed.any() or seconds >= max_seconds:
             return counts, n, seconds, np.flatnonzero(missed)
+
+
+def _chunk_sizes(start, stop):
+    """(first sample, size) of the chunks covering samples start..stop-1 (start a chunk multiple)."""
+    return [(s, min(_SAMPLE_CHUNK, stop - s)) for s in range(start, stop, _SAMPLE_CHUNK)]
+
+
+class _DaskChunks:
+    """Counts of sample chunks computed on a Dask cluster, identical to the local chunks.
+
+    For a Box and a PCG64-family generator a task receives the generator's state at the first
+    chunk and advances a copy by (first sample) * d draws (``Box.sample`` draws ``rng.random((n,
+    d))``: one 64-bit output per coordinate), so the samples are the local ones without shipping
+    them. Otherwise the samples are drawn here, in order, and shipped with the task. ``consume``
+    leaves the caller's generator where the local path would have left it.
+    """
+
+    def __init__(self, unique, region, rng, backend, scheduler, consume=True):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ValueError("engine='dask' needs the 'distributed' package (pip install choicelab[dask])") from None
+        self.rng, self.region, self.k = rng, region, unique.shape[0]
+        self._cluster, self._own_client, self._auto_consume = None, False, consume
+        if scheduler is None:
+            import logging
+
+            for name in ("distributed", "tornado", "asyncio"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
+            self._cluster = LocalCluster(threads_per_worker=1, processes=True, dashboard_address=":0")
+            self.client, self._own_client = Client(self._cluster), True
+        elif isinstance(scheduler, str):
+            try:
+                self.client, self._own_client = Client(scheduler, timeout="20s"), True
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ValueError(f"scheduler: cannot connect to the Dask scheduler at {scheduler!r}: {exc}") from None
+        else:
+            self.client = scheduler
+        self.n_threads = max(1, sum(self.client.nthreads().values()))
+        self._points = self.client.scatter(unique, broadcast=True)
+        self._backend = backend
+        bg = rng.bit_generator
+        self._advance = isinstance(region, Box) and hasattr(bg, "advance")
+        self._state = bg.state if self._advance else None  # the state at sample 0
+        self._drawn = 0  # samples drawn here (shipping path) or accounted for (advance path)
+        self._states = {}  # shipping path: the generator's state before the chunk starting at each sample
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is None and self._auto_consume:
+            self.consume(self._drawn)
+        if self._own_client:
+            self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        return False
+
+    def counts(self, chunks):
+        """Per-chunk count vectors, in chunk order."""
+        d = self.region.dim
+        futures = []
+        for first, size in chunks:
+            if self._advance:
+                args = (self._state, first * d, size, None)
+            else:  # draw here, in order: the generator's stream is the local one
+                self._states[first] = self.rng.bit_generator.state
+                args = (None, 0, size, np.asarray(self.region.sample(size, self.rng), dtype=float))
+            futures.append(
+                self.client.submit(_dask_chunk_counts, self._points, self.region, self._backend, *args, pure=False)
+            )
+            self._drawn = first + size
+        out = []
+        for fut in futures:
+            idx, cnt = fut.result()
+            c = np.zeros(self.k, dtype=np.int64)
+            c[idx] = cnt
+            out.append(c)
+        return out
+
+    def consume(self, n):
+        """Leave the caller's generator as the local path would after n samples."""
+        if self._advance:
+            self.rng.bit_generator.state = self._state
+            self.rng.bit_generator.advance(n * self.region.dim)
+        elif n in self._states:  # samples were drawn beyond n: rewind to the state there
+            self.rng.bit_generator.state = self._states[n]
+        self._auto_consume = False
+
+
+_WORKER_SEARCH: dict = {}
+
+
+def _dask_chunk_counts(points, region, backend, state, offset, size, samples):
+    """A worker's count of one chunk: (cells hit, counts). The search is cached per worker."""
+    key = (id(points), backend)
+    cached = _WORKER_SEARCH.get(key)
+    if cached is None or cached[0] is not points:
+        search = _kdtree_search(points, workers=1) if backend == "kdtree" else _brute_search(points, region)
+        _WORKER_SEARCH.clear()
+        _WORKER_SEARCH[key] = cached = (points, search)
+    if samples is None:
+        bg = getattr(np.random, state["bit_generator"])()
+        bg.state = state
+        bg.advance(offset)
+        samples = np.asarray(region.sample(size, np.random.Generator(bg)), dtype=float)
+    idx, cnt = np.unique(cached[1](samples), return_counts=True)
+    return idx, cnt
 
 
 def _warn_missed_target(unique, inverse, counts, n, cells, rel_stderr, max_seconds, seconds):

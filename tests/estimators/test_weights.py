@@ -811,3 +811,50 @@ def test_inverse_kde_is_registered_as_a_weighting():
     np.testing.assert_array_equal(entry.compute(X, None, None, bandwidth=0.3), inverse_kde_weights(X, bandwidth=0.3))
     with pytest.raises(Exception, match="bandwidth"):
         entry.compute(X, None, None, bandwidth=-0.3)
+
+
+# ---------------------------------------------------------------------------------------------
+# Beyond one machine: sample chunks on a Dask cluster
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_dask_chunks_give_the_local_weights_and_leave_the_rng_where_the_local_path_does(dask_client):
+    X = np.random.default_rng(0).random((200, 4))
+    box = Box(np.zeros(4), np.ones(4))
+    cases = [
+        (box, np.random.default_rng, {}),  # targeted, PCG64: workers advance a copy of the generator
+        (box, np.random.default_rng, {"n_samples": 150_001}),  # fixed size, a partial last chunk
+        (box, lambda s: np.random.Generator(np.random.MT19937(s)), {"n_samples": 70_000}),  # no advance: shipped
+        (Ball(np.full(4, 0.5), 1.0), np.random.default_rng, {}),  # not a Box: shipped
+    ]
+    for region, make, kw in cases:
+        r_local, r_dask = make(5), make(5)
+        a = voronoi_weights(X, region, rng=r_local, full_output=True, **kw)
+        b = voronoi_weights(X, region, rng=r_dask, full_output=True, engine="dask", scheduler=dask_client, **kw)
+        assert a.n_samples == b.n_samples
+        np.testing.assert_array_equal(a.weights, b.weights)
+        np.testing.assert_array_equal(a.stderr, b.stderr)
+        assert r_local.random() == r_dask.random()
+    assert voronoi_weights(X, box, rng=1).tolist() != voronoi_weights(X, box, rng=2).tolist()  # not a constant
+
+
+def test_dask_engine_with_its_own_local_cluster_and_validation():
+    pytest.importorskip("distributed")
+    X = np.random.default_rng(1).random((30, 3))
+    box = Box(np.zeros(3), np.ones(3))
+    w = voronoi_weights(X, box, n_samples=65_536, rng=3, engine="dask")  # a temporary LocalCluster
+    np.testing.assert_array_equal(w, voronoi_weights(X, box, n_samples=65_536, rng=3))
+    with pytest.raises(ValueError, match="engine must be 'local' or 'dask', got 'spark'"):
+        voronoi_weights(X, box, engine="spark")
+    with pytest.raises(ValueError, match="scheduler='tcp://x:1' is only used with engine='dask'"):
+        voronoi_weights(X, box, scheduler="tcp://x:1")
