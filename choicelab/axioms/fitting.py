@@ -54,14 +54,21 @@ def weights_for(estimator: str, instance, rng=None) -> np.ndarray | None:
     Voronoi weights of the instance's positions in its region (exact in 1-D and 2-D boxes);
     on a matrix-only instance the checker uses uniform weights ``1/m`` (so the weighted MLE
     is the standard MLE with ``lam_std = m lam``, contract P7). None for unweighted estimators.
+
+    Monte Carlo weights (d >= 3) use the fixed sample size ``DEFAULT_N_SAMPLES``, not the
+    precision-targeted default: the checks compare fits on M and on M plus a clone, and with the
+    same seed and the same N only the clone's Voronoi neighbours change (common random numbers),
+    whereas a precision target would draw more samples for the clone's tiny cell, change every
+    weight and spend up to the time budget on each fit.
     """
     if not is_weighted(estimator):
         return None
     if instance.X is None or instance.region is None:
         return np.full(instance.m, 1.0 / instance.m)
-    from choicelab.estimators.weights import voronoi_weights
+    from choicelab.estimators.weights import DEFAULT_N_SAMPLES, voronoi_weights
 
-    return np.asarray(voronoi_weights(instance.X, instance.region, rng=as_rng(rng)), dtype=float)
+    w = voronoi_weights(instance.X, instance.region, n_samples=DEFAULT_N_SAMPLES, rng=as_rng(rng))
+    return np.asarray(w, dtype=float)
 
 
 def applicability(estimator: str, instance, data=None) -> str | None:

@@ -93,9 +93,10 @@ def _worlds(rng, quick: bool, m_range=(3, 24)) -> list:
 def _case_weights(instance, rng: np.random.Generator, kind: str) -> tuple[np.ndarray, str]:
     """Voronoi weights when the instance has positions and a region, else random (Dirichlet) weights."""
     if kind == "voronoi" and instance.X is not None and instance.region is not None:
-        from choicelab.estimators.weights import voronoi_weights
+        from choicelab.estimators.weights import DEFAULT_N_SAMPLES, voronoi_weights
 
-        w = np.asarray(voronoi_weights(instance.X, instance.region, rng=rng), dtype=float)
+        # a fixed sample size, as in fitting.weights_for: bounded time and the checks' recorded draws
+        w = np.asarray(voronoi_weights(instance.X, instance.region, n_samples=DEFAULT_N_SAMPLES, rng=rng), dtype=float)
         if np.all(w > 0):
             return w, "voronoi"
     return rng.dirichlet(np.ones(instance.m)), "dirichlet"

@@ -62,6 +62,7 @@ __all__ = [
     "DATA_FORMS",
 ]
 
+WEIGHT_ERROR_MAX_M = 3000  # weight-error propagation solves a dense m x m system: skipped above this
 ORDER_TOL = 1e-9  # reward scores this close tie (the exact solvers stop at a relative gradient of 1e-10)
 KINDS = ("reward", "rule")
 NEEDS = ("matrix", "positions", "comparisons")
@@ -97,6 +98,11 @@ class EstimatorOutput:
         The weights used (weighted estimators), e.g. the Voronoi weights computed here.
     order_tol : float
         The tie tolerance used for ``order`` and ``winners`` of reward estimators.
+    weight_error : WeightErrorEffect or None
+        ``weighted_mle`` only, when it estimated Monte Carlo Voronoi weights itself (d >= 3, no
+        ``weights`` given, m <= WEIGHT_ERROR_MAX_M): how far the weights' Monte Carlo error can
+        move the rewards and the order (:mod:`choicelab.estimators.weight_error`). None otherwise
+        (exact or given weights).
     """
 
     scores: np.ndarray
@@ -108,6 +114,7 @@ class EstimatorOutput:
     winners: tuple = ()
     weights: np.ndarray | None = None
     order_tol: float = ORDER_TOL
+    weight_error: object = None
 
 
 @dataclass(frozen=True)
@@ -198,10 +205,14 @@ def _no_weights(weights, name: str):
         )
 
 
-def _resolve_weights(instance, weights, rng, name: str) -> np.ndarray:
-    """The given weights, or the Voronoi weights of instance.X in instance.region (contract §2)."""
+def _resolve_weights(instance, weights, rng, name: str, full_output: bool = False):
+    """The given weights, or the Voronoi weights of instance.X in instance.region (contract §2).
+
+    ``full_output=True`` returns (weights, VoronoiEstimate or None when the weights were given).
+    """
     if weights is not None:
-        return check_weights(weights, instance.m, who=name)
+        w = check_weights(weights, instance.m, who=name)
+        return (w, None) if full_output else w
     if instance.X is None or instance.region is None:
         raise ValueError(
             f"{name}: this instance has no positions and region (matrix-only), so Voronoi weights cannot be "
@@ -209,6 +220,9 @@ def _resolve_weights(instance, weights, rng, name: str) -> np.ndarray:
         )
     from choicelab.estimators.weights import voronoi_weights
 
+    if full_output:
+        est = voronoi_weights(instance.X, instance.region, rng=rng, full_output=True)
+        return np.asarray(est.weights, dtype=float), est
     return np.asarray(voronoi_weights(instance.X, instance.region, rng=rng), dtype=float)
 
 
@@ -272,8 +286,9 @@ def _neural_X(instance, name: str) -> np.ndarray:
 def _fit_mle(instance, data, weights, lam, rng, quick, options, *, name="mle", weighted=False):
     from choicelab.estimators.bt import bt_mle, bt_mle_comparisons
 
+    estimate = None
     if weighted:
-        w = _resolve_weights(instance, weights, rng, name)
+        w, estimate = _resolve_weights(instance, weights, rng, name, full_output=True)
     else:
         _no_weights(weights, name)
         w = None
@@ -282,7 +297,18 @@ def _fit_mle(instance, data, weights, lam, rng, quick, options, *, name="mle", w
         fit = bt_mle(instance.P, weights=w, lam=lam, **options)
     else:
         fit = bt_mle_comparisons(comps, instance.m, weights=w, lam=lam, **options)
-    return _reward_output(name, fit.rewards, fit, fit.converged, w)
+    out = _reward_output(name, fit.rewards, fit, fit.converged, w)
+    if estimate is not None and estimate.n_samples > 0 and instance.m <= WEIGHT_ERROR_MAX_M:
+        # Monte Carlo weights: carry their error into the rewards (delta method through Eq. 2)
+        from dataclasses import replace
+
+        from choicelab.estimators.weight_error import propagate_weight_error, voronoi_weight_covariance
+        from choicelab.sim.data import win_counts
+
+        X = instance.P if comps is None else np.asarray(win_counts(comps, instance.m), dtype=float)
+        cov = voronoi_weight_covariance(instance.X, estimate)
+        out = replace(out, weight_error=propagate_weight_error(X, fit.rewards, w, lam, cov))
+    return out
 
 
 def _fit_neural(instance, data, weights, lam, rng, quick, options, *, name, weighted):

@@ -8,7 +8,8 @@ negative, summing to 1), with its options declared as a pydantic model::
         ...
 
 Built in: ``voronoi`` (the clone-robust Voronoi weights of [PSZ], :func:`voronoi_weights`),
-``radius_graph`` (the class-uniform radius-graph weights of [BW]), ``uniform`` (1/m: the
+``radius_graph`` (the class-uniform radius-graph weights of [BW]), ``inverse_kde`` (inverse
+kernel-density weights, for comparison: symmetric and continuous but not clone-proof), ``uniform`` (1/m: the
 weighted MLE becomes the standard MLE with λ_std = mλ, contract P7) and ``dirichlet`` (random
 weights from Dirichlet(α): an arbitrary weight vector, for identities that hold for every w,
 such as contract P5).
@@ -120,6 +121,21 @@ def _radius_graph(X, region, rng, alpha, n_radii=None):
     from choicelab.estimators.weights import radius_graph_weights
 
     return radius_graph_weights(X, alpha, n_radii=n_radii)
+
+
+class InverseKDEOptions(BaseModel):
+    """Options of the inverse kernel-density weighting (:func:`choicelab.estimators.weights.inverse_kde_weights`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    bandwidth: float | None = Field(None, gt=0)
+
+
+@register("inverse_kde", params=InverseKDEOptions)
+def _inverse_kde(X, region, rng, bandwidth=None):
+    """w_i proportional to 1 / sum_j K_h(x_i, x_j), Gaussian kernel, Scott's bandwidth by default (not clone-proof)."""
+    from choicelab.estimators.weights import inverse_kde_weights
+
+    return inverse_kde_weights(X, bandwidth=bandwidth)
 
 
 @register("uniform")

@@ -169,3 +169,27 @@ def test_a2_witness_replays_exactly():
     assert v.measured == VIOLATED
     again = replay(json.loads(json.dumps(v.witness)))
     assert again.measured == VIOLATED and again.witness == v.witness
+
+
+def test_checks_use_a_fixed_voronoi_sample_size_so_a_clone_changes_only_its_neighbours():
+    """d >= 3: weights_for draws DEFAULT_N_SAMPLES samples (not the precision-targeted default), so
+    with the same seed adding an eps-clone changes only the weights of its Voronoi neighbours."""
+    from scipy.spatial import Delaunay
+
+    from choicelab.axioms import fitting
+    from choicelab.axioms import generators as gen
+    from choicelab.axioms.clones import _with_clone
+    from choicelab.estimators.weights import DEFAULT_N_SAMPLES, voronoi_weights
+
+    inst = gen.random_world_instances(np.random.default_rng(3), 1, d_choices=(3,), m_range=(12, 12))[0]
+    w = fitting.weights_for("weighted_mle", inst, np.random.default_rng(8))
+    ref = voronoi_weights(inst.X, inst.region, n_samples=DEFAULT_N_SAMPLES, rng=np.random.default_rng(8))
+    np.testing.assert_array_equal(w, ref)
+    point = inst.X[4] + 1e-3 * np.array([0.6, 0.0, 0.8])
+    if not inst.region.contains(point[None])[0]:
+        point = inst.X[4] - 1e-3 * np.array([0.6, 0.0, 0.8])
+    cloned = _with_clone(inst, 4, point)
+    w2 = fitting.weights_for("weighted_mle", cloned, np.random.default_rng(8))
+    changed = set(np.flatnonzero(w2[:12] != w).tolist())
+    indptr, indices = Delaunay(cloned.X).vertex_neighbor_vertices
+    assert 4 in changed and changed <= set(indices[indptr[12] : indptr[13]].tolist())

@@ -15,6 +15,7 @@ from choicelab.estimators.weights import (
     _brute_search,
     _exact_nearest,
     _kdtree_search,
+    inverse_kde_weights,
     radius_graph_weights,
     voronoi_weights,
 )
@@ -343,8 +344,131 @@ def test_auto_method_choice_and_full_output():
     )
     assert est.method == "brute"
     est = voronoi_weights(rng.random((5, 3)), Box(np.zeros(3), np.ones(3)), rng=0, full_output=True)
-    assert est.n_samples == DEFAULT_N_SAMPLES == 200_000
+    # n_samples=None is precision-targeted: one chunk already puts > 100 samples in each of 5 cells
+    assert est.n_samples == 65536 and est.rel_stderr == 0.1 and est.unresolved.size == 0
+    assert np.all(est.stderr <= 0.1 * est.weights)
     assert est.method == "brute"  # 5 points in 3-D: below the KD-tree's crossover
+    cube = Box(np.zeros(3), np.ones(3))
+    est = voronoi_weights(rng.random((5, 3)), cube, n_samples=DEFAULT_N_SAMPLES, rng=0, full_output=True)
+    assert est.n_samples == DEFAULT_N_SAMPLES == 200_000 and est.rel_stderr is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Precision-targeted Monte Carlo (n_samples=None)
+# ---------------------------------------------------------------------------------------------
+
+
+def product_set(factors, lo, hi):
+    """Cartesian product of low-dimensional point sets and its exact Voronoi weights.
+
+    ||z - x||^2 is the sum of the factors' squared distances, so the nearest product point
+    is the product of the factors' nearest points: each cell is the product of the factors'
+    cells (2-D factors give cells that are not axis-aligned) and its weight the product of
+    the factors' exact weights.
+    """
+    weights = [voronoi_weights(F, Box(lo[: F.shape[1]], hi[: F.shape[1]]), method="exact") for F in factors]
+    idx = np.array(list(itertools.product(*[range(len(F)) for F in factors])))
+    X = np.hstack([F[idx[:, t]] for t, F in enumerate(factors)])
+    w = np.prod([weights[t][idx[:, t]] for t in range(len(factors))], axis=0)
+    return X, w
+
+
+def test_product_set_reference_matches_the_exact_2d_method():
+    # an independent check of the known-answer construction: a 1-D x 1-D product is a 2-D set
+    rng = np.random.default_rng(0)
+    X, w = product_set([rng.random((4, 1)), rng.random((3, 1))], np.zeros(2), np.ones(2))
+    np.testing.assert_allclose(voronoi_weights(X, Box([0, 0], [1, 1]), method="exact"), w, atol=1e-12)
+
+
+def test_targeted_run_equals_the_fixed_run_with_as_many_samples():
+    rng = np.random.default_rng(3)
+    X = rng.random((300, 5))
+    region = Box(np.zeros(5), np.ones(5))
+    est = voronoi_weights(X, region, rng=11, full_output=True)
+    assert est.n_samples % 65536 == 0 and est.n_samples > 65536  # it needed several chunks
+    fixed = voronoi_weights(X, region, n_samples=est.n_samples, rng=11)
+    np.testing.assert_array_equal(est.weights, fixed)
+    rel = est.stderr / est.weights
+    assert rel.max() <= 0.1
+    # it stopped at the first chunk that met the target: one chunk fewer misses it
+    est_prev = voronoi_weights(X, region, n_samples=est.n_samples - 65536, rng=11, full_output=True)
+    assert (est_prev.stderr / est_prev.weights).max() > 0.1
+    np.testing.assert_allclose(est.tv_error, 0.5 * np.sqrt(2 / np.pi) * est.stderr.sum())
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        ("2-D x 2-D", [(9, 2), (9, 2)]),  # 81 cells in 4-D, not axis-aligned
+        ("1-D^5", [(2, 1)] * 3 + [(3, 1)] * 2),  # 72 box cells in 5-D, weights over two orders of magnitude
+    ],
+    ids=lambda s: s[0],
+)
+def test_targeted_errors_are_calibrated_on_known_answers(shape):
+    _, dims = shape
+    d = sum(c for _, c in dims)
+    z = []
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        X, w = product_set([rng.random(s) for s in dims], np.zeros(d), np.ones(d))
+        est = voronoi_weights(X, Box(np.zeros(d), np.ones(d)), rng=seed, full_output=True)
+        assert est.unresolved.size == 0 and np.all(est.stderr <= 0.1 * est.weights)
+        z.append((est.weights - w) / est.stderr)
+        # the reported total-variation error is the right size
+        tv = 0.5 * np.abs(est.weights - w).sum()
+        assert 0.5 <= tv / est.tv_error <= 2.0
+    z = np.concatenate(z)
+    assert abs(z.mean()) < 0.25
+    assert 0.8 <= z.std() <= 1.25
+
+
+def test_targeted_warns_with_the_cells_that_missed_when_time_runs_out():
+    rng = np.random.default_rng(1)
+    X = rng.random((400, 10)) ** 3  # crowded near the origin: tiny cells there
+    X[399] = X[0]  # a duplicate: both copies are listed
+    region = Box(np.zeros(10), np.ones(10))
+    with pytest.warns(VoronoiResolutionWarning, match=r"rel_stderr=0.1 not reached within max_seconds=1e-09") as rec:
+        est = voronoi_weights(X, region, rng=0, full_output=True, max_seconds=1e-9)
+    assert est.n_samples == 65536  # one chunk, then the budget is spent
+    rel = np.where(est.weights > 0, est.stderr / np.where(est.weights > 0, est.weights, 1), np.inf)
+    missed = np.flatnonzero(rel > 0.1)
+    np.testing.assert_array_equal(est.unresolved, missed)
+    assert f"({missed.size} points) missed it" in str(rec[0].message)
+    assert (0 in est.unresolved) == (399 in est.unresolved)  # copies share the verdict
+    # an unsampled cell reports the standard error of one sample (1/N), not zero
+    empty = np.flatnonzero(est.weights == 0)
+    assert empty.size > 0
+    copies = np.where(np.isin(empty, [0, 399]), 2, 1)
+    np.testing.assert_allclose(est.stderr[empty], 1 / 65536 / copies)
+
+
+def test_targeted_duplicates_split_and_points_outside_are_exempt():
+    rng = np.random.default_rng(4)
+    X = rng.random((8, 3))
+    region = Box(np.zeros(3), np.ones(3))
+    w = voronoi_weights(X, region, rng=5)
+    w2 = voronoi_weights(np.vstack([X, X[[3]], [[50.0, 50.0, 50.0]]]), region, rng=5)
+    np.testing.assert_array_equal(w2[[0, 1, 2, 4, 5, 6, 7]], w[[0, 1, 2, 4, 5, 6, 7]])
+    assert w2[3] == w2[8] == w[3] / 2 and w2[9] == 0.0  # the far point's cell is empty: no warning
+
+
+def test_adding_a_point_changes_only_its_voronoi_neighbours_counts():
+    from scipy.spatial import Delaunay
+
+    rng = np.random.default_rng(6)
+    X = rng.random((40, 3))
+    new = np.array([[0.5, 0.5, 0.5]])
+    region = Box(np.zeros(3), np.ones(3))
+    n = 2 * 65536
+    w = voronoi_weights(X, region, n_samples=n, rng=8)
+    w_new = voronoi_weights(np.vstack([X, new]), region, n_samples=n, rng=8)
+    changed = np.flatnonzero(w_new[:40] != w)
+    tri = Delaunay(np.vstack([X, new]))
+    indptr, indices = tri.vertex_neighbor_vertices
+    neighbours = set(indices[indptr[40] : indptr[41]].tolist())
+    assert changed.size > 0 and set(changed.tolist()) <= neighbours
+    # the new cell is made of exactly the samples its neighbours lost
+    assert round(w_new[40] * n) == round((w[changed] - w_new[changed]).sum() * n)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -472,6 +596,12 @@ def test_voronoi_validation():
         voronoi_weights(np.zeros((2, 3)), Box(np.zeros(3), np.ones(3)), rng="seed")
     with pytest.raises(ValueError, match="warn_rel_stderr must be positive"):
         voronoi_weights([[0.5, 0.5]], box, warn_rel_stderr=0.0)
+    with pytest.raises(ValueError, match="rel_stderr must be positive and finite, got -0.1"):
+        voronoi_weights([[0.5, 0.5]], box, rel_stderr=-0.1)
+    with pytest.raises(ValueError, match="max_seconds must be positive and finite, got inf"):
+        voronoi_weights([[0.5, 0.5]], box, max_seconds=float("inf"))
+    with pytest.raises(TypeError, match="max_seconds must be a positive real number, got '60'"):
+        voronoi_weights([[0.5, 0.5]], box, max_seconds="60")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -599,3 +729,132 @@ def test_exact_weights_sum_to_one_within_1e_12_at_any_scale(m, seed, log_scale):
     pts = np.random.default_rng(seed).uniform(-2, 2, size=(m, 2)) * scale
     w = voronoi_weights(pts, Box([-scale, -scale], [scale, scale]))
     assert np.all(w >= 0) and abs(w.sum() - 1.0) <= 1e-12
+
+
+# ---------------------------------------------------------------------------------------------
+# Inverse kernel-density weights and the three axioms of [BW], side by side
+# ---------------------------------------------------------------------------------------------
+
+
+def kde_reference(X, h):
+    """w_i proportional to 1 / sum_j exp(-|x_i - x_j|^2 / (2 h^2)), by explicit double loop."""
+    X = np.asarray(X, dtype=float).reshape(len(X), -1)
+    dens = [sum(np.exp(-np.sum((a - b) ** 2) / (2 * h * h)) for b in X) for a in X]
+    inv = 1 / np.array(dens)
+    return inv / inv.sum()
+
+
+def test_inverse_kde_matches_the_formula_and_scotts_rule():
+    rng = np.random.default_rng(0)
+    X = rng.random((30, 3))
+    np.testing.assert_allclose(inverse_kde_weights(X, bandwidth=0.2), kde_reference(X, 0.2), rtol=1e-12)
+    s = np.sqrt(np.mean(np.var(X, axis=0, ddof=1)))
+    np.testing.assert_allclose(inverse_kde_weights(X), kde_reference(X, s * 30 ** (-1 / 7)), rtol=1e-12)
+    np.testing.assert_allclose(inverse_kde_weights(np.full((4, 2), 0.3)), 0.25)  # all equal: uniform
+    assert inverse_kde_weights([[1.0, 2.0]]).tolist() == [1.0]
+    with pytest.raises(ValueError, match="bandwidth must be positive and finite, got -1"):
+        inverse_kde_weights(X, bandwidth=-1.0)
+
+
+def test_inverse_kde_is_symmetric_under_isometries_and_permutations():
+    rng = np.random.default_rng(1)
+    X = rng.random((25, 4))
+    Q, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    perm = rng.permutation(25)
+    moved = (X @ Q.T + rng.standard_normal(4))[perm]
+    np.testing.assert_allclose(inverse_kde_weights(moved), inverse_kde_weights(X)[perm], rtol=1e-10)
+
+
+def test_inverse_kde_is_continuous_but_voronoi_is_not_at_coincident_points():
+    rng = np.random.default_rng(2)
+    X = rng.random((12, 2))
+    U = rng.standard_normal((12, 2))
+    w0 = inverse_kde_weights(X)
+    changes = [np.abs(inverse_kde_weights(X + t * U) - w0).max() for t in (1e-3, 1e-5, 1e-7)]
+    assert changes[0] < 0.05 and changes[1] < changes[0] / 50 and changes[2] < changes[1] / 50  # linear modulus
+    # inverse KDE: a copy approaching point 2 takes the coincident weights in the limit
+    Xc = np.vstack([X, X[[2]]])
+    near = np.vstack([X, X[[2]] + 1e-9])
+    np.testing.assert_allclose(inverse_kde_weights(near), inverse_kde_weights(Xc), atol=1e-8)
+    # Voronoi (exact, 1-D): a point approaching 1 from the right keeps [1, 1.5] of [0, 2] while the
+    # coincident pair splits [0.5, 2] evenly: 0.25 and 0.5 in the limit against 0.375 each
+    box = Box([0.0], [2.0])
+    lim = voronoi_weights([0.0, 1.0, 1.0 + 1e-12], box)
+    at = voronoi_weights([0.0, 1.0, 1.0], box)
+    np.testing.assert_allclose(lim, [0.25, 0.25, 0.5], atol=1e-9)
+    np.testing.assert_allclose(at, [0.25, 0.375, 0.375], atol=1e-15)
+
+
+def test_inverse_kde_is_not_clone_proof_unlike_voronoi_and_radius_graph():
+    X = np.array([[0.0], [1.0], [2.0]])
+    X2 = np.vstack([X, X[[0]]])
+    w, w2 = inverse_kde_weights(X), inverse_kde_weights(X2)
+    np.testing.assert_allclose(w2, kde_reference(X2, np.sqrt(np.var(X2, ddof=1)) * 4 ** (-1 / 5)), rtol=1e-12)
+    assert w2[0] == pytest.approx(w2[3])
+    # the copies' total grows from 0.359 to 0.417 and the others' weights move
+    assert w[0] == pytest.approx(0.3592327, abs=1e-6) and w2[0] + w2[3] == pytest.approx(0.4168452, abs=1e-6)
+    assert abs(w2[1] - w[1]) > 0.04
+    # the clone-proof weightings give the copies the original's weight and leave the others alone
+    box = Box([0.0], [2.0])
+    for weigh in (lambda P: voronoi_weights(P, box), lambda P: radius_graph_weights(P, alpha=1.5)):
+        a, b = weigh(X), weigh(X2)
+        np.testing.assert_allclose(b[[1, 2]], a[[1, 2]], rtol=1e-12)
+        np.testing.assert_allclose(b[0] + b[3], a[0], rtol=1e-12)
+
+
+def test_inverse_kde_is_registered_as_a_weighting():
+    from choicelab.estimators.weightings import get_weighting
+
+    X = np.random.default_rng(3).random((10, 3))
+    entry = get_weighting("inverse_kde")
+    np.testing.assert_array_equal(entry.compute(X, None, None), inverse_kde_weights(X))
+    np.testing.assert_array_equal(entry.compute(X, None, None, bandwidth=0.3), inverse_kde_weights(X, bandwidth=0.3))
+    with pytest.raises(Exception, match="bandwidth"):
+        entry.compute(X, None, None, bandwidth=-0.3)
+
+
+# ---------------------------------------------------------------------------------------------
+# Beyond one machine: sample chunks on a Dask cluster
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_dask_chunks_give_the_local_weights_and_leave_the_rng_where_the_local_path_does(dask_client):
+    X = np.random.default_rng(0).random((200, 4))
+    box = Box(np.zeros(4), np.ones(4))
+    cases = [
+        (box, np.random.default_rng, {}),  # targeted, PCG64: workers advance a copy of the generator
+        (box, np.random.default_rng, {"n_samples": 150_001}),  # fixed size, a partial last chunk
+        (box, lambda s: np.random.Generator(np.random.MT19937(s)), {"n_samples": 70_000}),  # no advance: shipped
+        (Ball(np.full(4, 0.5), 1.0), np.random.default_rng, {}),  # not a Box: shipped
+    ]
+    for region, make, kw in cases:
+        r_local, r_dask = make(5), make(5)
+        a = voronoi_weights(X, region, rng=r_local, full_output=True, **kw)
+        b = voronoi_weights(X, region, rng=r_dask, full_output=True, engine="dask", scheduler=dask_client, **kw)
+        assert a.n_samples == b.n_samples
+        np.testing.assert_array_equal(a.weights, b.weights)
+        np.testing.assert_array_equal(a.stderr, b.stderr)
+        assert r_local.random() == r_dask.random()
+    assert voronoi_weights(X, box, rng=1).tolist() != voronoi_weights(X, box, rng=2).tolist()  # not a constant
+
+
+def test_dask_engine_with_its_own_local_cluster_and_validation():
+    pytest.importorskip("distributed")
+    X = np.random.default_rng(1).random((30, 3))
+    box = Box(np.zeros(3), np.ones(3))
+    w = voronoi_weights(X, box, n_samples=65_536, rng=3, engine="dask")  # a temporary LocalCluster
+    np.testing.assert_array_equal(w, voronoi_weights(X, box, n_samples=65_536, rng=3))
+    with pytest.raises(ValueError, match="engine must be 'local' or 'dask', got 'spark'"):
+        voronoi_weights(X, box, engine="spark")
+    with pytest.raises(ValueError, match="scheduler='tcp://x:1' is only used with engine='dask'"):
+        voronoi_weights(X, box, scheduler="tcp://x:1")

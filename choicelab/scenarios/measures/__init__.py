@@ -141,7 +141,17 @@ def verdict(axiom_id: str, estimator: str, measured: str, magnitude: float, witn
 
 
 _MEASURES: dict[str, Measure] = {}
-_BUILTIN_MODULES = ("basic", "axiom_checks", "identities", "sensitivity", "diagnostics", "selftest", "seed_variance")
+_BUILTIN_MODULES = (
+    "basic",
+    "axiom_checks",
+    "identities",
+    "sensitivity",
+    "diagnostics",
+    "selftest",
+    "seed_variance",
+    "weighting_a1",
+    "weight_error",
+)
 _loaded = False
 
 
