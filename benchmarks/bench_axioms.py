@@ -113,6 +113,9 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny smoke run; writes nothing")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
+    from choicelab.scenarios.runner import _one_thread_inline
+
+    _one_thread_inline()  # as `choicelab verify` does: tiny fits, one BLAS / torch thread
     load0 = os.getloadavg()[0]
     if args.quick:
         fast_vs_brute((3,), 1, 1)

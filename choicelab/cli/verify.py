@@ -170,6 +170,9 @@ def verify_command(args) -> int:
             print(f"choicelab: verify: --axiom {axiom!r}: unknown axiom; known: {', '.join(known)}", file=sys.stderr)
             return 2
         axiom_ids, silent = [axiom], True
+    from choicelab.scenarios.runner import _one_thread_inline
+
+    _one_thread_inline()  # the checks fit tiny networks and matrices: more threads only contend
     verdicts = verify(
         quick=quick,
         rng=seed,

@@ -46,7 +46,7 @@ class WeightErrorEffect:
     jacobian : (m, m) ndarray
         J = dr/dw at the fit.
     expected_discordant_pairs : float
-        sum over pairs i < j of Phi(-|r_i - r_j| / sd(r_i - r_j)) (pairs with sd = 0 count 0):
+        sum over pairs i < j of Phi(-abs(r_i - r_j) / sd(r_i - r_j)) (pairs with sd = 0 count 0):
         the expected Kendall distance between this fit's order and the exact-weight fit's.
     adjacent_flip_prob : (m - 1,) ndarray
         For consecutive alternatives of the order (best first), the chance that they swap.

@@ -100,7 +100,7 @@ class VoronoiEstimate:
         Monte Carlo samples drawn (0 for the exact method).
     tv_error : float
         Estimated total-variation error of the weights, (1/2) sqrt(2/pi) sum_k se_k over the
-        distinct cells k (the expected (1/2) sum |w_hat - w| when each cell's error is normal
+        distinct cells k (the expected (1/2) sum abs(w_hat - w) when each cell's error is normal
         with standard error se_k); 0 for the exact method.
     rel_stderr : float or None
         The per-cell relative standard error aimed at (precision-targeted mode), None when the
