@@ -177,6 +177,16 @@ def test_the_docs_never_say_spec():
     assert hits == []
 
 
+def test_no_text_file_holds_control_characters():
+    """A backslash eaten by a string escape (\\t in \\theta, \\v in \\varepsilon) leaves a control character."""
+    bad = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+    hits = []
+    for path in _repository_files():
+        if path.suffix in (".md", ".py", ".toml", ".txt", ".rst"):
+            hits += [f"{path.relative_to(ROOT)}:{m.start()}" for m in bad.finditer(path.read_bytes())]
+    assert hits == []
+
+
 def test_the_offline_check_catches_a_remote_script(tmp_path):
     spec = importlib.util.spec_from_file_location("choicelab_docs_offline", DOCS / "_ext" / "check_offline.py")
     check = importlib.util.module_from_spec(spec)
