@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["Weighting", "register", "get_weighting", "list_weightings"]
 
@@ -92,18 +92,43 @@ def list_weightings() -> list[Weighting]:
 
 
 class VoronoiOptions(BaseModel):
-    """Options of the Voronoi weighting (:func:`choicelab.estimators.weights.voronoi_weights`)."""
+    """Options of the Voronoi weighting (:func:`choicelab.estimators.weights.voronoi_weights`).
+
+    ``n_samples`` fixes the Monte Carlo sample size (default 200,000, as recorded scenarios use);
+    ``rel_stderr`` (and optionally ``max_seconds``) asks for the precision-targeted mode instead:
+    samples until every cell's relative standard error is at most ``rel_stderr`` or the time is
+    spent. Giving both a sample size and a target is refused.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     method: str = Field("auto", pattern="^(auto|exact|monte_carlo|kdtree|brute)$")
     n_samples: int = Field(200_000, ge=1)
+    rel_stderr: float | None = Field(None, gt=0, lt=1)
+    max_seconds: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_stopping_rule(self):
+        if "n_samples" in self.model_fields_set and (self.rel_stderr is not None or self.max_seconds is not None):
+            raise ValueError("give n_samples (a fixed sample size) or rel_stderr / max_seconds (a target), not both")
+        if self.max_seconds is not None and self.rel_stderr is None:
+            raise ValueError("max_seconds bounds the precision-targeted mode: give rel_stderr too")
+        return self
 
 
 @register("voronoi", params=VoronoiOptions, needs_region=True)
-def _voronoi(X, region, rng, method="auto", n_samples=200_000):
+def _voronoi(X, region, rng, method="auto", n_samples=200_000, rel_stderr=None, max_seconds=None):
     """Voronoi weights [PSZ]: w_i = vol(cell of x_i in S) / vol(S), ties split (exact clones share a cell)."""
-    from choicelab.estimators.weights import voronoi_weights
+    from choicelab.estimators.weights import DEFAULT_MAX_SECONDS, voronoi_weights
 
+    if rel_stderr is not None:  # precision-targeted: sample until every cell meets rel_stderr or time is up
+        return voronoi_weights(
+            X,
+            region,
+            method=method,
+            rng=rng,
+            rel_stderr=rel_stderr,
+            max_seconds=DEFAULT_MAX_SECONDS if max_seconds is None else max_seconds,
+        )
     return voronoi_weights(X, region, method=method, n_samples=n_samples, rng=rng)
 
 

@@ -858,3 +858,22 @@ def test_dask_engine_with_its_own_local_cluster_and_validation():
         voronoi_weights(X, box, engine="spark")
     with pytest.raises(ValueError, match="scheduler='tcp://x:1' is only used with engine='dask'"):
         voronoi_weights(X, box, scheduler="tcp://x:1")
+
+
+def test_the_voronoi_weighting_asks_for_the_precision_target_when_given_rel_stderr():
+    from choicelab.estimators.weightings import get_weighting
+
+    X = np.random.default_rng(3).random((15, 3))
+    box = Box([0.0] * 3, [1.0] * 3)
+    voronoi = get_weighting("voronoi")
+    w = voronoi.compute(X, box, np.random.default_rng(1), rel_stderr=0.2, max_seconds=60.0)
+    ref = voronoi_weights(X, box, rng=np.random.default_rng(1), rel_stderr=0.2, max_seconds=60.0, full_output=True)
+    np.testing.assert_array_equal(w, ref.weights)
+    assert np.max(ref.rel_stderr) <= 0.2 and ref.n_samples != 200_000
+    # the fixed sample size stays the default, as recorded scenarios use it
+    fixed = voronoi.compute(X, box, np.random.default_rng(1))
+    np.testing.assert_array_equal(fixed, voronoi_weights(X, box, n_samples=200_000, rng=np.random.default_rng(1)))
+    with pytest.raises(ValueError, match="not both"):
+        voronoi.compute(X, box, np.random.default_rng(1), n_samples=1000, rel_stderr=0.1)
+    with pytest.raises(ValueError, match="give rel_stderr too"):
+        voronoi.compute(X, box, np.random.default_rng(1), max_seconds=5.0)
