@@ -877,3 +877,19 @@ def test_the_voronoi_weighting_asks_for_the_precision_target_when_given_rel_stde
         voronoi.compute(X, box, np.random.default_rng(1), n_samples=1000, rel_stderr=0.1)
     with pytest.raises(ValueError, match="give rel_stderr too"):
         voronoi.compute(X, box, np.random.default_rng(1), max_seconds=5.0)
+
+
+def test_the_targeted_mode_times_the_backends_and_the_weights_do_not_depend_on_the_choice():
+    from choicelab.estimators import weights as W
+
+    X = np.random.default_rng(4).random((2500, 3))
+    box = Box([0.0] * 3, [1.0] * 3)
+    chosen = W._fastest_backend(X, box, "kdtree")
+    assert chosen in ("kdtree", "brute")
+    Z = box.sample(5000, np.random.default_rng(9))
+    np.testing.assert_array_equal(W._kdtree_search(X)(Z), W._brute_search(X, box)(Z))
+    est = voronoi_weights(X, box, rng=np.random.default_rng(2), rel_stderr=0.5, max_seconds=120.0, full_output=True)
+    assert est.unresolved.size == 0 and est.method in ("kdtree", "brute")  # timed: either may win
+    for backend in ("kdtree", "brute"):  # a fixed-size run of the same samples, with either backend
+        fixed = voronoi_weights(X, box, method=backend, n_samples=est.n_samples, rng=np.random.default_rng(2))
+        np.testing.assert_array_equal(est.weights, fixed)
