@@ -72,6 +72,7 @@ _EXACT_2D_FIRST_NEIGHBOURS = 16
 # samples when there are at least this many distinct points (below, the static rule is fine).
 _PROBE_SAMPLES = 4096
 _PROBE_MIN_POINTS = 2000
+_PROBE_SEED = (0x43484F49, 0x43454C41)  # "CHOICELA": a seed sequence of its own for the pilot
 
 _EXACT_SUM_TOL = 1e-9  # exact cells must tile the region to rounding
 
@@ -372,10 +373,12 @@ def _fastest_backend(unique, region, default: str) -> str:
     k, d = unique.shape
     if k < _PROBE_MIN_POINTS or d < 3:
         return default
-    Z = np.asarray(region.sample(_PROBE_SAMPLES, np.random.default_rng(0)), dtype=float)
+    # a seed no user passes by habit: the pilot must not replay the points' own draw (seed 0 would)
+    Z = np.asarray(region.sample(_PROBE_SAMPLES, np.random.default_rng(_PROBE_SEED)), dtype=float)
     best, best_time = default, float("inf")
     for name in ("kdtree", "brute"):
         query = _kdtree_search(unique) if name == "kdtree" else _brute_search(unique, region)
+        query(Z[:64])  # warm-up: thread pools and first-touch memory are not the backend's speed
         start = time.perf_counter()
         query(Z)
         elapsed = time.perf_counter() - start
