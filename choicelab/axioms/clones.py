@@ -104,6 +104,36 @@ def a1_verdict(eps, delta) -> tuple[str, float]:
     return INCONCLUSIVE, slope
 
 
+def clone_curves(instance, eps_grid, indices, rng, fit, who: str = "A1"):
+    """The Delta(eps) curves of contract A1 under a given fit: for each alternative k in
+    ``indices`` a direction u from ``rng`` and the clone x_k + eps u (or x_k - eps u when the
+    first leaves the region) at each eps, refitted with ``fit(instance) -> EstimatorOutput``.
+
+    Returns ``(base, per_index, points, converged)``: the fit on the instance, index -> curve,
+    index -> clone points, and whether every fit converged.
+    """
+    d = instance.X.shape[1]
+    base = fit(instance)
+    per_index, points, converged = {}, {}, bool(base.converged)
+    for k in indices:
+        k = int(k)
+        u = _direction(d, rng)
+        curve, pts = [], []
+        for eps in eps_grid:
+            point = instance.X[k] + eps * u
+            if not instance.region.contains(point[None, :])[0]:
+                point = instance.X[k] - eps * u
+            if not instance.region.contains(point[None, :])[0]:
+                raise ValueError(f"{who}: no clone of alternative {k} at distance {eps} inside the region")
+            out = fit(_with_clone(instance, k, point))
+            converged &= bool(out.converged)
+            curve.append(_delta(base.scores, out.scores, k))
+            pts.append(point.tolist())
+        per_index[k] = curve
+        points[k] = pts
+    return base, per_index, points, converged
+
+
 def a1_curve(estimator: str, instance, eps_grid=A1_EPS, indices=None, rng=None, quick: bool = False) -> dict:
     """Delta(eps) of contract A1 for clones of each alternative in ``indices`` (default: all).
 
@@ -116,7 +146,7 @@ def a1_curve(estimator: str, instance, eps_grid=A1_EPS, indices=None, rng=None, 
     eps_grid = np.asarray(eps_grid, dtype=float)
     if instance.X is None or instance.region is None or instance.population is None:
         raise ValueError("A1 needs positions, a region and a population (the clone's preferences come from it)")
-    m, d = instance.m, instance.X.shape[1]
+    m = instance.m
     indices = range(m) if indices is None else indices
     fit_seed = int(rng.integers(2**63 - 1))  # common random numbers for every fit (module docstring)
 
@@ -124,24 +154,7 @@ def a1_curve(estimator: str, instance, eps_grid=A1_EPS, indices=None, rng=None, 
         data = fitting.representative_data(estimator, inst)  # pl_mle: the pairwise marginals, not a sample
         return fitting.fit_outcome(estimator, inst, data=data, rng=np.random.default_rng(fit_seed), quick=quick)
 
-    base = fit(instance)
-    per_index, points, converged = {}, {}, bool(base.converged)
-    for k in indices:
-        k = int(k)
-        u = _direction(d, rng)
-        curve, pts = [], []
-        for eps in eps_grid:
-            point = instance.X[k] + eps * u
-            if not instance.region.contains(point[None, :])[0]:
-                point = instance.X[k] - eps * u
-            if not instance.region.contains(point[None, :])[0]:
-                raise ValueError(f"A1: no clone of alternative {k} at distance {eps} inside the region")
-            out = fit(_with_clone(instance, k, point))
-            converged &= bool(out.converged)
-            curve.append(_delta(base.scores, out.scores, k))
-            pts.append(point.tolist())
-        per_index[k] = curve
-        points[k] = pts
+    base, per_index, points, converged = clone_curves(instance, eps_grid, indices, rng, fit)
     delta = np.max(np.array(list(per_index.values())), axis=0)
     worst = max(per_index, key=lambda k: per_index[k][int(np.argmin(eps_grid))])
     return {

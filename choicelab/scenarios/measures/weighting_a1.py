@@ -45,7 +45,7 @@ def a1_curves_by_weighting(
     """
     from choicelab._validation import as_rng
     from choicelab.axioms import fitting
-    from choicelab.axioms.clones import A1_EPS, _delta, _direction, _with_clone, a1_verdict
+    from choicelab.axioms.clones import A1_EPS, a1_verdict, clone_curves
     from choicelab.estimators.weightings import get_weighting
 
     options = options or {}
@@ -57,7 +57,7 @@ def a1_curves_by_weighting(
         raise ValueError(f"a1_by_weighting: options given for weightings not in the list: {unknown}")
     seed = int(as_rng(rng).integers(2**63 - 1))
     entries = {name: get_weighting(name) for name in weightings}  # unknown names fail before any fit
-    m, d = instance.m, instance.X.shape[1]
+    m = instance.m
     indices = list(range(m)) if indices is None else [int(k) for k in indices]
     out = {}
     for name, entry in entries.items():
@@ -68,21 +68,7 @@ def a1_curves_by_weighting(
             w = entry.compute(inst.X, inst.region, np.random.default_rng(fit_seed), **options.get(name, {}))
             return fitting.fit_outcome(estimator, inst, weights=w, rng=np.random.default_rng(fit_seed), quick=quick)
 
-        base = fit(instance)
-        per_index, converged = {}, bool(base.converged)
-        for k in indices:
-            u = _direction(d, r)
-            curve = []
-            for eps in eps_grid:
-                point = instance.X[k] + eps * u
-                if not instance.region.contains(point[None, :])[0]:
-                    point = instance.X[k] - eps * u
-                if not instance.region.contains(point[None, :])[0]:
-                    raise ValueError(f"a1_by_weighting: no clone of alternative {k} at distance {eps} in the region")
-                res = fit(_with_clone(instance, k, point))
-                converged &= bool(res.converged)
-                curve.append(_delta(base.scores, res.scores, k))
-            per_index[k] = curve
+        _, per_index, _, converged = clone_curves(instance, eps_grid, indices, r, fit, who="a1_by_weighting")
         delta = np.max(np.array(list(per_index.values())), axis=0)
         outcome, slope = a1_verdict(eps_grid, delta)
         out[name] = {
