@@ -177,38 +177,24 @@ def test_weight_error_measure_is_the_delta_method_on_the_condition_weights():
     assert out.weight_error is None  # given weights: the fit knows nothing of their error
     spec = SimpleNamespace(estimators=SimpleNamespace(weights={"name": "voronoi", "n_samples": 50_000}, lam=0.1))
     cond = SimpleNamespace(instance=inst, weights=w, data=None, alternatives=inst.alternatives)
-    ctx = MeasureContext(
-        spec=spec,
-        seed=0,
-        rng=None,
-        world=None,
-        conditions={"c": cond},
-        outputs={},
-        condition="c",
-        estimator="weighted_mle",
-        output=out,
-    )
-    rows = {r.item: r.value for r in get_measure("weight_error").fn(ctx)}
+
+    def context(spec):
+        return MeasureContext(
+            spec=spec,
+            seed=0,
+            rng=None,
+            world=None,
+            conditions={"c": cond},
+            outputs={},
+            condition="c",
+            estimator="weighted_mle",
+            output=out,
+        )
+
+    rows = {r.item: r.value for r in get_measure("weight_error").fn(context(spec))}
     eff = propagate_weight_error(inst.P, out.scores, w, 0.1, (np.diag(w) - np.outer(w, w)) / 50_000)
     np.testing.assert_allclose([rows[i] for i in range(6)], eff.reward_stderr, rtol=1e-10)
     assert rows["expected_discordant_pairs"] == pytest.approx(eff.expected_discordant_pairs, rel=1e-10)
     # exact weights (a 2-D box) or another weighting: no rows
     spec2 = SimpleNamespace(estimators=SimpleNamespace(weights={"name": "inverse_kde"}, lam=0.1))
-    assert (
-        list(
-            get_measure("weight_error").fn(
-                MeasureContext(
-                    spec=spec2,
-                    seed=0,
-                    rng=None,
-                    world=None,
-                    conditions={"c": cond},
-                    outputs={},
-                    condition="c",
-                    estimator="weighted_mle",
-                    output=out,
-                )
-            )
-        )
-        == []
-    )
+    assert list(get_measure("weight_error").fn(context(spec2))) == []
