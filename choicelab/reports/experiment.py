@@ -228,23 +228,16 @@ def _effects_section(rep, b, results, sweep_keys, B) -> None:
         return tuple(_show(row[k]) for k in sweep_keys)
 
     if not overall.empty:
-        detail = {tuple(r[k] for k in sweep_keys) + (r["condition"], r["estimator"], r["measure"], r["label"] or
-                                                      str(r["item"])): r for r in effects.to_dict("records")}
-        rows = []
-        for r in overall.to_dict("records"):
-            d = detail.get(tuple(r[k] for k in sweep_keys) + (r["condition"], r["estimator"], r["measure"],
-                                                               r["largest"]))
-            effect = "–" if d is None else f"{B._fmt(d['value'])} [{B._fmt(d['ci_low'], 3)}, {B._fmt(d['ci_high'], 3)}]"
-            ctrl = "–" if d is None or not has_control else (
-                f"{B._fmt(d['control'])} [{B._fmt(d['control_low'], 3)}, {B._fmt(d['control_high'], 3)}]")
-            rows.append(point_of(r) + (r["condition"], r["estimator"], r["measure"], r["largest"], effect, ctrl,
-                                       r["verdict"], "–" if d is None else d["runs"]))
-        forest = [dict(d, label=" · ".join([*(str(_show(d[k])) for k in sweep_keys), d["condition"], d["estimator"],
-                                             f"{d['measure']} {d['label'] or d['item']}"]),
-                       verdict=r["verdict"])
-                  for r in overall.to_dict("records")
-                  if (d := detail.get(tuple(r[k] for k in sweep_keys) + (r["condition"], r["estimator"], r["measure"],
-                                                                           r["largest"]))) is not None]
+        records = overall.to_dict("records")
+        rows = [point_of(r) + (r["condition"], r["estimator"], r["measure"], r["largest"],
+                               f"{B._fmt(r['value'])} [{B._fmt(r['ci_low'], 3)}, {B._fmt(r['ci_high'], 3)}]",
+                               "–" if not has_control else
+                               f"{B._fmt(r['control'])} [{B._fmt(r['control_low'], 3)}, {B._fmt(r['control_high'], 3)}]",
+                               r["verdict"], r["runs"])
+                for r in records]
+        forest = [dict(r, label=" · ".join([*(str(_show(r[k])) for k in sweep_keys), r["condition"], r["estimator"],
+                                             f"{r['measure']} {r['largest']}"]))
+                  for r in records]
         if forest:
             from choicelab.reports.figures import effects_forest, to_png
 
@@ -270,7 +263,7 @@ def _effects_section(rep, b, results, sweep_keys, B) -> None:
         rep.add(B._Table(tuple(sweep_keys) + ("condition", "estimator", "measure", "item", "effect [95% CI]",
                                               "control [95% CI]", "verdict", "runs"),
                          tuple(rows[:_MAX_ROWS]), caption=("Every item. " + B._truncated(len(rows))).strip()))
-    spread = coupling_spread(results, baseline, control, measures=findings) if has_control else []
+    spread = coupling_spread(results, sweep_keys, baseline, control, measures=findings) if has_control else []
     if spread:
         rep.add(B._Table(
             ("estimator", "measure", "A/A RMS, paired", "A/A RMS, independent", "ratio [95% bootstrap CI]", "runs"),

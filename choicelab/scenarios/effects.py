@@ -128,22 +128,27 @@ def estimator_verdicts(
     :func:`choicelab.stats.joint_verdict` on the items' per-run D − C (D without a control):
     "changed" when some item's Bonferroni interval (1 − 0.05/k for k items) lies outside ±margin,
     "unchanged" when every item's 90% interval lies inside, "inconclusive" otherwise. The
-    ``largest`` column is the item with the largest absolute mean of D − C, ``effect`` that mean.
+    ``largest`` column is the item with the largest absolute mean of D − C, ``effect`` that mean;
+    ``value`` / ``ci_low`` / ``ci_high`` are that item's D with its 95% interval and ``control`` /
+    ``control_low`` / ``control_high`` its C (NaN without a control), as in :func:`effects_frame`.
     """
     import pandas as pd
 
-    from choicelab.stats import joint_verdict
+    from choicelab.stats import joint_verdict, mean_interval
 
     groups: dict = {}
     for point, cond, est, measure, item, label, d, c in _differences(results, sweep_keys, baseline, control, measures):
         paired = (d - c).dropna() if c is not None else d
-        groups.setdefault(point + (cond, est, measure), []).append((label or str(item), paired.to_numpy(dtype=float)))
+        groups.setdefault(point + (cond, est, measure), []).append((label or str(item), paired, d, c))
     rows = []
     for key, family in groups.items():
-        means = [float(np.mean(v)) if v.size else 0.0 for _, v in family]
+        means = [float(p.mean()) if p.size else 0.0 for _, p, _, _ in family]
         top = int(np.argmax(np.abs(means)))
-        verdict = joint_verdict([v for _, v in family], margin)
-        rows.append(key + (len(family), family[top][0], means[top], verdict, margin))
+        label, _, d, c = family[top]
+        mean, lo, hi, _, n = mean_interval(d.to_numpy(dtype=float))
+        cmean, clo, chi = (float("nan"),) * 3 if c is None else mean_interval(c.to_numpy(dtype=float))[:3]
+        verdict = joint_verdict([p.to_numpy(dtype=float) for _, p, _, _ in family], margin)
+        rows.append(key + (len(family), label, means[top], mean, lo, hi, cmean, clo, chi, n, verdict, margin))
     columns = list(sweep_keys) + [
         "condition",
         "estimator",
@@ -151,30 +156,38 @@ def estimator_verdicts(
         "items",
         "largest",
         "effect",
+        "value",
+        "ci_low",
+        "ci_high",
+        "control",
+        "control_low",
+        "control_high",
+        "runs",
         "verdict",
         "margin",
     ]
     return pd.DataFrame(rows, columns=columns)
 
 
-def coupling_spread(results, baseline: str = "original", control: str = "aa_control", measures=None, rng=0):
+def coupling_spread(
+    results, sweep_keys=(), baseline: str = "original", control: str = "aa_control", measures=None, rng=0
+):
     """The A/A control's spread under the two couplings, when the batch sweeps ``conditions.coupling``.
 
     For each estimator and measure: RMS of C = control − baseline over runs and items under
     ``paired`` and under ``independent`` coupling, and their ratio with a 95% bootstrap interval
     (:func:`choicelab.stats.rms_ratio_interval`; runs resampled within each design). A ratio
-    below 1 means the paired design's noise floor is lower. Other swept keys are kept apart.
+    below 1 means the paired design's noise floor is lower. The other ``sweep_keys`` are kept apart.
     Returns a list of dicts (empty when the batch does not sweep both couplings).
     """
     from choicelab.stats import rms_ratio_interval
 
     key = "conditions.coupling"
-    if results.empty or key not in results.columns or control not in set(results["condition"]):
+    if key not in sweep_keys or results.empty or key not in results.columns or control not in set(results["condition"]):
         return []
     if not {"paired", "independent"} <= set(results[key].dropna()):
         return []
-    rest = [k for k in results.columns if k.startswith(("world.", "data.", "estimators.", "conditions.")) and k != key]
-    rest = [k for k in rest if k in results.columns and results[k].notna().any()]
+    rest = [k for k in sweep_keys if k != key]  # other swept keys: each of their points on its own
     out = []
     per: dict = {}
     differences = _differences(results, [key] + rest, baseline, None, measures, only=control)

@@ -493,24 +493,9 @@ class Store:
             )
 
     def mark_running(self, runs) -> None:
-        """Insert (or reset to ``running``) the rows of ``runs`` that are not done, in one transaction."""
-        now = time.time()
-        with self._transaction():
-            for run in runs:
-                self._db.execute(
-                    "INSERT INTO runs (run_id, batch, params, point, seed, status, started, attempts) "
-                    "VALUES (?,?,?,?,?,'running',?,1) ON CONFLICT(run_id) DO UPDATE SET status='running', "
-                    "started=excluded.started, finished=NULL, seconds=NULL, error=NULL, attempts=attempts+1 "
-                    "WHERE status != 'done'",
-                    (
-                        run.run_id,
-                        run.batch,
-                        json.dumps(run.params, sort_keys=True),
-                        json.dumps(run.point, sort_keys=True),
-                        int(run.seed),
-                        now,
-                    ),
-                )
+        """Insert (or reset to ``running``) the rows of ``runs`` that are not done, owned by this process
+        (:meth:`claim`, keeping nothing of its answer)."""
+        self.claim(runs)
 
     def claim(self, runs, owner: str | None = None) -> list:
         """Mark ``runs`` as ``running`` by ``owner`` and return those this call claimed, in one transaction.

@@ -468,6 +468,18 @@ def _int_field(path, lineno, name, raw):
     return raw
 
 
+def _check_row_width(path, lineno, fields, header) -> None:
+    """A CSV row must have one field per header column (DataFileError naming the row otherwise)."""
+    if len(fields) != len(header):
+        raise DataFileError(
+            path,
+            lineno,
+            "row",
+            ",".join(fields),
+            f"expected {len(header)} fields ({','.join(header)}), got {len(fields)}",
+        )
+
+
 def _float_field(path, lineno, name, raw):
     try:
         value = float(raw)
@@ -541,14 +553,7 @@ def read_alternatives(path) -> Alternatives:
         raise DataFileError(path, header_line, "header", ",".join(header), "the header names no coordinate column")
     X, labels, clone_of = [], [], []
     for lineno, fields in rows[1:]:
-        if len(fields) != len(header):
-            raise DataFileError(
-                path,
-                lineno,
-                "row",
-                ",".join(fields),
-                f"expected {len(header)} fields ({','.join(header)}), got {len(fields)}",
-            )
+        _check_row_width(path, lineno, fields, header)
         X.append([_float_field(path, lineno, header[k], fields[k]) for k in coord_cols])
         if label_col is not None:
             raw = fields[label_col]
@@ -634,14 +639,7 @@ def read_comparisons(path, m: int | None = None) -> Comparisons:
                 path, hl, "header", ",".join(header), "expected the header a,b,winner or a,b,winner,annotator"
             )
         for lineno, fields in rows[1:]:
-            if len(fields) != len(header):
-                raise DataFileError(
-                    path,
-                    lineno,
-                    "row",
-                    ",".join(fields),
-                    f"expected {len(header)} fields ({','.join(header)}), got {len(fields)}",
-                )
+            _check_row_width(path, lineno, fields, header)
             records.append((lineno, dict(zip(header, fields))))
     else:
         raise DataFileError(path, None, None, MISSING, "comparisons must be a .csv, .jsonl or .npz file")

@@ -144,6 +144,16 @@ def test_estimator_verdicts_follow_the_joint_rule_on_the_items(stores):
         assert r.items == len(family) == 5
         assert r.verdict == joint_verdict(family, 0.02)
         assert abs(r.effect) == pytest.approx(max(abs(f.mean()) for f in family), abs=1e-12)
+        # the largest item's own D and C, with scipy's t interval for D
+        g = sub.xs(r.largest, level="item")
+        d, c = (g["clones"] - g["original"]).to_numpy(), (g["aa_control"] - g["original"]).to_numpy()
+        assert (r.value, r.control, r.runs) == (
+            pytest.approx(d.mean(), abs=1e-12),
+            pytest.approx(c.mean(), abs=1e-12),
+            20,
+        )
+        lo, hi = st.t.interval(0.95, d.size - 1, loc=d.mean(), scale=st.sem(d))
+        assert (r.ci_low, r.ci_high) == pytest.approx((lo, hi), abs=1e-12)
 
 
 def test_coupling_spread_reports_the_paired_over_independent_a_a_ratio(tmp_path, capsys):
@@ -155,7 +165,10 @@ def test_coupling_spread_reports_the_paired_over_independent_a_a_ratio(tmp_path,
     assert main(["run", str(path), "--db", str(db), "--workers", "1", "--json"]) == 0
     with Store(db) as store:
         results = store.to_frame("results", "fx")
-    spread = {(s["estimator"], s["measure"]): s for s in coupling_spread(results, measures=["scores"])}
+    spread = {
+        (s["estimator"], s["measure"]): s
+        for s in coupling_spread(results, ["conditions.coupling"], measures=["scores"])
+    }
     assert set(spread) == {("mle", "scores"), ("weighted_mle", "scores")}
     for (est, _), s in spread.items():
         rms = {}
