@@ -141,7 +141,10 @@ def voronoi_weight_covariance(X, estimate) -> np.ndarray:
 
     The distinct cells' shares p_hat = counts / N are multinomial: Cov = (diag(p) - p p^T) / N,
     with p estimated by p_hat. The k exact copies of a point each carry p_hat / k, so their
-    weights are perfectly correlated. Zero for exact weights (``n_samples == 0``).
+    weights are perfectly correlated. Zero for exact weights (``n_samples == 0``). Cells estimated
+    by the tail phase's importance sampling (``estimate.importance``) carry their reported
+    variance and no covariance (their draws are separate from the uniform counts), and N is
+    ``estimate.n_uniform``.
 
     Examples
     --------
@@ -165,5 +168,14 @@ def voronoi_weight_covariance(X, estimate) -> np.ndarray:
     np.add.at(p, inverse, estimate.weights)
     A = np.zeros((m, k))
     A[np.arange(m), inverse] = 1.0 / copies[inverse]
-    cov_cells = (np.diag(p) - np.outer(p, p)) / estimate.n_samples
+    cov_cells = (np.diag(p) - np.outer(p, p)) / estimate.n_uniform
+    tail = getattr(estimate, "importance", np.zeros(0, dtype=np.intp))
+    if tail.size:
+        # cells of the tail phase were estimated apart from the uniform counts: their own variance, no covariance
+        cells = np.unique(inverse[tail])
+        cov_cells[cells, :] = 0.0
+        cov_cells[:, cells] = 0.0
+        se_cell = np.zeros(k)
+        np.add.at(se_cell, inverse[tail], estimate.stderr[tail])  # copies share a cell: their errors add up
+        cov_cells[cells, cells] = se_cell[cells] ** 2
     return A @ cov_cells @ A.T

@@ -198,3 +198,9 @@ def test_weight_error_measure_is_the_delta_method_on_the_condition_weights():
     # exact weights (a 2-D box) or another weighting: no rows
     spec2 = SimpleNamespace(estimators=SimpleNamespace(weights={"name": "inverse_kde"}, lam=0.1))
     assert list(get_measure("weight_error").fn(context(spec2))) == []
+    # precision-targeted weights: the covariance is bounded by the target, diag((t w)^2)
+    spec3 = SimpleNamespace(estimators=SimpleNamespace(weights={"name": "voronoi", "rel_stderr": 0.05}, lam=0.1))
+    rows3 = {r.item: r.value for r in get_measure("weight_error").fn(context(spec3))}
+    eff3 = propagate_weight_error(inst.P, out.scores, w, 0.1, np.diag((0.05 * w) ** 2))
+    np.testing.assert_allclose([rows3[i] for i in range(6)], eff3.reward_stderr, rtol=1e-10)
+    assert not np.allclose(eff3.reward_stderr, eff.reward_stderr)

@@ -4,7 +4,8 @@ For the weighted MLE with Monte Carlo Voronoi weights (a region without an exact
 or ``method = "monte_carlo"``), the delta method through Eq. 2's optimality conditions gives each
 reward's standard deviation due to the weights alone and the expected number of pairs whose order
 the weight noise swaps (:mod:`choicelab.estimators.weight_error`). The weights' covariance is the
-multinomial one of the ``n_samples`` uniform samples that produced them. Fits with exact weights,
+multinomial one of the ``n_samples`` uniform samples that produced them; for precision-targeted
+weights (``rel_stderr``) it is bounded by diag((rel_stderr w)^2). Fits with exact weights,
 other weightings, or other estimators yield no rows.
 """
 
@@ -33,7 +34,6 @@ def _effect(ctx):
         return None
     if opts.get("method", "auto") in ("auto", "exact") and _exact_available(inst.region):
         return None  # exact weights: no Monte Carlo error
-    n = int(opts.get("n_samples", 200_000))
     data = cond.data
     if data is None:
         X = inst.P
@@ -42,8 +42,15 @@ def _effect(ctx):
     else:
         return None
     w = np.asarray(cond.weights, dtype=float)
-    est = VoronoiEstimate(weights=w, stderr=np.zeros_like(w), method="monte_carlo", n_samples=n)
-    cov = voronoi_weight_covariance(inst.X, est)
+    target = opts.get("rel_stderr")
+    if target is not None:
+        # precision-targeted weights: each cell's relative standard error is at most the target
+        # (unless the time ran out), so diag((t w)^2) bounds their covariance from above
+        cov = np.diag((float(target) * w) ** 2)
+    else:
+        n = int(opts.get("n_samples", 200_000))
+        est = VoronoiEstimate(weights=w, stderr=np.zeros_like(w), method="monte_carlo", n_samples=n)
+        cov = voronoi_weight_covariance(inst.X, est)
     return propagate_weight_error(X, ctx.output.scores, w, ctx.spec.estimators.lam, cov)
 
 
