@@ -15,7 +15,10 @@ deviation of (estimate - truth) / stderr over all cells (calibrated errors give 
 ``tv`` the true total-variation error (1/2) sum |w_hat - w| and ``tv_error`` the reported one.
 
 Random points: uniform in [0, 1]^d, no known answer; the table reports how many cells reached
-the target and the worst relative standard error.
+the target and the worst relative standard error, for the default (with its tail phase of
+importance sampling) and for ``importance=False`` (uniform sampling to the end) on the same points
+and budget. Reference rows compare the default run with a uniform run of 10 times as many
+samples (another seed), against the difference the two runs' reported errors predict.
 
 Kendall tau: the weighted MLE (contract Eq. 2, ``bt_mle(P, weights)``) on a 300-point subset of
 each known-answer set, fitted with the estimated weights and with the exact ones (P from a BT
@@ -123,6 +126,10 @@ def known_answer_rows(quick):
         base, t_base = _run(X, box, 1, n_samples=200_000)
         targ, t_targ = _run(X, box, 1, max_seconds=budget)
         base_tau, targ_tau = _tau(X, w, base.weights, 5), _tau(X, w, targ.weights, 5)
+        unif_tv = None  # without a tail phase the uniform-only run draws the very same samples
+        if targ.importance.size:
+            unif, _ = _run(X, box, 1, max_seconds=budget, importance=False)
+            unif_tv = 0.5 * float(np.abs(unif.weights - w).sum())
         rows.append(
             {
                 "name": name,
@@ -132,6 +139,8 @@ def known_answer_rows(quick):
                 "w_range": float(w.max() / w.min()),
                 "base": {"seconds": t_base, "n": base.n_samples, "tau": base_tau, **_errors(base, w)},
                 "targ": {"seconds": t_targ, "n": targ.n_samples, "tau": targ_tau, **_errors(targ, w)},
+                "tail": int(targ.importance.size),
+                "unif_tv": unif_tv,
             }
         )
     return rows
@@ -140,7 +149,14 @@ def known_answer_rows(quick):
 def random_rows(quick):
     from choicelab.sim import Box
 
-    cases = [(8, 1000, 60.0), (8, 10_000, 60.0), (16, 1000, 60.0), (16, 10_000, 60.0), (32, 10_000, 120.0)]
+    cases = [
+        (8, 1000, 60.0),
+        (8, 10_000, 60.0),
+        (16, 1000, 60.0),
+        (16, 10_000, 60.0),
+        (32, 10_000, 120.0),
+        (16, 100_000, 60.0),
+    ]
     if quick:
         cases = [(6, 200, 5.0)]
     rows = []
@@ -149,8 +165,8 @@ def random_rows(quick):
         box = Box(np.zeros(d), np.ones(d))
         print(f"random points: d = {d}, m = {m}", flush=True)
         base, t_base = _run(X, box, 2, n_samples=200_000)
+        unif, t_unif = _run(X, box, 2, max_seconds=budget, importance=False)
         targ, t_targ = _run(X, box, 2, max_seconds=budget)
-        rel = targ.stderr / np.maximum(targ.weights, 1e-300)
         rows.append(
             {
                 "d": d,
@@ -159,14 +175,57 @@ def random_rows(quick):
                 "base_seconds": t_base,
                 "base_unsampled": int(np.count_nonzero(base.weights == 0)),
                 "base_tv_error": base.tv_error,
-                "targ_seconds": t_targ,
-                "targ_n": targ.n_samples,
-                "targ_met": int(m - targ.unresolved.size),
-                "targ_worst": float(rel.max()),
-                "targ_tv_error": targ.tv_error,
+                "unif": _random_summary(unif, t_unif),
+                "targ": {**_random_summary(targ, t_targ), "tail": int(targ.importance.size)},
             }
         )
     return rows
+
+
+def _random_summary(est, seconds):
+    rel = est.stderr / np.maximum(est.weights, 1e-300)
+    return {
+        "seconds": seconds,
+        "n": est.n_samples,
+        "met": int(est.weights.size - est.unresolved.size),
+        "worst": float(rel.max()),
+        "tv_error": est.tv_error,
+    }
+
+
+def reference_rows(quick):
+    """Random points against a uniform run with 10 times the targeted run's samples."""
+    from choicelab.sim import Box
+
+    cases = [(8, 1000, 60.0), (16, 1000, 60.0), (32, 1000, 60.0)] if not quick else [(6, 200, 5.0)]
+    rows = []
+    for d, m, budget in cases:
+        X = np.random.default_rng(d * 1000 + m).random((m, d))
+        box = Box(np.zeros(d), np.ones(d))
+        print(f"reference: d = {d}, m = {m}", flush=True)
+        targ, t_targ = _run(X, box, 2, max_seconds=budget)
+        ref, t_ref = _run(X, box, 9, n_samples=10 * targ.n_samples)  # another seed: independent samples
+        tv = 0.5 * float(np.abs(targ.weights - ref.weights).sum())
+        # the reference's own error adds to the difference: (1/2) E|a - b| for independent normal errors
+        joint = 0.5 * _MEAN_ABS * float(np.sum(np.sqrt(targ.stderr**2 + ref.stderr**2)))
+        rows.append(
+            {
+                "d": d,
+                "m": m,
+                "targ_seconds": t_targ,
+                "targ_n": targ.n_samples,
+                "ref_seconds": t_ref,
+                "ref_n": ref.n_samples,
+                "tv_vs_ref": tv,
+                "predicted": joint,
+                "targ_tv_error": targ.tv_error,
+                "ref_tv_error": ref.tv_error,
+            }
+        )
+    return rows
+
+
+_MEAN_ABS = float(np.sqrt(2.0 / np.pi))
 
 
 def _peak_worker(m, d, budget):
@@ -212,8 +271,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     known = known_answer_rows(args.quick)
     rand = random_rows(args.quick)
+    ref = reference_rows(args.quick)
     peak = peak_row(args.quick)
-    md = _markdown(known, rand, peak, args.quick)
+    md = _markdown(known, rand, ref, peak, args.quick)
     print(md)
     if not args.quick:
         out = HERE / "results" / "voronoi_targeted.md"
@@ -222,7 +282,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def _markdown(known, rand, peak, quick) -> str:
+def _markdown(known, rand, ref, peak, quick) -> str:
     cmd = f".venv/bin/python benchmarks/bench_voronoi_targeted.py{' --quick' if quick else ''}"
     lines = [
         "## Voronoi weights: precision-targeted default against fixed-size uniform Monte Carlo",
@@ -239,12 +299,14 @@ def _markdown(known, rand, peak, quick) -> str:
         "Known answers (products of low-dimensional sets; `w range` = largest / smallest exact weight; "
         "`missed` = cells above 10% relative standard error; `z sd` = sd of (estimate - truth)/stderr over "
         "all cells, and over the cells with at least 10 samples (their count); `tau` = Kendall tau of the "
-        "weighted MLE (Eq. 2) on a 300-point subset with these weights against exact weights):",
+        "weighted MLE (Eq. 2) on a 300-point subset with these weights against exact weights; `tail` = cells "
+        "estimated by the tail phase, and then the TV error of the same call with `importance=False` in the same "
+        "budget):",
         "",
         "| set | d | m | w range | budget s | base s | base TV | base missed / unsampled | base tau | "
         "targ s | targ N | targ TV | targ tv_error | targ missed / unsampled | targ z sd (all / >=10 samples) | "
-        "targ tau | time ratio | TV ratio |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "targ tau | tail | uniform-only TV, same time | time ratio | TV ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in known:
         b, t = r["base"], r["targ"]
@@ -252,22 +314,47 @@ def _markdown(known, rand, peak, quick) -> str:
             f"| {r['name']} | {r['d']} | {r['m']:,} | {r['w_range']:.3g} | {r['budget']:g} | {b['seconds']:.1f} | "
             f"{b['tv']:.4f} | {b['missed']} / {b['unsampled']} | {b['tau']:.4f} | {t['seconds']:.1f} | {t['n']:,} | "
             f"{t['tv']:.4f} | {t['tv_error']:.4f} | {t['missed']} / {t['unsampled']} | "
-            f"{t['z_sd']:.2f} / {t['z_sd_10']:.2f} ({t['n_10']:,}) | {t['tau']:.4f} | "
+            f"{t['z_sd']:.2f} / {t['z_sd_10']:.2f} ({t['n_10']:,}) | {t['tau']:.4f} | {r['tail']} | "
+            f"{'same samples' if r['unif_tv'] is None else format(r['unif_tv'], '.4f')} | "
             f"{t['seconds'] / b['seconds']:.2f} | {t['tv'] / b['tv']:.2f} |"
         )
     lines += [
         "",
-        "Random points in [0, 1]^d (no known answer; `met` = cells at or below 10% relative standard error):",
+        "Random points in [0, 1]^d (no known answer; `met` = cells at or below 10% relative standard error). "
+        "Three runs per row on the same points: the fixed-size baseline, the targeted mode sampling uniformly to "
+        "the end (`importance=False`: the same uniform stream, stopped at the target or the budget), and the "
+        "default, whose tail phase estimates the last cells (at most 128) by importance sampling (`tail` = "
+        "cells it estimated). Time ratio = default / uniform-only: below 1 when the tail phase reaches the target "
+        "sooner; when both run out of time, compare `met` and the worst relative standard error:",
         "",
-        "| d | m | budget s | base s | base unsampled | base tv_error | targ s | targ N | targ met | "
-        "targ worst rel. se | targ tv_error | time ratio |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| d | m | budget s | base s | base unsampled | uniform s | uniform N | uniform met | uniform worst | "
+        "default s | default N | default met | default worst | tail | default tv_error | time ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rand:
+        u, t = r["unif"], r["targ"]
         lines.append(
             f"| {r['d']} | {r['m']:,} | {r['budget']:g} | {r['base_seconds']:.1f} | {r['base_unsampled']} | "
-            f"{r['base_tv_error']:.4f} | {r['targ_seconds']:.1f} | {r['targ_n']:,} | {r['targ_met']:,} / {r['m']:,} | "
-            f"{r['targ_worst']:.3g} | {r['targ_tv_error']:.4f} | {r['targ_seconds'] / r['base_seconds']:.2f} |"
+            f"{u['seconds']:.1f} | {u['n']:,} | {u['met']:,} | {u['worst']:.3g} | {t['seconds']:.1f} | {t['n']:,} | "
+            f"{t['met']:,} | {t['worst']:.3g} | {t['tail']} | {t['tv_error']:.4f} | "
+            f"{t['seconds'] / u['seconds']:.2f} |"
+        )
+    lines += [
+        "",
+        "Random points against a reference: a uniform run with 10 times the default run's samples and another "
+        "seed. `TV vs ref` = (1/2) sum |w_default - w_ref|; `predicted` = its expectation from the two runs' "
+        "reported standard errors, (1/2) sqrt(2/pi) sum sqrt(se_default^2 + se_ref^2) (honest errors give a "
+        "ratio near 1):",
+        "",
+        "| d | m | default s | default N | ref s | ref N | TV vs ref | predicted | ratio | default tv_error | "
+        "ref tv_error |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in ref:
+        lines.append(
+            f"| {r['d']} | {r['m']:,} | {r['targ_seconds']:.1f} | {r['targ_n']:,} | {r['ref_seconds']:.1f} | "
+            f"{r['ref_n']:,} | {r['tv_vs_ref']:.4f} | {r['predicted']:.4f} | {r['tv_vs_ref'] / r['predicted']:.2f} | "
+            f"{r['targ_tv_error']:.4f} | {r['ref_tv_error']:.4f} |"
         )
     lines += [
         "",

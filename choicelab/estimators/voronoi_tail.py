@@ -178,7 +178,8 @@ def tail_estimates(
         Uniform counts; the uniform part of every chunk is added to them (in place), so the
         other cells keep an unbiased uniform estimate counts / N_uniform.
     rel_stderr, deadline, clock
-        Stop when every target meets ``rel_stderr`` or ``clock() >= deadline``.
+        Stop when every target meets ``rel_stderr`` or the next chunk would end after
+        ``deadline`` (judged by the last chunk's time).
     prior : (c, N), optional
         The targets' uniform counts c among N uniform samples drawn before this phase (a copy:
         ``counts`` goes on growing). Combined with the phase's estimates by :func:`_combine`.
@@ -213,6 +214,7 @@ def tail_estimates(
     hit_src = np.zeros(0, dtype=np.intp)  # the stratum a hit was drawn from: 0 uniform, 1 + b component b
     n_u = int(round(_UNIFORM_SHARE * _CHUNK))
     while True:
+        before = clock()
         act = np.flatnonzero(active)
         n_g = _CHUNK - n_u
         per = np.full(act.size, n_g // act.size)
@@ -262,5 +264,6 @@ def tail_estimates(
         active = ~met
         if _worse_than_uniform(est, var, hits, active, n_queries):
             return share, share_se, n_drawn, n_uniform, None
-        if not active.any() or clock() >= deadline:
+        now = clock()
+        if not active.any() or now + (now - before) > deadline:  # the next chunk would overrun
             return share, share_se, n_drawn, n_uniform, active

@@ -207,8 +207,9 @@ def voronoi_weights(
         should reach (0.1: about 100 samples in each cell). Cells of points outside S that got
         no sample are exempt (their cells may be empty).
     max_seconds : float
-        Precision-targeted mode: time budget for sampling, checked after every chunk (with
-        ``engine="dask"``, after every round of chunks).
+        Precision-targeted mode: time budget of the call (the backends' pilot and the sampling).
+        Sampling stops before a chunk that would overrun it, judged by the last chunk's time
+        (with ``engine="dask"``: once a round of chunks has overrun it); one chunk is always drawn.
     engine : {"local", "dask"}
         Monte Carlo only. ``"dask"`` counts the sample chunks on a ``dask.distributed`` cluster
         (the ``dask`` extra): the one at ``scheduler``, or a temporary ``LocalCluster`` (one
@@ -342,6 +343,7 @@ def voronoi_weights(
         used, n_used = "exact", 0
     else:
         backend = method if method in ("kdtree", "brute") else _auto_backend(*unique.shape)
+        started = time.perf_counter()  # the budget covers the backends' pilot too
         if targeted and method not in ("kdtree", "brute"):
             backend = _fastest_backend(unique, region, backend)
         if targeted:
@@ -355,6 +357,7 @@ def voronoi_weights(
                 engine=engine,
                 scheduler=scheduler,
                 importance=importance,
+                started=started,
             )
             target, seconds, unresolved_cells, n = rel_stderr, run.seconds, run.unresolved, run.n_drawn
             nu = n_uniform = run.n_uniform
@@ -631,6 +634,7 @@ def _targeted_counts(
     engine="local",
     scheduler=None,
     importance=True,
+    started=None,
 ):
     """Sample chunk by chunk until every cell meets ``rel_stderr`` or ``max_seconds`` is spent.
 
@@ -658,7 +662,7 @@ def _targeted_counts(
         return ~((counts * t2 >= 1.0 - counts / n) & (counts > 0)) & ~((counts == 0) & outside)
 
     n = 0
-    start = clock()
+    start = clock() if started is None else started
     if engine == "dask":
         with _DaskChunks(unique, region, rng, backend, scheduler, consume=False) as chunks:
             per_round = 2 * chunks.n_threads
@@ -683,13 +687,16 @@ def _targeted_counts(
     tail_ok = importance and unique.shape[1] >= 3 and math.isfinite(log_volume)
     moments, abandoned = None, 0  # abandoned: importance draws of a tail phase that gave up
     while True:
+        before = clock()
         Z = np.asarray(region.sample(_SAMPLE_CHUNK, rng), dtype=float)
         cells = nearest(Z)
         counts += np.bincount(cells, minlength=k)
         n += _SAMPLE_CHUNK
         missed = missed_after(n)
-        seconds = clock() - start
-        if not missed.any() or seconds >= max_seconds:
+        now = clock()
+        seconds = now - start
+        # stop before a chunk that would overrun the budget (one chunk is always drawn)
+        if not missed.any() or seconds + (now - before) > max_seconds:
             return _TargetedRun(counts, n, n + abandoned, seconds, np.flatnonzero(missed))
         if not tail_ok:
             continue

@@ -897,3 +897,21 @@ def test_the_targeted_mode_times_the_backends_and_the_weights_do_not_depend_on_t
     for backend in ("kdtree", "brute"):  # a fixed-size run of the same samples, with either backend
         fixed = voronoi_weights(X, box, method=backend, n_samples=est.n_samples, rng=np.random.default_rng(2))
         np.testing.assert_array_equal(est.weights, fixed)
+
+
+def test_targeted_sampling_stops_before_a_chunk_that_would_overrun_the_budget():
+    from choicelab.estimators import weights as W
+
+    X = np.random.default_rng(1).random((400, 6))
+    box = Box(np.zeros(6), np.ones(6))
+    ticks = iter(range(0, 10_000, 10))  # every clock reading is 10 s after the last: one chunk takes 10 s
+
+    def clock():
+        return float(next(ticks))
+
+    # start 0, the first chunk from 10 to 20: 20 s spent, and another 10 s chunk would end at 30 > 25
+    run = W._targeted_counts(X, box, np.random.default_rng(0), "brute", 0.01, 25.0, clock=clock, importance=False)
+    assert run.n_drawn == 65536 and run.seconds == 20.0 and run.unresolved.size > 0
+    ticks = iter(range(0, 10_000, 10))
+    run = W._targeted_counts(X, box, np.random.default_rng(0), "brute", 0.01, 45.0, clock=clock, importance=False)
+    assert run.n_drawn == 2 * 65536  # 20 + 10 <= 45, then 40 + 10 > 45
