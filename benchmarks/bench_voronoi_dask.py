@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args(argv)
-    cases = [(1_000_000, 8, 1 << 21), (1_000_000, 16, 1 << 20)] if not args.quick else [(20_000, 8, 1 << 17)]
+    cases = [(1_000_000, 4, 1 << 22), (1_000_000, 8, 1 << 21)] if not args.quick else [(20_000, 8, 1 << 17)]
     rows = []
     for m, d, n in cases:
         print(f"m = {m:,}, d = {d}, N = {n:,}", flush=True)

@@ -128,8 +128,8 @@ def known_answer_rows(quick):
         base_tau, targ_tau = _tau(X, w, base.weights, 5), _tau(X, w, targ.weights, 5)
         unif_tv = None  # without a tail phase the uniform-only run draws the very same samples
         if targ.importance.size:
-            unif, _ = _run(X, box, 1, max_seconds=budget, importance=False)
-            unif_tv = 0.5 * float(np.abs(unif.weights - w).sum())
+            unif, t_unif = _run(X, box, 1, max_seconds=budget, importance=False)
+            unif_tv = (t_unif, 0.5 * float(np.abs(unif.weights - w).sum()))
         rows.append(
             {
                 "name": name,
@@ -183,12 +183,14 @@ def random_rows(quick):
 
 
 def _random_summary(est, seconds):
-    rel = est.stderr / np.maximum(est.weights, 1e-300)
+    hit = est.weights > 0
+    rel = est.stderr[hit] / est.weights[hit]  # an unsampled cell has no relative error: it is counted apart
     return {
         "seconds": seconds,
         "n": est.n_samples,
         "met": int(est.weights.size - est.unresolved.size),
-        "worst": float(rel.max()),
+        "worst": float(rel.max()) if rel.size else float("nan"),
+        "unsampled": int(np.count_nonzero(~hit)),
         "tv_error": est.tv_error,
     }
 
@@ -293,50 +295,58 @@ def _markdown(known, rand, ref, peak, quick) -> str:
         "`voronoi_weights(X, box, n_samples=200_000)` (uniform Monte Carlo, today's recorded setting); "
         "targeted = `voronoi_weights(X, box, rng=seed, max_seconds=budget)` (rel_stderr = 0.1 per cell). "
         "The targeted mode draws the same uniform samples as the baseline, chunk by chunk, and stops when "
-        "every cell is at 10% or the budget is spent, so its speed per sample is that of uniform Monte Carlo with the faster nearest-neighbour backend (timed on a pilot; the baseline uses the static crossover rule): "
+        "every cell is at 10% or the budget is spent, so its speed per sample is that of uniform Monte Carlo with "
+        "the faster nearest-neighbour backend (timed on a pilot; the baseline uses the static crossover rule); "
+        "when at most 128 cells are left and the worst needs at least twice the samples drawn so far, its tail "
+        "phase estimates those cells by importance sampling (`tail` columns): "
         "time ratio = targeted / baseline, TV ratio = targeted TV error / baseline TV error.",
         "",
         "Known answers (products of low-dimensional sets; `w range` = largest / smallest exact weight; "
         "`missed` = cells above 10% relative standard error; `z sd` = sd of (estimate - truth)/stderr over "
         "all cells, and over the cells with at least 10 samples (their count); `tau` = Kendall tau of the "
         "weighted MLE (Eq. 2) on a 300-point subset with these weights against exact weights; `tail` = cells "
-        "estimated by the tail phase, and then the TV error of the same call with `importance=False` in the same "
-        "budget):",
+        "estimated by the tail phase, and then the time and TV error of the same call with `importance=False` "
+        "(uniform sampling to the end of the same budget; it stops at the target too, so compare the time when both "
+        "met it):",
         "",
         "| set | d | m | w range | budget s | base s | base TV | base missed / unsampled | base tau | "
         "targ s | targ N | targ TV | targ tv_error | targ missed / unsampled | targ z sd (all / >=10 samples) | "
-        "targ tau | tail | uniform-only TV, same time | time ratio | TV ratio |",
+        "targ tau | tail | uniform-only: s / TV | time ratio | TV ratio |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in known:
         b, t = r["base"], r["targ"]
+        unif = "same samples" if r["unif_tv"] is None else f"{r['unif_tv'][0]:.1f} s / {r['unif_tv'][1]:.4f}"
         lines.append(
             f"| {r['name']} | {r['d']} | {r['m']:,} | {r['w_range']:.3g} | {r['budget']:g} | {b['seconds']:.1f} | "
             f"{b['tv']:.4f} | {b['missed']} / {b['unsampled']} | {b['tau']:.4f} | {t['seconds']:.1f} | {t['n']:,} | "
             f"{t['tv']:.4f} | {t['tv_error']:.4f} | {t['missed']} / {t['unsampled']} | "
             f"{t['z_sd']:.2f} / {t['z_sd_10']:.2f} ({t['n_10']:,}) | {t['tau']:.4f} | {r['tail']} | "
-            f"{'same samples' if r['unif_tv'] is None else format(r['unif_tv'], '.4f')} | "
+            f"{unif} | "
             f"{t['seconds'] / b['seconds']:.2f} | {t['tv'] / b['tv']:.2f} |"
         )
     lines += [
         "",
-        "Random points in [0, 1]^d (no known answer; `met` = cells at or below 10% relative standard error). "
+        "Random points in [0, 1]^d (no known answer; `met` = cells at or below 10% relative standard error, "
+        "`unsampled` = cells with no sample, `worst` = largest relative standard error of the sampled cells). "
         "Three runs per row on the same points: the fixed-size baseline, the targeted mode sampling uniformly to "
         "the end (`importance=False`: the same uniform stream, stopped at the target or the budget), and the "
         "default, whose tail phase estimates the last cells (at most 128) by importance sampling (`tail` = "
         "cells it estimated). Time ratio = default / uniform-only: below 1 when the tail phase reaches the target "
         "sooner; when both run out of time, compare `met` and the worst relative standard error:",
         "",
-        "| d | m | budget s | base s | base unsampled | uniform s | uniform N | uniform met | uniform worst | "
-        "default s | default N | default met | default worst | tail | default tv_error | time ratio |",
+        "| d | m | budget s | base s | base unsampled | uniform s | uniform N | uniform met / unsampled | "
+        "uniform worst | default s | default N | default met / unsampled | default worst | tail | default tv_error | "
+        "time ratio |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rand:
         u, t = r["unif"], r["targ"]
         lines.append(
             f"| {r['d']} | {r['m']:,} | {r['budget']:g} | {r['base_seconds']:.1f} | {r['base_unsampled']} | "
-            f"{u['seconds']:.1f} | {u['n']:,} | {u['met']:,} | {u['worst']:.3g} | {t['seconds']:.1f} | {t['n']:,} | "
-            f"{t['met']:,} | {t['worst']:.3g} | {t['tail']} | {t['tv_error']:.4f} | "
+            f"{u['seconds']:.1f} | {u['n']:,} | {u['met']:,} / {u['unsampled']:,} | {u['worst']:.3g} | "
+            f"{t['seconds']:.1f} | {t['n']:,} | {t['met']:,} / {t['unsampled']:,} | {t['worst']:.3g} | {t['tail']} | "
+            f"{t['tv_error']:.4f} | "
             f"{t['seconds'] / u['seconds']:.2f} |"
         )
     lines += [

@@ -63,8 +63,9 @@ class CellMoments:
 
     def add(self, Z: np.ndarray, idx: np.ndarray) -> None:
         """Add the samples ``Z`` whose nearest distinct point is ``idx``."""
-        pos = np.searchsorted(self.cells, idx)
-        pos = np.minimum(pos, self.cells.size - 1)
+        if self.cells.size == 0:
+            return
+        pos = np.minimum(np.searchsorted(self.cells, idx), self.cells.size - 1)
         keep = self.cells[pos] == idx
         if keep.any():
             p, z = pos[keep], Z[keep]
@@ -78,11 +79,11 @@ class CellMoments:
         Cells seen at least twice get their samples' mean and inflated sample variance; the others
         (too few samples to fit) centre on their own point with the median spread of the rest.
         """
+        if self.cells.size == 0:
+            return None
         k_t, d = targets.size, unique.shape[1]
-        pos = np.searchsorted(self.cells, targets)
-        pos = np.minimum(pos, max(self.cells.size - 1, 0))
-        known = (self.cells.size > 0) & (self.cells[pos] == targets) if self.cells.size else np.zeros(k_t, bool)
-        n = np.where(known, self.n[pos] if self.cells.size else 0.0, 0.0)
+        pos = np.minimum(np.searchsorted(self.cells, targets), self.cells.size - 1)
+        n = np.where(self.cells[pos] == targets, self.n[pos], 0.0)  # untracked cells: nothing seen
         fit = n >= 2
         mu = unique[targets].astype(float).copy()
         var = np.zeros((k_t, d))
