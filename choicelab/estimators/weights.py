@@ -730,6 +730,7 @@ def _targeted_counts(
             start + max_seconds,
             clock,
             prior=(counts[left].astype(float), float(n)),
+            subset_search=(lambda P: _brute_search(P, region)) if backend == "brute" else _kdtree_search,
         )
         if tail_missed is None:  # the proposal fits these cells worse than uniform sampling: go on uniformly
             n += n_tail_uniform
