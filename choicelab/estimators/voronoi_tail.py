@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.special import logsumexp
 
 __all__ = ["CellMoments", "tail_estimates"]
 
@@ -109,13 +110,6 @@ def _log_phi(Y: np.ndarray, mu: np.ndarray, sd: np.ndarray, log_norm: np.ndarray
     # sum_j ((y_j - mu_bj) / sd_bj)^2 expanded into matrix products: (y^2) @ inv^2 - 2 y @ (mu inv^2) + const
     quad = (Y * Y) @ (inv * inv).T - 2.0 * Y @ (mu * inv * inv).T + np.einsum("bj,bj->b", mu * inv, mu * inv)
     return log_norm[None, :] - 0.5 * np.maximum(quad, 0.0)
-
-
-def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
-    top = np.max(a, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore"):
-        return np.squeeze(top, axis=axis) + np.log(np.sum(np.exp(a - top), axis=axis))
 
 
 def _combine(est, var, hits, prior):
@@ -292,7 +286,7 @@ def tail_estimates(
         # the stored hits gain this chunk's allotment: log S += log(1 + sum_b per_b phi_b / S)
         allotted[act] += per
         if hit_Y.shape[0]:
-            add = _logsumexp(_log_phi(hit_Y, mu[act], sd[act], log_norm[act]) + np.log(per)[None, :], axis=1)
+            add = logsumexp(_log_phi(hit_Y, mu[act], sd[act], log_norm[act]) + np.log(per)[None, :], axis=1)
             hit_logs = np.logaddexp(hit_logs, add)
         Y = np.vstack([U, G])
         cells = np.concatenate([cell_u, cell_g])
@@ -301,7 +295,7 @@ def tail_estimates(
         if sel.any():
             Yn = Y[sel]
             used = allotted > 0
-            new_logs = _logsumexp(_log_phi(Yn, mu[used], sd[used], log_norm[used]) + np.log(allotted[used]), axis=1)
+            new_logs = logsumexp(_log_phi(Yn, mu[used], sd[used], log_norm[used]) + np.log(allotted[used]), axis=1)
             hit_Y = np.vstack([hit_Y, Yn])
             hit_cell = np.concatenate([hit_cell, where[cells[sel]]])
             hit_src = np.concatenate([hit_src, src[sel]])

@@ -169,7 +169,7 @@ def voronoi_weight_covariance(X, estimate) -> np.ndarray:
     A = np.zeros((m, k))
     A[np.arange(m), inverse] = 1.0 / copies[inverse]
     cov_cells = (np.diag(p) - np.outer(p, p)) / estimate.n_uniform
-    tail = getattr(estimate, "importance", np.zeros(0, dtype=np.intp))
+    tail = estimate.importance
     if tail.size:
         # cells of the tail phase were estimated apart from the uniform counts: their own variance, no covariance
         cells = np.unique(inverse[tail])
