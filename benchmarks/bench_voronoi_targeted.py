@@ -75,7 +75,7 @@ def _errors(est, w):
     se = est.stderr
     z = (est.weights - w) / se if np.all(se > 0) else (est.weights - w)[se > 0] / se[se > 0]
     rel = np.where(est.weights > 0, se / np.maximum(est.weights, 1e-300), np.inf)
-    counts = est.weights * est.n_samples
+    counts = est.weights * est.uniform_draws  # each share is over its own uniform samples
     well = counts >= 10  # where the normal approximation of a binomial count applies
     return {
         "tv": 0.5 * float(np.abs(est.weights - w).sum()),
@@ -126,8 +126,8 @@ def known_answer_rows(quick):
         base, t_base = _run(X, box, 1, n_samples=200_000)
         targ, t_targ = _run(X, box, 1, max_seconds=budget)
         base_tau, targ_tau = _tau(X, w, base.weights, 5), _tau(X, w, targ.weights, 5)
-        unif_tv = None  # without a tail phase the uniform-only run draws the very same samples
-        if targ.importance.size:
+        unif_tv = None  # unscreened and without a tail phase, the uniform-only run draws the very same samples
+        if targ.importance.size or _screened(targ):
             unif, t_unif = _run(X, box, 1, max_seconds=budget, importance=False)
             unif_tv = (t_unif, 0.5 * float(np.abs(unif.weights - w).sum()))
         rows.append(
@@ -140,6 +140,7 @@ def known_answer_rows(quick):
                 "base": {"seconds": t_base, "n": base.n_samples, "tau": base_tau, **_errors(base, w)},
                 "targ": {"seconds": t_targ, "n": targ.n_samples, "tau": targ_tau, **_errors(targ, w)},
                 "tail": int(targ.importance.size),
+                "screened": _screened(targ),
                 "unif_tv": unif_tv,
             }
         )
@@ -176,10 +177,30 @@ def random_rows(quick):
                 "base_unsampled": int(np.count_nonzero(base.weights == 0)),
                 "base_tv_error": base.tv_error,
                 "unif": _random_summary(unif, t_unif),
-                "targ": {**_random_summary(targ, t_targ), "tail": int(targ.importance.size)},
+                "targ": _random_summary(targ, t_targ),
             }
         )
     return rows
+
+
+def instance_rows(quick):
+    """The default on other point sets of the issue's two sizes (points seeds 1 to 3)."""
+    from choicelab.sim import Box
+
+    cases = [(16, 10_000, 60.0), (32, 10_000, 120.0)] if not quick else [(6, 200, 5.0)]
+    rows = []
+    for d, m, budget in cases:
+        for points in (1, 2, 3) if not quick else (1,):
+            X = np.random.default_rng([points, d, m]).random((m, d))
+            print(f"instance: d = {d}, m = {m}, points seed {points}", flush=True)
+            targ, t_targ = _run(X, Box(np.zeros(d), np.ones(d)), 2, max_seconds=budget)
+            rows.append({"d": d, "m": m, "budget": budget, "points": points, **_random_summary(targ, t_targ)})
+    return rows
+
+
+def _screened(est) -> int:
+    """Cells whose share stopped counting before the end (the screened phase left them behind)."""
+    return int(np.count_nonzero(est.uniform_draws < est.n_uniform))
 
 
 def _random_summary(est, seconds):
@@ -192,6 +213,8 @@ def _random_summary(est, seconds):
         "worst": float(rel.max()) if rel.size else float("nan"),
         "unsampled": int(np.count_nonzero(~hit)),
         "tv_error": est.tv_error,
+        "tail": int(est.importance.size),
+        "screened": _screened(est),
     }
 
 
@@ -273,9 +296,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     known = known_answer_rows(args.quick)
     rand = random_rows(args.quick)
+    inst = instance_rows(args.quick)
     ref = reference_rows(args.quick)
     peak = peak_row(args.quick)
-    md = _markdown(known, rand, ref, peak, args.quick)
+    md = _markdown(known, rand, inst, ref, peak, args.quick)
     print(md)
     if not args.quick:
         out = HERE / "results" / "voronoi_targeted.md"
@@ -284,7 +308,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def _markdown(known, rand, ref, peak, quick) -> str:
+def _markdown(known, rand, inst, ref, peak, quick) -> str:
     cmd = f".venv/bin/python benchmarks/bench_voronoi_targeted.py{' --quick' if quick else ''}"
     lines = [
         "## Voronoi weights: precision-targeted default against fixed-size uniform Monte Carlo",
@@ -296,22 +320,25 @@ def _markdown(known, rand, ref, peak, quick) -> str:
         "targeted = `voronoi_weights(X, box, rng=seed, max_seconds=budget)` (rel_stderr = 0.1 per cell). "
         "The targeted mode draws the same uniform samples as the baseline, chunk by chunk, and stops when "
         "every cell is at 10% or the budget is spent, so its speed per sample is that of uniform Monte Carlo with "
-        "the faster nearest-neighbour backend (timed on a pilot; the baseline uses the static crossover rule); "
-        "when at most 128 cells are left and the worst needs at least twice the samples drawn so far, its tail "
-        "phase estimates those cells by importance sampling (`tail` columns): "
+        "the faster nearest-neighbour backend (timed on a pilot; the baseline uses the static crossover rule), "
+        "until its late phases take over: with at least 1,000 points, once at most a quarter of the cells are "
+        "open, each sample is screened exactly against the open cells and the resolved cells stop counting "
+        "(`screened` = cells left behind that way); when at most 128 cells are left and the worst needs at least "
+        "twice the samples drawn so far, its tail phase estimates those cells by importance sampling as long as "
+        "that is cheaper (`tail` = cells it estimated): "
         "time ratio = targeted / baseline, TV ratio = targeted TV error / baseline TV error.",
         "",
         "Known answers (products of low-dimensional sets; `w range` = largest / smallest exact weight; "
         "`missed` = cells above 10% relative standard error; `z sd` = sd of (estimate - truth)/stderr over "
         "all cells, and over the cells with at least 10 samples (their count); `tau` = Kendall tau of the "
-        "weighted MLE (Eq. 2) on a 300-point subset with these weights against exact weights; `tail` = cells "
-        "estimated by the tail phase, and then the time and TV error of the same call with `importance=False` "
-        "(uniform sampling to the end of the same budget; it stops at the target too, so compare the time when both "
-        "met it):",
+        "weighted MLE (Eq. 2) on a 300-point subset with these weights against exact weights; `screened` / "
+        "`tail` as above, and then the time and TV error of the same call with `importance=False` "
+        "(unscreened uniform sampling to the end of the same budget; it stops at the target too, so compare the "
+        "time when both met it):",
         "",
         "| set | d | m | w range | budget s | base s | base TV | base missed / unsampled | base tau | "
         "targ s | targ N | targ TV | targ tv_error | targ missed / unsampled | targ z sd (all / >=10 samples) | "
-        "targ tau | tail | uniform-only: s / TV | time ratio | TV ratio |",
+        "targ tau | screened / tail | uniform-only: s / TV | time ratio | TV ratio |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in known:
@@ -321,7 +348,7 @@ def _markdown(known, rand, ref, peak, quick) -> str:
             f"| {r['name']} | {r['d']} | {r['m']:,} | {r['w_range']:.3g} | {r['budget']:g} | {b['seconds']:.1f} | "
             f"{b['tv']:.4f} | {b['missed']} / {b['unsampled']} | {b['tau']:.4f} | {t['seconds']:.1f} | {t['n']:,} | "
             f"{t['tv']:.4f} | {t['tv_error']:.4f} | {t['missed']} / {t['unsampled']} | "
-            f"{t['z_sd']:.2f} / {t['z_sd_10']:.2f} ({t['n_10']:,}) | {t['tau']:.4f} | {r['tail']} | "
+            f"{t['z_sd']:.2f} / {t['z_sd_10']:.2f} ({t['n_10']:,}) | {t['tau']:.4f} | {r['screened']:,} / {r['tail']} | "
             f"{unif} | "
             f"{t['seconds'] / b['seconds']:.2f} | {t['tv'] / b['tv']:.2f} |"
         )
@@ -330,14 +357,14 @@ def _markdown(known, rand, ref, peak, quick) -> str:
         "Random points in [0, 1]^d (no known answer; `met` = cells at or below 10% relative standard error, "
         "`unsampled` = cells with no sample, `worst` = largest relative standard error of the sampled cells). "
         "Three runs per row on the same points: the fixed-size baseline, the targeted mode sampling uniformly to "
-        "the end (`importance=False`: the same uniform stream, stopped at the target or the budget), and the "
-        "default, whose tail phase estimates the last cells (at most 128) by importance sampling (`tail` = "
-        "cells it estimated). Time ratio = default / uniform-only: below 1 when the tail phase reaches the target "
-        "sooner; when both run out of time, compare `met` and the worst relative standard error:",
+        "the end (`importance=False`: the same uniform stream, unscreened, stopped at the target or the budget), "
+        "and the default with its screened phase and tail phase (`screened` / `tail` as above). Time ratio = "
+        "default / uniform-only: below 1 when the default reaches the target sooner; when both run out of time, "
+        "compare `met` and the worst relative standard error:",
         "",
         "| d | m | budget s | base s | base unsampled | uniform s | uniform N | uniform met / unsampled | "
-        "uniform worst | default s | default N | default met / unsampled | default worst | tail | default tv_error | "
-        "time ratio |",
+        "uniform worst | default s | default N | default met / unsampled | default worst | screened / tail | "
+        "default tv_error | time ratio |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rand:
@@ -345,9 +372,22 @@ def _markdown(known, rand, ref, peak, quick) -> str:
         lines.append(
             f"| {r['d']} | {r['m']:,} | {r['budget']:g} | {r['base_seconds']:.1f} | {r['base_unsampled']} | "
             f"{u['seconds']:.1f} | {u['n']:,} | {u['met']:,} / {u['unsampled']:,} | {u['worst']:.3g} | "
-            f"{t['seconds']:.1f} | {t['n']:,} | {t['met']:,} / {t['unsampled']:,} | {t['worst']:.3g} | {t['tail']} | "
+            f"{t['seconds']:.1f} | {t['n']:,} | {t['met']:,} / {t['unsampled']:,} | {t['worst']:.3g} | "
+            f"{t['screened']:,} / {t['tail']} | "
             f"{t['tv_error']:.4f} | "
             f"{t['seconds'] / u['seconds']:.2f} |"
+        )
+    lines += [
+        "",
+        "The default on other random point sets of the same sizes (points drawn with seed [s, d, m]):",
+        "",
+        "| d | m | points seed | budget s | default s | default N | met / unsampled | worst | screened / tail |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in inst:
+        lines.append(
+            f"| {r['d']} | {r['m']:,} | {r['points']} | {r['budget']:g} | {r['seconds']:.1f} | {r['n']:,} | "
+            f"{r['met']:,} / {r['unsampled']:,} | {r['worst']:.3g} | {r['screened']:,} / {r['tail']} |"
         )
     lines += [
         "",

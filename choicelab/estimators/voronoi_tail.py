@@ -35,8 +35,9 @@ the proposal needs 3 to 10 times fewer nearest-neighbour queries per unit of pre
 uniform sampling for the 100 smallest cells. Should it need more than uniform sampling for the
 slowest open cell, the phase gives up and the caller samples uniformly again
 (:func:`_worse_than_uniform`). The Gaussian draws are first screened, exactly, against the
-targets and their nearest points (:func:`_prefiltered`), so only the draws that may lie in a
-target cell pay for the full search.
+targets and their nearest points (:class:`~choicelab.estimators.voronoi_screen.TargetScreen`), so
+only the draws that may lie in a target cell pay for the full search; so are the uniform draws
+when the caller has already stopped counting the resolved cells.
 """
 
 from __future__ import annotations
@@ -50,10 +51,16 @@ __all__ = ["CellMoments", "tail_estimates"]
 
 _UNIFORM_SHARE = 0.2  # the defensive part: every chunk draws this share uniformly from S
 _INFLATE = 1.5  # proposal variance / the cell's sample variance (wider than the cell: Voronoi cells are spiky)
-_GIVE_UP = 2.0  # give up when the slowest open cell costs this many times more queries than uniform sampling
+_GIVE_UP = 1.0  # give up once the proposal, by the cost model below, is no cheaper than uniform sampling
 _SCREEN_NEIGHBOURS = 16  # each target's nearest points kept in the screening subset
 _MIN_HITS = 30  # a cell's variance estimate needs this many samples in the cell before it may stop
 _CHUNK = 1 << 16
+# The cost model of the phase's work, in full nearest-neighbour queries over k points in d
+# dimensions (measured at d = 8 to 32, k = 10^3 to 10^4; the draws are what uniform sampling
+# pays too, so they matter once the searches are screened):
+_UNIFORM_DRAW = 8.0  # one uniform draw: about 8 d / k
+_GAUSSIAN_DRAW = 18.0  # one Gaussian draw and its check against S: about 18 d / k
+_DENSITY = 6.0  # one component's log-density at one stored hit: about 6 / k
 
 
 class CellMoments:
@@ -136,61 +143,26 @@ def _combine(est, var, hits, prior):
     return share, np.sqrt(share_var)
 
 
-def _prefiltered(unique, targets, nearest, subset_search):
-    """``cells(Y)``: the target cell of each draw, -1 for a draw in no target cell.
-
-    Exact screening: with a subset C of the points that holds every target, the nearest point of
-    C to y can only be a non-target if the nearest point of all is one too (were a target the
-    nearest of all, it would be the nearest of C). So only the draws whose nearest in C is a
-    target need the full search. C = the targets and their ``_SCREEN_NEIGHBOURS`` nearest points:
-    in 16-D at m = 10^4 about 36% of the draws near the targets pass the screen (30% are in a
-    target cell), which halves the cost of the phase's queries. Without ``subset_search``, or when
-    C would not be much smaller than the points, every draw gets the full search.
-    """
-    k = unique.shape[0]
-    is_target = np.zeros(k, dtype=bool)
-    is_target[targets] = True
-
-    def full(Y):
-        cells = nearest(Y)
-        return np.where(is_target[cells], cells, -1)
-
-    if subset_search is None:
-        return full
-    from scipy.spatial import cKDTree
-
-    L = min(_SCREEN_NEIGHBOURS + 1, k)
-    near = np.asarray(cKDTree(unique).query(unique[targets], k=L)[1]).reshape(targets.size, -1)
-    subset = np.unique(np.concatenate([targets, near.ravel()]))
-    if subset.size > k // 4:
-        return full
-    screen = subset_search(unique[subset])
-
-    def cells(Y):
-        out = np.full(Y.shape[0], -1, dtype=np.intp)
-        passed = np.flatnonzero(is_target[subset[screen(Y)]])
-        if passed.size:
-            out[passed] = full(Y[passed])
-        return out
-
-    return cells
-
-
-def _worse_than_uniform(est, var, hits, active, n_queries) -> bool:
+def _worse_than_uniform(est, var, hits, active, work, uniform_cost) -> bool:
     """Whether the proposal clearly costs more than uniform sampling for the cells still open.
 
-    The cost is nearest-neighbour queries (draws outside S are free), and the queries a cell needs
-    scale with its relative variance per query: Q se^2 / w^2 here, (1 - w)/w for a uniform sample.
-    The slowest open cell sets the time, so the phase gives up when its worst relative variance per
-    query exceeds ``_GIVE_UP`` times uniform sampling's worst, judged once every open cell has
-    ``_MIN_HITS`` draws in it (the factor and the minimum keep a noisy variance estimate of a
-    heavy-tailed importance weight from ending a phase that pays).
+    The cost is nearest-neighbour work in units of one full query (draws outside S are free;
+    screened draws cost what :class:`~choicelab.estimators.voronoi_screen.TargetScreen` counts),
+    and the work a cell needs scales with its relative variance per unit of work: W se^2 / w^2
+    here, ``uniform_cost`` (1 - w)/w for uniform samples costing ``uniform_cost`` each. The slowest
+    open cell sets the time, so the phase gives up when its worst relative variance per unit of
+    work exceeds ``_GIVE_UP`` times uniform sampling's worst, judged once every open cell has
+    ``_MIN_HITS`` draws in it (the minimum keeps a noisy variance estimate of a heavy-tailed
+    importance weight from ending a phase that pays). ``_GIVE_UP`` is 1: the cost model is rough in
+    both directions, and with 2 a losing phase ran on for 40 s in 32-D once screened uniform sampling
+    had made uniform samples cheap. Work counts, not seconds, so the decision, and with it the
+    weights, do not depend on the machine's speed.
     """
     open_ = active & (hits >= _MIN_HITS) & (est > 0)
     if not open_.any() or np.any(active & (hits < _MIN_HITS)):
         return False
     w = est[open_]
-    return float(np.max(n_queries * var[open_] / (w * w))) > _GIVE_UP * float(np.max((1.0 - w) / w))
+    return float(np.max(work * var[open_] / (w * w))) > _GIVE_UP * uniform_cost * float(np.max((1.0 - w) / w))
 
 
 def tail_estimates(
@@ -207,6 +179,8 @@ def tail_estimates(
     clock,
     prior=None,
     subset_search=None,
+    count_all=True,
+    uniform_cost=1.0,
 ):
     """Estimate the shares of the ``targets`` cells by defensive importance sampling.
 
@@ -225,15 +199,24 @@ def tail_estimates(
     proposal : (mu, sd)
         The Gaussians' means and standard deviations, (t, d) each.
     counts : (k,) ndarray of int
-        Uniform counts; the uniform part of every chunk is added to them (in place), so the
-        other cells keep an unbiased uniform estimate counts / N_uniform.
+        Uniform counts; the uniform part of every chunk is added to them (in place): to every
+        cell's count with ``count_all`` (the other cells keep an unbiased uniform estimate
+        counts / N_uniform), to the targets' only without it.
     rel_stderr, deadline, clock
         Stop when every target meets ``rel_stderr`` or the next chunk would end after
         ``deadline`` (judged by the last chunk's time).
     subset_search : callable, optional
         ``subset_search(points) -> nearest`` builds an exact search over a subset of the points;
         with it, the Gaussian draws are screened against the targets and their nearest
-        neighbours before the full search (:func:`_prefiltered`).
+        neighbours before the full search
+        (:class:`~choicelab.estimators.voronoi_screen.TargetScreen`).
+    count_all : bool
+        Whether the uniform draws get the full search and count for every cell (True), or are
+        screened like the Gaussian ones and count for the targets only (False, which needs
+        ``subset_search``: the caller has stopped counting the other cells).
+    uniform_cost : float
+        The work of one uniform sample of the caller's own sampling, in full queries (1, or less
+        when it screens its samples): what the phase must beat (:func:`_worse_than_uniform`).
     prior : (c, N), optional
         The targets' uniform counts c among N uniform samples drawn before this phase (a copy:
         ``counts`` goes on growing). Combined with the phase's estimates by :func:`_combine`.
@@ -256,13 +239,27 @@ def tail_estimates(
     mu, sd = proposal
     if prior is None:
         prior = (counts[targets].astype(float), float(counts.sum()))
-    target_cells = _prefiltered(unique, targets, nearest, subset_search)
+    if subset_search is not None:
+        from choicelab.estimators.voronoi_screen import TargetScreen
+
+        target_cells = TargetScreen(unique, targets, nearest, subset_search)
+    else:
+        is_target = np.zeros(k, dtype=bool)
+        is_target[targets] = True
+
+        def target_cells(Y):
+            cells = nearest(Y)
+            return np.where(is_target[cells], cells, -1)
+
+    if not count_all and subset_search is None:
+        raise ValueError("tail_estimates: count_all=False needs subset_search")
     log_norm = -np.log(sd).sum(axis=1) - 0.5 * d * math.log(2.0 * math.pi)
     where = np.full(k + 1, -1, dtype=np.intp)  # where[k]: a draw in no target cell
     where[targets] = np.arange(t)
     active = np.ones(t, dtype=bool)
     allotted = np.zeros(t)  # A_b
-    n_drawn = n_uniform = n_queries = 0
+    n_drawn = n_uniform = 0
+    work = 0.0  # nearest-neighbour work in full queries
     hit_cell = np.zeros(0, dtype=np.intp)
     hit_logs = np.zeros(0)  # log sum_b A_b phi_b(z) of each stored hit
     hit_Y = np.zeros((0, d))
@@ -279,10 +276,21 @@ def tail_estimates(
         G = mu[comp] + sd[comp] * rng.standard_normal((n_g, d))
         inside = np.asarray(region.contains(G), dtype=bool)
         G = G[inside]
-        cell_u = nearest(U)
-        counts += np.bincount(cell_u, minlength=k)
+        before_work = getattr(target_cells, "work", 0.0)
+        if count_all:
+            cell_u = nearest(U)
+            counts += np.bincount(cell_u, minlength=k)
+            work += n_u
+        else:
+            cell_u = target_cells(U)
+            counts += np.bincount(cell_u[cell_u >= 0], minlength=k)
+            cell_u[cell_u < 0] = k
         cell_g = target_cells(G) if G.shape[0] else np.zeros(0, dtype=np.intp)
         cell_g[cell_g < 0] = k
+        # screened draws cost what the screen counted, unscreened ones a full query each (draws
+        # outside S none); every draw costs its drawing, and each stored hit its densities
+        work += getattr(target_cells, "work", 0.0) - before_work if subset_search is not None else G.shape[0]
+        work += (_UNIFORM_DRAW * d * n_u + _GAUSSIAN_DRAW * d * n_g + _DENSITY * hit_Y.shape[0] * act.size) / k
         # the stored hits gain this chunk's allotment: log S += log(1 + sum_b per_b phi_b / S)
         allotted[act] += per
         if hit_Y.shape[0]:
@@ -302,7 +310,6 @@ def tail_estimates(
             hit_logs = np.concatenate([hit_logs, new_logs])
         n_drawn += _CHUNK
         n_uniform += n_u
-        n_queries += n_u + G.shape[0]  # draws outside S need no nearest-neighbour query
         # N q(z) / u(z) = N_U + vol(S) sum_b A_b phi_b(z); each hit carries N u / (N q) = N / that
         log_nq = np.logaddexp(math.log(n_uniform), log_volume + hit_logs)
         v = np.exp(math.log(n_drawn) - log_nq)
@@ -318,7 +325,7 @@ def tail_estimates(
         share, share_se = _combine(est, var, hits, prior)
         met = (hits >= _MIN_HITS) & (share_se <= rel_stderr * share)
         active = ~met
-        if _worse_than_uniform(est, var, hits, active, n_queries):
+        if _worse_than_uniform(est, var, hits, active, work, uniform_cost):
             return share, share_se, n_drawn, n_uniform, None
         now = clock()
         if not active.any() or now + (now - before) > deadline:  # the next chunk would overrun

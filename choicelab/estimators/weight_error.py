@@ -143,8 +143,10 @@ def voronoi_weight_covariance(X, estimate) -> np.ndarray:
     with p estimated by p_hat. The k exact copies of a point each carry p_hat / k, so their
     weights are perfectly correlated. Zero for exact weights (``n_samples == 0``). Cells estimated
     by the tail phase's importance sampling (``estimate.importance``) carry their reported
-    variance and no covariance (their draws are separate from the uniform counts), and N is
-    ``estimate.n_uniform``.
+    variance and no covariance (their draws are separate from the uniform counts). A cell whose
+    count covers only the first N_k of the uniform samples (``estimate.uniform_draws``: the
+    screened phase stops counting resolved cells) has variance p_k (1 - p_k) / N_k and
+    covariance -p_i p_j / max(N_i, N_j) (the samples two cells share are the first min(N_i, N_j)).
 
     Examples
     --------
@@ -168,7 +170,12 @@ def voronoi_weight_covariance(X, estimate) -> np.ndarray:
     np.add.at(p, inverse, estimate.weights)
     A = np.zeros((m, k))
     A[np.arange(m), inverse] = 1.0 / copies[inverse]
-    cov_cells = (np.diag(p) - np.outer(p, p)) / estimate.n_uniform
+    # each cell's count is over its own first N_k uniform samples (N_k = n_uniform unless the
+    # screened phase left the cell behind): Cov(c_i/N_i, c_j/N_j) = -p_i p_j min(N_i, N_j)/(N_i N_j)
+    n_cell = np.zeros(k)
+    n_cell[inverse] = estimate.uniform_draws
+    cov_cells = -np.outer(p, p) / np.maximum.outer(n_cell, n_cell)
+    cov_cells[np.diag_indices(k)] = p * (1.0 - p) / n_cell
     tail = estimate.importance
     if tail.size:
         # cells of the tail phase were estimated apart from the uniform counts: their own variance, no covariance

@@ -75,6 +75,11 @@ _PROBE_MIN_POINTS = 2000
 _TRACK_CELLS = 1024  # fit the tail proposals to the samples seen once this few cells are unresolved
 _TAIL_CELLS = 128  # switch to importance sampling once this few cells are unresolved ...
 _TAIL_GAIN = 2.0  # ... and the worst would need at least this many times the samples drawn so far
+# Screened uniform sampling (choicelab.estimators.voronoi_screen): once at most 1/_SCREEN_SHARE of
+# the cells are open (and there are at least _SCREEN_MIN_POINTS distinct points), uniform samples
+# are screened against the open cells; the screen is rebuilt each time the open cells halve.
+_SCREEN_SHARE = 4
+_SCREEN_MIN_POINTS = 1000
 _PROBE_SEED = (0x43484F49, 0x43454C41)  # "CHOICELA": a seed sequence of its own for the pilot
 
 _EXACT_SUM_TOL = 1e-9  # exact cells must tile the region to rounding
@@ -123,8 +128,12 @@ class VoronoiEstimate:
         Precision-targeted mode: indices of the points of X whose weight comes from the tail
         phase's importance sampling (empty when uniform sampling resolved every cell).
     n_uniform : int
-        How many of the ``n_samples`` were uniform: the N of the other cells' shares c/N (equal
-        to ``n_samples`` unless a tail phase ran).
+        How many of the ``n_samples`` were uniform (equal to ``n_samples`` unless a tail phase
+        ran).
+    uniform_draws : (m,) ndarray of int
+        The N of each point's share c/N: the uniform samples its cell's count is over. Equal to
+        ``n_uniform`` everywhere unless the screened phase left resolved cells behind (their
+        counts stop where they met the target); for the exact method, 0.
     """
 
     weights: np.ndarray
@@ -137,10 +146,13 @@ class VoronoiEstimate:
     seconds: float = 0.0
     importance: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     n_uniform: int | None = None
+    uniform_draws: np.ndarray | None = None
 
     def __post_init__(self):
         if self.n_uniform is None:  # without a tail phase every sample is uniform
             object.__setattr__(self, "n_uniform", self.n_samples)
+        if self.uniform_draws is None:  # every cell's count is over all uniform samples
+            object.__setattr__(self, "uniform_draws", np.full(np.shape(self.weights)[0], self.n_uniform))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,10 +236,14 @@ def voronoi_weights(
     scheduler : str or distributed.Client, optional
         The Dask scheduler address (``engine="dask"`` only).
     importance : bool
-        Precision-targeted mode, ``engine="local"``, d >= 3: estimate the last few cells (at most 128
-        left, the worst needing at least twice the samples drawn so far) by importance sampling
-        with exact membership (:mod:`choicelab.estimators.voronoi_tail`) instead of more uniform
-        samples. False keeps uniform sampling to the end, so that the run equals a fixed-size run.
+        Precision-targeted mode, ``engine="local"``: spend the late samples on the open cells
+        only. With at least 1000 distinct points, uniform samples are screened against the open
+        cells once at most a quarter are left, and the resolved cells stop counting
+        (:mod:`choicelab.estimators.voronoi_screen`); in d >= 3 the last few cells (at most 128
+        left, the worst needing at least twice the samples drawn so far) are estimated by
+        importance sampling with exact membership (:mod:`choicelab.estimators.voronoi_tail`) as
+        long as it is cheaper than uniform sampling. False keeps unscreened uniform sampling to
+        the end, so that the run equals a fixed-size run.
 
     Returns
     -------
@@ -246,25 +262,34 @@ def voronoi_weights(
     65536 and assigned in bounded memory (about 16 MiB of distances per block).
 
     Precision-targeted mode: the samples are the same stream as with a fixed ``n_samples``, so
-    a targeted run that stopped after N samples with no tail phase (``importance`` empty; always
-    with ``importance=False``) returns exactly ``voronoi_weights(..., n_samples=N)`` with the
-    same seed (N a multiple of 65536). The stopping rule looks at the counts after each chunk;
-    with about 100 samples per cell at the stop, the binomial standard error stays calibrated
-    (tests/estimators/test_weights.py checks z-scores against exactly known cells). The time
+    a targeted run with ``importance=False`` that stopped after N samples returns exactly
+    ``voronoi_weights(..., n_samples=N)`` with the same seed (N a multiple of 65536). The
+    stopping rule looks at the counts after each chunk; with about 100 samples per cell at the
+    stop, the binomial standard error stays calibrated (tests/estimators/test_weights.py checks
+    z-scores against exactly known cells). The time
     limit makes the sample count, and hence the weights, depend on machine speed only when the
     budget runs out (a warning says so).
 
-    Tail phase: uniform sampling spends most of its time on the last few cells, since a cell of
-    share w gets N w samples. When at most 128 cells are left and the worst would need at least
+    Screened sampling: uniform sampling spends most of its time on the last few cells, since a
+    cell of share w gets N w samples, and each sample used to pay a search over all m points for
+    them. Once at most a quarter of the cells are open, each sample is screened exactly against
+    the open cells (its nearest open point, and that point's 64 nearest points); only the samples
+    that may lie in an open cell get the full search, the open cells' counts are unchanged, and a
+    resolved cell's share is its count over the N_i samples drawn until it stopped
+    (``uniform_draws``). All shares are then divided by their sum. On 10^4 random points this
+    brings every cell to 10% in about 35 s in 16-D and 90 s in 32-D on 2 cores, where sampling
+    unscreened to the end needs about 3 and 8 minutes (``benchmarks/bench_voronoi_targeted.py``).
+
+    Tail phase: when at most 128 cells are left and the worst would need at least
     twice the samples drawn so far, those cells are estimated by defensive importance sampling,
     a mixture of uniform draws (20%) and a diagonal Gaussian per cell fitted to its uniform
     samples, each draw assigned by the same exact nearest-neighbour search
     (:mod:`choicelab.estimators.voronoi_tail` has the estimator and its stratified variance).
-    Their shares replace the uniform ones and all shares are divided by their sum. On 10^4
-    random points in 8-D the whole run reaches the target in 0.35 times the time of uniform
-    sampling to the end; in 16-D the phase needs 3 to 10 times fewer queries than uniform
-    sampling for the last 1% of the cells, which is about what the 60 s budget leaves room for;
-    in 32-D its Gaussians fit the cells too poorly to pay (``benchmarks/bench_voronoi_targeted.py``).
+    Their shares replace the uniform ones and all shares are divided by their sum. The phase
+    gives up, and screened uniform sampling goes on, once it needs more work per unit of variance
+    than uniform sampling (work counted by a fixed cost model, so the same seed gives the same
+    weights on any machine). It pays where Gaussians fit the cells (products of low-dimensional
+    sets) and gives up where they do not (random points in 32-D).
 
     Common random numbers: with the same seed and the same N, adding a point changes only the
     counts of the cells it takes samples from, i.e. of its Voronoi neighbours (and its own).
@@ -330,7 +355,7 @@ def voronoi_weights(
         method = "exact" if exact_ok else "monte_carlo"
 
     target, unresolved_cells, seconds = None, np.zeros(0, dtype=np.intp), 0.0
-    tail_cells, n_uniform = np.zeros(0, dtype=np.intp), None
+    tail_cells, n_uniform, n_cell = np.zeros(0, dtype=np.intp), None, None
     if method == "exact":
         cell = _exact_cell_volumes(unique, region)
         total = math.fsum(cell)
@@ -361,15 +386,17 @@ def voronoi_weights(
                 started=started,
             )
             target, seconds, unresolved_cells, n = rel_stderr, run.seconds, run.unresolved, run.n_drawn
-            nu = n_uniform = run.n_uniform
+            n_uniform = run.n_uniform
+            nu = n_cell = np.full(unique.shape[0], n_uniform) if run.n_cell is None else run.n_cell
             cell = run.counts / nu
             # an unsampled cell is unresolved, not empty: report the share one sample would carry
             cell_se = np.sqrt(np.where(run.counts > 0, cell * (1.0 - cell), 1.0 / nu) / nu)
             tail_cells = run.tail_cells
             if tail_cells.size:
-                # the tail cells' importance estimates replace their uniform ones; the shares are
-                # then divided by their sum (1 within the tail cells' standard errors)
+                # the tail cells' importance estimates replace their uniform ones
                 cell[tail_cells], cell_se[tail_cells] = run.tail_share, run.tail_se
+            if tail_cells.size or np.any(n_cell != n_uniform):
+                # shares over different samples: divide them by their sum (1 within their errors)
                 total = math.fsum(cell)
                 cell, cell_se = cell / total, cell_se / total
             if unresolved_cells.size:
@@ -409,6 +436,7 @@ def voronoi_weights(
         seconds=seconds,
         importance=np.flatnonzero(np.isin(inverse, tail_cells)),
         n_uniform=n_uniform,
+        uniform_draws=None if n_cell is None else n_cell[inverse],
     )
 
 
@@ -622,6 +650,7 @@ class _TargetedRun:
     tail_cells: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     tail_share: np.ndarray = field(default_factory=lambda: np.zeros(0))
     tail_se: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    n_cell: np.ndarray | None = None  # uniform samples each cell's count is over (None: n_uniform for all)
 
 
 def _targeted_counts(
@@ -681,27 +710,46 @@ def _targeted_counts(
                     return _TargetedRun(counts, n, n, seconds, np.flatnonzero(missed))
                 per_round = min(2 * per_round, 64 * chunks.n_threads)  # fewer round trips as it goes
 
-    from choicelab.estimators.voronoi_tail import CellMoments, tail_estimates
+    from choicelab.estimators.voronoi_screen import TargetScreen
+    from choicelab.estimators.voronoi_tail import _UNIFORM_DRAW, CellMoments, tail_estimates
 
     nearest = _kdtree_search(unique) if backend == "kdtree" else _brute_search(unique, region)
+    subset_search = (lambda P: _brute_search(P, region)) if backend == "brute" else _kdtree_search
     log_volume = _log_volume(region)
     tail_ok = importance and unique.shape[1] >= 3 and math.isfinite(log_volume)
-    moments, abandoned = None, 0  # abandoned: importance draws of a tail phase that gave up
+    screen_ok = importance and k >= _SCREEN_MIN_POINTS
+    moments, abandoned, screen = None, 0, None  # abandoned: importance draws of a tail phase that gave up
+    # uniform samples each cell's count is over: n for every cell until the screen leaves the
+    # resolved cells behind (their counts and sample sizes stop there)
+    n_cell = np.zeros(k, dtype=np.int64)
+
+    def run(missed, seconds, n_drawn, **tail):
+        return _TargetedRun(counts, n, n_drawn, seconds, np.flatnonzero(missed), n_cell=n_cell.copy(), **tail)
+
     while True:
         before = clock()
         Z = np.asarray(region.sample(_SAMPLE_CHUNK, rng), dtype=float)
-        cells = nearest(Z)
-        counts += np.bincount(cells, minlength=k)
+        if screen is None:
+            cells = nearest(Z)
+            counts += np.bincount(cells, minlength=k)
+            n_cell += _SAMPLE_CHUNK
+        else:
+            cells = screen(Z)  # -1: in no open cell
+            counts += np.bincount(cells[cells >= 0], minlength=k)
+            n_cell[screen.targets] += _SAMPLE_CHUNK
         n += _SAMPLE_CHUNK
-        missed = missed_after(n)
+        missed = missed_after(n_cell)
         now = clock()
         seconds = now - start
         # stop before a chunk that would overrun the budget (one chunk is always drawn)
         if not missed.any() or seconds + (now - before) > max_seconds:
-            return _TargetedRun(counts, n, n + abandoned, seconds, np.flatnonzero(missed))
+            return run(missed, seconds, n + abandoned)
+        left = np.flatnonzero(missed)
+        if screen_ok and left.size <= k // _SCREEN_SHARE and (screen is None or 2 * left.size <= screen.targets.size):
+            # the open cells are the screen's targets: they all have n_cell == n from here on
+            screen = TargetScreen(unique, left, nearest, subset_search)
         if not tail_ok:
             continue
-        left = np.flatnonzero(missed)
         if moments is not None:
             moments.add(Z, cells)
         elif left.size <= _TRACK_CELLS:
@@ -729,23 +777,37 @@ def _targeted_counts(
             rel_stderr,
             start + max_seconds,
             clock,
-            prior=(counts[left].astype(float), float(n)),
-            subset_search=(lambda P: _brute_search(P, region)) if backend == "brute" else _kdtree_search,
+            prior=(counts[left].astype(float), float(n)),  # open cells: n_cell == n
+            subset_search=subset_search,
+            # screened sampling has stopped counting the resolved cells: so does the phase
+            count_all=screen is None,
+            # what a uniform sample costs here: its drawing and its (screened) search
+            uniform_cost=_UNIFORM_DRAW * unique.shape[1] / k
+            + (1.0 if screen is None else screen.work / max(screen.screened, 1)),
         )
+        # the phase's uniform draws count for every cell, or for the targets only when screened
+        if screen is None:
+            n_cell += n_tail_uniform
+        else:
+            n_cell[left] += n_tail_uniform
         if tail_missed is None:  # the proposal fits these cells worse than uniform sampling: go on uniformly
             n += n_tail_uniform
             abandoned, tail_ok = n_tail - n_tail_uniform, False
-            missed = missed_after(n)
+            if screen is not None:  # the open cells are the targets (n_cell == n); the others stay resolved
+                screen = TargetScreen(unique, left, nearest, subset_search)
+            missed = missed_after(n_cell)
             seconds = clock() - start
             if not missed.any() or seconds >= max_seconds:
-                return _TargetedRun(counts, n, n + abandoned, seconds, np.flatnonzero(missed))
+                return run(missed, seconds, n + abandoned)
             continue
         n_uniform = n + n_tail_uniform
-        # the cells resolved before the tail phase keep their uniform estimates; recheck them at the final n
-        others = missed_after(n_uniform)
+        # the cells resolved before the tail phase keep their uniform estimates; recheck them at their final n
+        others = missed_after(n_cell)
         others[left] = False
         unresolved = np.union1d(np.flatnonzero(others), left[tail_missed])
-        return _TargetedRun(counts, n_uniform, n + n_tail, clock() - start, unresolved, left, share, se)
+        return _TargetedRun(
+            counts, n_uniform, n + n_tail, clock() - start, unresolved, left, share, se, n_cell=n_cell.copy()
+        )
 
 
 def _log_volume(region) -> float:

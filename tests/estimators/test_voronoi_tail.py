@@ -176,24 +176,3 @@ def test_a_proposal_worse_than_uniform_sampling_is_abandoned(monkeypatch):
     np.testing.assert_allclose(est.weights * est.n_uniform, np.round(est.weights * est.n_uniform), atol=1e-6)
     z = (est.weights - w) / est.stderr
     assert abs(z.mean()) < 0.3 and 0.75 <= z.std() <= 1.3
-
-
-def test_the_screen_finds_exactly_the_draws_in_target_cells():
-    from choicelab.estimators.voronoi_tail import _prefiltered
-
-    X = np.random.default_rng(2).random((3000, 6))
-    region = Box(np.zeros(6), np.ones(6))
-    targets = np.array([5, 17, 400, 2999])
-    nearest = W._brute_search(X, region)
-    cells = _prefiltered(X, targets, nearest, lambda P: W._brute_search(P, region))
-    # draws near the targets (where the screen has work to do) and uniform ones
-    rng = np.random.default_rng(3)
-    Y = np.vstack(
-        [X[targets][rng.integers(0, 4, 20_000)] + 0.08 * rng.standard_normal((20_000, 6)), rng.random((5000, 6))]
-    )
-    truth = nearest(Y)
-    expected = np.where(np.isin(truth, targets), truth, -1)
-    np.testing.assert_array_equal(cells(Y), expected)
-    assert 0.05 < np.mean(expected >= 0) < 0.95  # both kinds of draw occur
-    # without a subset search every draw gets the full search, with the same answer
-    np.testing.assert_array_equal(_prefiltered(X, targets, nearest, None)(Y), expected)
