@@ -106,8 +106,11 @@ class VoronoiEstimate:
     stderr : (m,) ndarray
         Monte Carlo standard error of each weight; zeros for the exact method. For a point
         with c exact copies it is sqrt(p(1 - p)/N) / c, p the estimated share of the shared cell.
-        In the precision-targeted mode a cell that got no sample reports 1/N / c, the share one sample would carry (its
-        share is unresolved, not zero); with a fixed ``n_samples`` it reports 0, as it always did.
+        In the precision-targeted mode the U cells that got no sample (their shares are
+        unresolved, not zero) report sqrt(2 n_2 / U) / N / c, n_2 the cells with exactly two
+        samples: the root-mean-square share of unsampled cells (a Good-Turing estimate), so their
+        z-scores are unit-variance as a group; with a fixed ``n_samples`` they report 0, as they
+        always did.
     method : str
         The method actually used: ``"exact"``, ``"kdtree"`` or ``"brute"``.
     n_samples : int
@@ -115,7 +118,9 @@ class VoronoiEstimate:
     tv_error : float
         Estimated total-variation error of the weights, (1/2) sqrt(2/pi) sum_k se_k over the
         distinct cells k (the expected (1/2) sum abs(w_hat - w) when each cell's error is normal
-        with standard error se_k); 0 for the exact method.
+        with standard error se_k); in the precision-targeted mode the unsampled cells, whose
+        errors are -w_k, contribute their estimated total share n_1 / N instead (Good-Turing,
+        n_1 the cells with exactly one sample); 0 for the exact method.
     rel_stderr : float or None
         The per-cell relative standard error aimed at (precision-targeted mode), None when the
         sample size was fixed or the method is exact.
@@ -356,6 +361,7 @@ def voronoi_weights(
 
     target, unresolved_cells, seconds = None, np.zeros(0, dtype=np.intp), 0.0
     tail_cells, n_uniform, n_cell = np.zeros(0, dtype=np.intp), None, None
+    unseen, unseen_mass = None, 0.0  # precision-targeted mode: the cells without a sample
     if method == "exact":
         cell = _exact_cell_volumes(unique, region)
         total = math.fsum(cell)
@@ -389,8 +395,12 @@ def voronoi_weights(
             n_uniform = run.n_uniform
             nu = n_cell = np.full(unique.shape[0], n_uniform) if run.n_cell is None else run.n_cell
             cell = run.counts / nu
-            # an unsampled cell is unresolved, not empty: report the share one sample would carry
-            cell_se = np.sqrt(np.where(run.counts > 0, cell * (1.0 - cell), 1.0 / nu) / nu)
+            cell_se = np.sqrt(cell * (1.0 - cell) / nu)
+            unseen_se, unseen_mass = _unsampled_error(run.counts, n_uniform)
+            # an unsampled cell is unresolved, not empty (its cell is open, so nu == n_uniform there)
+            unseen = run.counts == 0
+            unseen[run.tail_cells] = False  # (a tail cell has its importance estimate instead)
+            cell_se[unseen] = unseen_se
             tail_cells = run.tail_cells
             if tail_cells.size:
                 # the tail cells' importance estimates replace their uniform ones
@@ -430,7 +440,7 @@ def voronoi_weights(
         stderr=cell_se[inverse] / copies[inverse],
         method=used,
         n_samples=n_used,
-        tv_error=0.5 * _MEAN_ABS_NORMAL * math.fsum(cell_se),
+        tv_error=_tv_error(cell_se, unseen, unseen_mass),
         rel_stderr=target,
         unresolved=np.flatnonzero(np.isin(inverse, unresolved_cells)),
         seconds=seconds,
@@ -808,6 +818,39 @@ def _targeted_counts(
         return _TargetedRun(
             counts, n_uniform, n + n_tail, clock() - start, unresolved, left, share, se, n_cell=n_cell.copy()
         )
+
+
+def _unsampled_error(counts, n) -> tuple[float, float]:
+    """Standard error to report for a cell without a sample, and the unsampled cells' total share.
+
+    A cell that got none of N uniform samples has estimate 0 and error -w: its share is unknown,
+    and no error that ignores w is right for each such cell. It is right for them as a group.
+    With P(c_k = 0) = (1 - w_k)^N and P(c_k = r) = C(N, r) w_k^r (1 - w_k)^(N - r),
+
+        E[sum over unsampled k of w_k^2] = sum_k w_k^2 (1 - w_k)^N ~ (2 / N^2) E[n_2],
+        E[sum over unsampled k of w_k]   = sum_k w_k (1 - w_k)^N   ~ E[n_1] / N,
+
+    n_r the number of cells with exactly r samples (the second is Good and Turing's estimate of
+    the missing mass, Good 1953). Reporting se_0 = sqrt(2 n_2 / U) / N for each of the U unsampled
+    cells makes their z-scores (0 - w_k) / se_0 unit-variance as a group, which 1/N (the share of
+    one sample) does not: it gives |z| < 1 wherever N w_k < 1. Without doubletons (n_2 = 0) the
+    squared errors sum to at most about 1/N^2 and se_0 = sqrt(1 / U) / N.
+    """
+    unseen = int(np.count_nonzero(counts == 0))
+    if unseen == 0:
+        return 0.0, 0.0
+    n1 = int(np.count_nonzero(counts == 1))
+    n2 = int(np.count_nonzero(counts == 2))
+    return math.sqrt(max(2 * n2, 1) / unseen) / n, n1 / n
+
+
+def _tv_error(cell_se, unseen, unseen_mass) -> float:
+    """(1/2) E sum |w_hat - w|: sqrt(2/pi) se per sampled cell (normal errors), and for the
+    unsampled cells, whose errors are -w_k, their estimated total share (Good-Turing, see
+    :func:`_unsampled_error`)."""
+    if unseen is None or not np.any(unseen):
+        return 0.5 * _MEAN_ABS_NORMAL * math.fsum(cell_se)
+    return 0.5 * (_MEAN_ABS_NORMAL * math.fsum(cell_se[~unseen]) + unseen_mass)
 
 
 def _log_volume(region) -> float:

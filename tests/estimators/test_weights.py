@@ -436,11 +436,14 @@ def test_targeted_warns_with_the_cells_that_missed_when_time_runs_out():
     np.testing.assert_array_equal(est.unresolved, missed)
     assert f"({missed.size} points) missed it" in str(rec[0].message)
     assert (0 in est.unresolved) == (399 in est.unresolved)  # copies share the verdict
-    # an unsampled cell reports the standard error of one sample (1/N), not zero
+    # an unsampled cell reports the Good-Turing root-mean-square share sqrt(2 n_2 / U) / N, not zero
+    counts = np.rint(est.weights * 65536 * np.where(np.isin(np.arange(400), [0, 399]), 2, 1))
+    cells = np.delete(counts, 399)  # distinct cells (399 copies 0)
+    U, n2 = np.sum(cells == 0), np.sum(cells == 2)
     empty = np.flatnonzero(est.weights == 0)
-    assert empty.size > 0
+    assert empty.size > 0 and n2 > 0
     copies = np.where(np.isin(empty, [0, 399]), 2, 1)
-    np.testing.assert_allclose(est.stderr[empty], 1 / 65536 / copies)
+    np.testing.assert_allclose(est.stderr[empty], np.sqrt(2 * n2 / U) / 65536 / copies)
 
 
 def test_targeted_duplicates_split_and_points_outside_are_exempt():
@@ -915,3 +918,27 @@ def test_targeted_sampling_stops_before_a_chunk_that_would_overrun_the_budget():
     ticks = iter(range(0, 10_000, 10))
     run = W._targeted_counts(X, box, np.random.default_rng(0), "brute", 0.01, 45.0, clock=clock, importance=False)
     assert run.n_drawn == 2 * 65536  # 20 + 10 <= 45, then 40 + 10 > 45
+
+
+def test_unsampled_cells_report_errors_calibrated_as_a_group():
+    # 1-D^14 products (2 random points per axis, 16,384 cells over five orders of magnitude) after
+    # one chunk of samples: 34% to 71% of the cells are unsampled. Their Good-Turing error
+    # sqrt(2 n_2 / U) / N makes the z-scores over all cells unit-variance; the share of one
+    # sample (1/N) would not (z sd 0.58 where 71% are unsampled)
+    d = 14
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        X, w = product_set([rng.random((2, 1)) for _ in range(d)], np.zeros(d), np.ones(d))
+        with pytest.warns(VoronoiResolutionWarning):
+            est = voronoi_weights(X, Box(np.zeros(d), np.ones(d)), rng=seed, full_output=True, max_seconds=1e-9)
+        empty = est.weights == 0
+        assert empty.mean() > 0.3
+        z = (est.weights - w) / est.stderr
+        # (an unsampled cell's error is -w_k, one-signed: z has a negative mean there, so check the
+        # root mean square as well as the standard deviation)
+        assert 0.85 <= z.std() <= 1.15 and 0.85 <= np.sqrt(np.mean(z * z)) <= 1.15
+        if seed == 0:
+            one_sample = np.where(empty, 1.0 / est.n_samples, est.stderr)
+            assert empty.mean() > 0.6 and ((est.weights - w) / one_sample).std() < 0.7
+        # the reported total-variation error, with the unsampled cells' Good-Turing mass
+        assert 0.85 <= est.tv_error / (0.5 * np.abs(est.weights - w).sum()) <= 1.15
