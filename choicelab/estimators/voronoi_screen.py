@@ -6,7 +6,7 @@ of the cells still open, the targets T. Finding a sample's nearest point among a
 O(m d); :class:`TargetScreen` decides for most samples, exactly and far more cheaply, that they
 lie in no target cell, and sends only the rest to the full search:
 
-1. t = the nearest target to z (an exact search over T alone, O(|T| d)).
+1. t = the nearest target to z (an exact search over T alone, costing d operations per target).
 2. z is rejected when one of t's ``K`` nearest points x_j is strictly closer to z than x_t is:
 
        ||z - x_j||^2 - ||z - x_t||^2 = ||a_j||^2 - 2 (z - x_t).a_j < 0,   a_j = x_j - x_t,
@@ -16,8 +16,8 @@ lie in no target cell, and sends only the rest to the full search:
 3. The samples left get the full search; a sample whose nearest point is not a target counts for
    no cell.
 
-The screen keeps count of its work in units of one full query, (|T| + K + 500)/k per sample
-screened plus one per sample passed: a cost model (both searches scale with the points searched;
+The screen keeps count of its work in units of one full query, (n_T + K + 500)/m per sample
+screened (n_T targets) plus one per sample passed: a cost model (both searches scale with the points searched;
 500 is the measured per-sample overhead, in points), so that decisions taken on it do not depend
 on the machine's speed.
 
