@@ -32,9 +32,11 @@ A cell leaves the allocation once that standard error is at most the target with
 ``_MIN_HITS`` of the phase's samples in it; its past draws stay in q. Each cell's cost now
 scales with how well its Gaussian covers it rather than with 1/w_k: on random points in 16-D
 the proposal needs 3 to 10 times fewer nearest-neighbour queries per unit of precision than
-uniform sampling for the 100 smallest cells. Should it need more than uniform sampling for the
-slowest open cell, the phase gives up and the caller samples uniformly again
-(:func:`_worse_than_uniform`). The Gaussian draws are first screened, exactly, against the
+unscreened uniform sampling for the 100 smallest cells. Since the caller screens its uniform
+samples too (:mod:`choicelab.estimators.voronoi_screen`), that gain mostly pays on cells that
+Gaussians fit well, such as those of products of low-dimensional sets. Should the phase need more
+work than uniform sampling for the slowest open cell, it gives up and the caller samples
+uniformly again (:func:`_worse_than_uniform`). The Gaussian draws are first screened, exactly, against the
 targets and their nearest points (:class:`~choicelab.estimators.voronoi_screen.TargetScreen`), so
 only the draws that may lie in a target cell pay for the full search; so are the uniform draws
 when the caller has already stopped counting the resolved cells.
@@ -52,7 +54,6 @@ __all__ = ["CellMoments", "tail_estimates"]
 _UNIFORM_SHARE = 0.2  # the defensive part: every chunk draws this share uniformly from S
 _INFLATE = 1.5  # proposal variance / the cell's sample variance (wider than the cell: Voronoi cells are spiky)
 _GIVE_UP = 1.0  # give up once the proposal, by the cost model below, is no cheaper than uniform sampling
-_SCREEN_NEIGHBOURS = 16  # each target's nearest points kept in the screening subset
 _MIN_HITS = 30  # a cell's variance estimate needs this many samples in the cell before it may stop
 _CHUNK = 1 << 16
 # The cost model of the phase's work, in full nearest-neighbour queries over k points in d
@@ -146,8 +147,9 @@ def _combine(est, var, hits, prior):
 def _worse_than_uniform(est, var, hits, active, work, uniform_cost) -> bool:
     """Whether the proposal clearly costs more than uniform sampling for the cells still open.
 
-    The cost is nearest-neighbour work in units of one full query (draws outside S are free;
-    screened draws cost what :class:`~choicelab.estimators.voronoi_screen.TargetScreen` counts),
+    The cost is work in units of one full nearest-neighbour query: the searches (none for draws
+    outside S; what :class:`~choicelab.estimators.voronoi_screen.TargetScreen` counts for screened
+    draws) plus drawing and weighting the samples (the cost model's constants above),
     and the work a cell needs scales with its relative variance per unit of work: W se^2 / w^2
     here, ``uniform_cost`` (1 - w)/w for uniform samples costing ``uniform_cost`` each. The slowest
     open cell sets the time, so the phase gives up when its worst relative variance per unit of

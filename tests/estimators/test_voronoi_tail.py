@@ -176,3 +176,23 @@ def test_a_proposal_worse_than_uniform_sampling_is_abandoned(monkeypatch):
     np.testing.assert_allclose(est.weights * est.n_uniform, np.round(est.weights * est.n_uniform), atol=1e-6)
     z = (est.weights - w) / est.stderr
     assert abs(z.mean()) < 0.3 and 0.75 <= z.std() <= 1.3
+
+
+def test_counting_only_the_targets_needs_a_screen():
+    X, _, region = cube_product(3)
+    targets = np.array([0, 1])
+    with pytest.raises(ValueError, match="count_all=False needs subset_search"):
+        tail_estimates(
+            X,
+            region,
+            0.0,
+            np.random.default_rng(0),
+            W._brute_search(X, region),
+            targets,
+            (X[targets], np.full((2, 3), 0.01)),
+            np.zeros(X.shape[0], dtype=np.int64),
+            0.1,
+            time.perf_counter() + 5,
+            time.perf_counter,
+            count_all=False,
+        )
