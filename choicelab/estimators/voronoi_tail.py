@@ -217,8 +217,9 @@ def tail_estimates(
         screened like the Gaussian ones and count for the targets only (False, which needs
         ``subset_search``: the caller has stopped counting the other cells).
     uniform_cost : float
-        The work of one uniform sample of the caller's own sampling, in full queries (1, or less
-        when it screens its samples): what the phase must beat (:func:`_worse_than_uniform`).
+        The search work of one uniform sample of the caller's own sampling, in full queries (1,
+        or less when it screens its samples); the phase adds the cost of drawing it. That is what
+        the phase must beat (:func:`_worse_than_uniform`).
     prior : (c, N), optional
         The targets' uniform counts c among N uniform samples drawn before this phase (a copy:
         ``counts`` goes on growing). Combined with the phase's estimates by :func:`_combine`.
@@ -241,20 +242,24 @@ def tail_estimates(
     mu, sd = proposal
     if prior is None:
         prior = (counts[targets].astype(float), float(counts.sum()))
+    if not count_all and subset_search is None:
+        raise ValueError("tail_estimates: count_all=False needs subset_search")
+    screen = None
     if subset_search is not None:
         from choicelab.estimators.voronoi_screen import TargetScreen
 
-        target_cells = TargetScreen(unique, targets, nearest, subset_search)
-    else:
-        is_target = np.zeros(k, dtype=bool)
-        is_target[targets] = True
+        screen = TargetScreen(unique, targets, nearest, subset_search)
+    is_target = np.zeros(k, dtype=bool)
+    is_target[targets] = True
 
-        def target_cells(Y):
-            cells = nearest(Y)
-            return np.where(is_target[cells], cells, -1)
+    def target_cells(Y):  # the target cell of each draw, -1 for none
+        if screen is not None:
+            return screen(Y)
+        cells = nearest(Y)
+        return np.where(is_target[cells], cells, -1)
 
-    if not count_all and subset_search is None:
-        raise ValueError("tail_estimates: count_all=False needs subset_search")
+    # a uniform sample of the caller costs its search (uniform_cost) and its drawing
+    uniform_cost = uniform_cost + _UNIFORM_DRAW * d / k
     log_norm = -np.log(sd).sum(axis=1) - 0.5 * d * math.log(2.0 * math.pi)
     where = np.full(k + 1, -1, dtype=np.intp)  # where[k]: a draw in no target cell
     where[targets] = np.arange(t)
@@ -278,7 +283,7 @@ def tail_estimates(
         G = mu[comp] + sd[comp] * rng.standard_normal((n_g, d))
         inside = np.asarray(region.contains(G), dtype=bool)
         G = G[inside]
-        before_work = getattr(target_cells, "work", 0.0)
+        screen_work = 0.0 if screen is None else screen.work
         if count_all:
             cell_u = nearest(U)
             counts += np.bincount(cell_u, minlength=k)
@@ -291,7 +296,7 @@ def tail_estimates(
         cell_g[cell_g < 0] = k
         # screened draws cost what the screen counted, unscreened ones a full query each (draws
         # outside S none); every draw costs its drawing, and each stored hit its densities
-        work += getattr(target_cells, "work", 0.0) - before_work if subset_search is not None else G.shape[0]
+        work += G.shape[0] if screen is None else screen.work - screen_work
         work += (_UNIFORM_DRAW * d * n_u + _GAUSSIAN_DRAW * d * n_g + _DENSITY * hit_Y.shape[0] * act.size) / k
         # the stored hits gain this chunk's allotment: log S += log(1 + sum_b per_b phi_b / S)
         allotted[act] += per

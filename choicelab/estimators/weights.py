@@ -396,11 +396,11 @@ def voronoi_weights(
             nu = n_cell = np.full(unique.shape[0], n_uniform) if run.n_cell is None else run.n_cell
             cell = run.counts / nu
             cell_se = np.sqrt(cell * (1.0 - cell) / nu)
-            unseen_se, unseen_mass = _unsampled_error(run.counts, n_uniform)
-            # an unsampled cell is unresolved, not empty (its cell is open, so nu == n_uniform there)
+            # an unsampled cell is unresolved, not empty (a tail cell has its importance estimate instead)
             unseen = run.counts == 0
-            unseen[run.tail_cells] = False  # (a tail cell has its importance estimate instead)
-            cell_se[unseen] = unseen_se
+            unseen[run.tail_cells] = False
+            unseen_rms, unseen_mass = _unsampled_error(run.counts, unseen, n_uniform)
+            cell_se[unseen] = unseen_rms / nu[unseen]
             tail_cells = run.tail_cells
             if tail_cells.size:
                 # the tail cells' importance estimates replace their uniform ones
@@ -721,7 +721,7 @@ def _targeted_counts(
                 per_round = min(2 * per_round, 64 * chunks.n_threads)  # fewer round trips as it goes
 
     from choicelab.estimators.voronoi_screen import TargetScreen
-    from choicelab.estimators.voronoi_tail import _UNIFORM_DRAW, CellMoments, tail_estimates
+    from choicelab.estimators.voronoi_tail import CellMoments, tail_estimates
 
     nearest = _kdtree_search(unique) if backend == "kdtree" else _brute_search(unique, region)
     subset_search = (lambda P: _brute_search(P, region)) if backend == "brute" else _kdtree_search
@@ -791,9 +791,8 @@ def _targeted_counts(
             subset_search=subset_search,
             # screened sampling has stopped counting the resolved cells: so does the phase
             count_all=screen is None,
-            # what a uniform sample costs here: its drawing and its (screened) search
-            uniform_cost=_UNIFORM_DRAW * unique.shape[1] / k
-            + (1.0 if screen is None else screen.work / max(screen.screened, 1)),
+            # the search work of a uniform sample here: a full query, or what the screen spends
+            uniform_cost=1.0 if screen is None else screen.work / max(screen.screened, 1),
         )
         # the phase's uniform draws count for every cell, or for the targets only when screened
         if screen is None:
@@ -820,8 +819,8 @@ def _targeted_counts(
         )
 
 
-def _unsampled_error(counts, n) -> tuple[float, float]:
-    """Standard error to report for a cell without a sample, and the unsampled cells' total share.
+def _unsampled_error(counts, unseen, n) -> tuple[float, float]:
+    """N times the standard error of a cell without a sample, and the unsampled cells' total share.
 
     A cell that got none of N uniform samples has estimate 0 and error -w: its share is unknown,
     and no error that ignores w is right for each such cell. It is right for them as a group.
@@ -835,13 +834,15 @@ def _unsampled_error(counts, n) -> tuple[float, float]:
     cells makes their z-scores (0 - w_k) / se_0 unit-variance as a group, which 1/N (the share of
     one sample) does not: it gives |z| < 1 wherever N w_k < 1. Without doubletons (n_2 = 0) the
     squared errors sum to at most about 1/N^2 and se_0 = sqrt(1 / U) / N.
+
+    ``unseen`` marks the U cells that report se_0; returns (N se_0, n_1 / N).
     """
-    unseen = int(np.count_nonzero(counts == 0))
-    if unseen == 0:
+    U = int(np.count_nonzero(unseen))
+    if U == 0:
         return 0.0, 0.0
     n1 = int(np.count_nonzero(counts == 1))
     n2 = int(np.count_nonzero(counts == 2))
-    return math.sqrt(max(2 * n2, 1) / unseen) / n, n1 / n
+    return math.sqrt(max(2 * n2, 1) / U), n1 / n
 
 
 def _tv_error(cell_se, unseen, unseen_mass) -> float:

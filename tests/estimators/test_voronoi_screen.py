@@ -45,10 +45,11 @@ def test_the_screen_finds_exactly_the_draws_in_target_cells(subset):
     expected = _expected(nearest, targets, Y)
     np.testing.assert_array_equal(screen(Y), expected)
     assert 0.05 < np.mean(expected >= 0) < 0.95  # both kinds of draw occur
-    # it rejected most draws outside the target cells without the full search, and counts its work
+    # it rejected most draws outside the target cells without the full search, and by its own cost
+    # model it did less work than a full search of every draw
     inside = int(np.sum(expected >= 0))
     assert screen.passed - inside < 0.5 * (Y.shape[0] - inside)
-    assert screen.work == pytest.approx(Y.shape[0] * screen.unit_cost + screen.passed)
+    assert screen.passed < screen.work < Y.shape[0]
 
 
 @settings(max_examples=40, deadline=None)
